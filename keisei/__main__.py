@@ -1,0 +1,5 @@
+import sys
+
+from keisei.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The ``keisei`` console command: one subcommand per module, each with its own --help.
+
+Exit codes: 0 finished, 1 failed, 2 bad input, 130 SIGINT, 143 SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from keisei import __version__
+
+# (subcommand, module): each module has ``register(subparsers)`` which sets ``func``.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("train", "keisei.train_cli"),
+    ("checkpoint", "keisei.checkpoint_cli"),
+    ("selfplay", "keisei.selfplay"),
+    ("evaluate", "keisei.evaluate"),
+    ("ratings", "keisei.ratings_cli"),
+    ("bench", "keisei.bench"),
+)
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keisei", description="Self-play deep reinforcement learning for Shogi with PPO."
+    )
+    parser.add_argument("--version", action="version", version=f"keisei {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for _name, module_name in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # subcommand not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"keisei {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

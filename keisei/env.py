@@ -1,0 +1,317 @@
+"""A batch of independent Shogi games stepped together, on cshogi's rules.
+
+Conventions
+-----------
+* Observations are relative to the side to move (dlshogi planes, see ``keisei.encoding``).
+* ``step`` returns, for each game, the reward of the player who just moved: +1 if that
+  move won the game, -1 if it lost it, 0 otherwise (draws and unfinished games).
+* Termination is judged right after each move:
+  - fourfold repetition (sennichite) is a draw, unless one side gave check with every
+    move since the first occurrence of the position: that side loses (``perpetual_check``);
+  - the side to move has no legal move: the mover wins (``checkmate``; ``no_legal_moves``
+    when not in check, which Shogi also scores as a loss);
+  - the side to move satisfies the 27-point nyugyoku rule: it declares and wins
+    (``nyugyoku``); keisei declares automatically, so no action id is needed for it;
+  - the game reached ``max_plies``: draw (``max_plies``).
+* Finished games restart at once (auto-reset); the returned observation of such a game is
+  the first position of its new game and ``finished[i]`` holds the result of the old one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import cshogi
+import numpy as np
+import numpy.typing as npt
+
+from keisei.encoding import (
+    LABELS,
+    NUM_ACTIONS,
+    NUM_PLANES,
+    OBS_SHAPE,
+    ActionCollisionError,
+)
+
+REASONS: tuple[str, ...] = (
+    "checkmate",
+    "no_legal_moves",
+    "perpetual_check",
+    "repetition",
+    "nyugyoku",
+    "max_plies",
+)
+RESULTS: tuple[str, ...] = ("black", "white", "draw")
+
+
+class IllegalActionError(ValueError):
+    """An action batch that cannot be applied; no game was changed."""
+
+
+@dataclass(frozen=True)
+class GameResult:
+    """The outcome and full record of one finished game."""
+
+    winner: int | None  # cshogi.BLACK (0), cshogi.WHITE (1) or None for a draw
+    reason: str
+    plies: int
+    start_sfen: str
+    moves: tuple[int, ...]
+
+    @property
+    def result(self) -> str:
+        return "draw" if self.winner is None else RESULTS[self.winner]
+
+
+@dataclass
+class StepResult:
+    obs: npt.NDArray[np.uint8]  # (N, 119, 9, 9) 0/1
+    mask: npt.NDArray[np.bool_]  # (N, 2187) legal actions
+    reward: npt.NDArray[np.float32]  # (N,) for the player who just moved
+    done: npt.NDArray[np.bool_]  # (N,) the game ended with this step
+    to_move: npt.NDArray[np.int8]  # (N,) side to move in ``obs``
+    plies: npt.NDArray[np.int32]  # (N,) plies played in the current game
+    finished: list[GameResult | None] = field(default_factory=list)
+    # The legal action ids of all games, concatenated, and how many belong to each game:
+    # lets players pick among legal moves with array operations instead of scanning masks.
+    legal_actions: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    legal_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def validate_sfen(sfen: str, where: str = "start position") -> str:
+    """Return ``sfen`` if cshogi accepts it and the position is playable, else ValueError."""
+    try:
+        board = cshogi.Board(sfen)
+    except RuntimeError as exc:
+        raise ValueError(f"{where} is not a valid SFEN: {sfen!r} ({exc})") from None
+    if not board.is_ok():
+        raise ValueError(f"{where} is not a legal position: {sfen!r}")
+    if len(board.legal_moves) == 0:
+        raise ValueError(f"{where} has no legal move for the side to move: {sfen!r}")
+    if board.is_nyugyoku():
+        raise ValueError(f"{where} is already a won nyugyoku position: {sfen!r}")
+    return board.sfen()
+
+
+class _Game:
+    """One game in progress: the board plus what repetition judging needs."""
+
+    __slots__ = ("board", "checks", "first_ply", "key_count", "legal", "moves", "start_sfen")
+
+    def __init__(self, start_sfen: str) -> None:
+        self.start_sfen = start_sfen
+        self.board = cshogi.Board(start_sfen)
+        self.moves: list[int] = []
+        key = self.board.zobrist_hash()
+        self.key_count: dict[int, int] = {key: 1}
+        self.first_ply: dict[int, int] = {key: 0}
+        self.checks: list[bool] = [bool(self.board.is_check())]
+        self.legal: list[int] = list(self.board.legal_moves)
+
+    def push(self, move: int) -> tuple[int | None, str | None]:
+        """Play ``move``; return (winner, reason) if the game ended, else (None, None)."""
+        board = self.board
+        mover = board.turn
+        board.push(move)
+        self.moves.append(move)
+        ply = len(self.moves)
+        in_check = bool(board.is_check())
+        self.checks.append(in_check)
+        key = board.zobrist_hash()
+        count = self.key_count.get(key, 0) + 1
+        self.key_count[key] = count
+        if count == 1:
+            self.first_ply[key] = ply
+        elif count >= 4:
+            return self._repetition_result(self.first_ply[key], ply, mover)
+        self.legal = list(board.legal_moves)
+        if not self.legal:
+            return mover, ("checkmate" if in_check else "no_legal_moves")
+        if board.is_nyugyoku():
+            return 1 - mover, "nyugyoku"
+        return None, None
+
+    def _repetition_result(self, first: int, now: int, mover: int) -> tuple[int | None, str]:
+        # Move j (0-based) leads to position j + 1; the mover of move j alternates.
+        # A side gave perpetual check if every one of its moves in first..now-1 gave check.
+        checked_always = []
+        for side in (mover, 1 - mover):
+            js = [j for j in range(first, now) if (j - (now - 1)) % 2 == 0] if side == mover else [
+                j for j in range(first, now) if (j - (now - 1)) % 2 != 0
+            ]
+            checked_always.append(bool(js) and all(self.checks[j + 1] for j in js))
+        if checked_always[0] and not checked_always[1]:
+            return 1 - mover, "perpetual_check"
+        if checked_always[1] and not checked_always[0]:
+            return mover, "perpetual_check"
+        return None, "repetition"
+
+
+class ShogiEnv:
+    """``num_games`` independent games, stepped as one batch."""
+
+    def __init__(
+        self,
+        num_games: int,
+        max_plies: int = 512,
+        start_sfens: list[str] | None = None,
+    ) -> None:
+        if num_games < 1:
+            raise ValueError(f"num_games must be >= 1, got {num_games}")
+        if max_plies < 1:
+            raise ValueError(f"max_plies must be >= 1, got {max_plies}")
+        sfens = start_sfens or [cshogi.STARTING_SFEN]
+        self.start_sfens = [validate_sfen(s, f"start position {i}") for i, s in enumerate(sfens)]
+        self.num_games = num_games
+        self.max_plies = max_plies
+        self.rng = np.random.default_rng(0)
+        self.games: list[_Game] = []
+        self._features = np.zeros((num_games, NUM_PLANES, 81), dtype=np.float32)
+        self._mask = np.zeros((num_games, NUM_ACTIONS), dtype=bool)
+        self._move_of = np.zeros((num_games, NUM_ACTIONS), dtype=np.int64)
+        self._rows = np.arange(num_games)
+        n1 = NUM_PLANES - 57
+        self._feature_views = [(f[:n1], f[n1:]) for f in self._features]
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _new_game(self) -> _Game:
+        if len(self.start_sfens) == 1:
+            return _Game(self.start_sfens[0])
+        return _Game(self.start_sfens[int(self.rng.integers(len(self.start_sfens)))])
+
+    def reset(self, seed: int = 0) -> StepResult:
+        self.rng = np.random.default_rng(seed)
+        self.games = [self._new_game() for _ in range(self.num_games)]
+        zeros = np.zeros(self.num_games, dtype=np.float32)
+        return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: the RNG and each game's moves so far."""
+        return {
+            "rng": self.rng.bit_generator.state,
+            "games": [(g.start_sfen, list(g.moves)) for g in self.games],
+            "num_games": self.num_games,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> StepResult:
+        """Restore games by replaying their moves (keeps repetition history exact)."""
+        if state["num_games"] != self.num_games:
+            raise ValueError(
+                f"saved environment has {state['num_games']} games, this one {self.num_games}"
+            )
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = state["rng"]
+        games = []
+        for sfen, moves in state["games"]:
+            game = _Game(sfen)
+            for move in moves:
+                game.push(int(move))
+            games.append(game)
+        self.games = games
+        zeros = np.zeros(self.num_games, dtype=np.float32)
+        return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
+
+    # -- stepping --------------------------------------------------------------------
+    def _check_actions(self, actions: Any) -> npt.NDArray[np.int64]:
+        if not self.games:
+            raise RuntimeError("call reset() before step()")
+        arr = np.asarray(actions)
+        if arr.shape != (self.num_games,):
+            raise IllegalActionError(
+                f"actions must have shape ({self.num_games},), got {arr.shape}"
+            )
+        if arr.dtype.kind not in "iu":
+            raise IllegalActionError(f"actions must be integers, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+        bad = []
+        for i in np.flatnonzero((arr < 0) | (arr >= NUM_ACTIONS)).tolist():
+            bad.append(f"game {i}: action {int(arr[i])} is outside 0..{NUM_ACTIONS - 1}")
+        inside = np.clip(arr, 0, NUM_ACTIONS - 1)
+        for i in np.flatnonzero(~self._mask[self._rows, inside]).tolist():
+            if not (0 <= arr[i] < NUM_ACTIONS):
+                continue
+            bad.append(
+                f"game {i}: action {int(arr[i])} is not a legal move in position "
+                f"{self.games[i].board.sfen()}"
+            )
+        if bad:
+            raise IllegalActionError("; ".join(bad))
+        return arr
+
+    def step(self, actions: Any) -> StepResult:
+        arr = self._check_actions(actions)
+        moves = self._move_of[self._rows, arr].tolist()
+        reward = np.zeros(self.num_games, dtype=np.float32)
+        done = np.zeros(self.num_games, dtype=bool)
+        finished: list[GameResult | None] = [None] * self.num_games
+        max_plies = self.max_plies
+        for i, game in enumerate(self.games):
+            mover = game.board.turn
+            winner, reason = game.push(moves[i])
+            if reason is None and len(game.moves) >= max_plies:
+                reason = "max_plies"
+            if reason is None:
+                continue
+            done[i] = True
+            if winner is not None:
+                reward[i] = 1.0 if winner == mover else -1.0
+            finished[i] = GameResult(
+                winner, reason, len(game.moves), game.start_sfen, tuple(game.moves)
+            )
+            self.games[i] = self._new_game()
+        return self._result(reward, done, finished)
+
+    def _result(
+        self,
+        reward: npt.NDArray[np.float32],
+        done: npt.NDArray[np.bool_],
+        finished: list[GameResult | None],
+    ) -> StepResult:
+        games = self.games
+        colors = []
+        for game, (f1, f2) in zip(games, self._feature_views, strict=True):
+            board = game.board
+            # Same as cshogi.dlshogi.make_input_features, minus one Python call per game.
+            board._dlshogi_make_input_features(f1, f2)
+            colors.append(board.turn)
+        counts = np.fromiter(map(len, (g.legal for g in games)), np.int64, self.num_games)
+        total = int(counts.sum())
+        all_moves = np.fromiter(chain.from_iterable(g.legal for g in games), np.int64, total)
+        rows = np.repeat(self._rows, counts)
+        color_arr = np.array(colors, dtype=np.int64)
+        labels = LABELS.labels(all_moves, np.repeat(color_arr, counts))
+        mask = self._mask
+        mask.fill(False)
+        mask[rows, labels] = True
+        self._move_of[rows, labels] = all_moves
+        if np.count_nonzero(mask) != total:
+            distinct = mask.sum(axis=1)
+            i = int(np.flatnonzero(distinct != counts)[0])
+            raise ActionCollisionError(
+                f"game {i}: two legal moves share an action id in {games[i].board.sfen()}"
+            )
+        obs = self._features.astype(np.uint8).reshape(self.num_games, *OBS_SHAPE)
+        plies = np.fromiter((len(g.moves) for g in games), dtype=np.int32, count=len(games))
+        return StepResult(
+            obs=obs,
+            mask=mask.copy(),
+            reward=reward,
+            done=done,
+            to_move=color_arr.astype(np.int8),
+            plies=plies,
+            finished=finished,
+            legal_actions=labels,
+            legal_counts=counts,
+        )
+
+    # -- helpers for players and tests ----------------------------------------------
+    def move_of(self, game: int, action: int) -> int:
+        """The cshogi move of a legal action id in ``game``'s current position."""
+        if not self._mask[game, action]:
+            raise IllegalActionError(f"game {game}: action {action} is not legal")
+        return int(self._move_of[game, action])
+
+    def boards(self) -> list[cshogi.Board]:
+        return [g.board for g in self.games]

@@ -1,0 +1,26 @@
+# Sourced by scripts/keisei and scripts/test: create or reuse .venv and install keisei into it.
+# Reinstalls only when pyproject.toml changed since the last install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${KEISEI_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "keisei: creating virtual environment in $VENV" >&2
+    "$PY" -m venv "$VENV"
+fi
+STAMP="$VENV/.keisei-installed"
+WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+    echo "keisei: installing dependencies (first run takes a few minutes)" >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+        if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+            "$VENV/bin/python" -m pip install --quiet torch >&2
+        else
+            # The CPU wheel; a plain "torch" would pull a multi-GB CUDA build.
+            "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" >&2
+        fi
+    fi
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]" >&2
+    echo "$WANT" > "$STAMP"
+fi
