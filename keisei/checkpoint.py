@@ -1,0 +1,163 @@
+"""Checkpoint files: atomic, checksummed, self-describing.
+
+File layout: ``KEISEI-CKPT 1\\n`` + sha256 of the payload (64 hex chars) + ``\\n`` + payload,
+where the payload is ``torch.save`` of a dict. A truncated or corrupted file fails the
+checksum and is reported by name. Files are written to a temporary name in the same
+directory, fsynced, then renamed, so a crash (even kill -9) mid-write never damages an
+existing checkpoint. Checkpoints contain pickled Python objects: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MAGIC = b"KEISEI-CKPT 1\n"
+_STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+BEST_NAME = "best.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with the reason and the file named."""
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over parameter names, dtypes, shapes and bytes, in state_dict order."""
+    h = hashlib.sha256()
+    for name, tensor in state_dict.items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest().encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(MAGIC)
+            f.write(digest + b"\n")
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint path is a directory: {path}")
+    blob = path.read_bytes()
+    header = len(MAGIC) + 65
+    if not blob.startswith(MAGIC):
+        raise CheckpointError(f"{path} is not a keisei checkpoint (bad header)")
+    if len(blob) < header:
+        raise CheckpointError(f"{path} is truncated")
+    expected = blob[len(MAGIC) : len(MAGIC) + 64].decode("ascii", "replace")
+    data = blob[header:]
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise CheckpointError(f"{path} is corrupt or truncated (checksum mismatch)")
+    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} does not hold a checkpoint dictionary")
+    return payload
+
+
+def step_of(path: Path) -> int:
+    match = _STEP_FILE.match(path.name)
+    return int(match.group(1)) if match else -1
+
+
+def list_checkpoints(run_dir_or_ckpt_dir: Path) -> list[Path]:
+    """Step checkpoints of a run (``RUN/checkpoints/step_*.pt``), oldest first."""
+    directory = run_dir_or_ckpt_dir
+    if (directory / "checkpoints").is_dir():
+        directory = directory / "checkpoints"
+    if not directory.is_dir():
+        return []
+    files = [p for p in directory.iterdir() if _STEP_FILE.match(p.name)]
+    return sorted(files, key=step_of)
+
+
+def latest_valid(
+    run_dir: Path,
+    warn: Callable[[str], None],
+    accept: Callable[[dict[str, Any]], bool] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint that passes its checksum (and ``accept``); warns on each skip."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            payload = read_checkpoint(path)
+        except CheckpointError as exc:
+            warn(f"skipping checkpoint {path}: {exc}")
+            continue
+        except Exception as exc:  # unpickling garbage that happens to match the checksum
+            warn(f"skipping checkpoint {path}: unreadable ({exc})")
+            continue
+        if accept is not None and not accept(payload):
+            warn(f"skipping checkpoint {path}: written by a failed run mid-update")
+            continue
+        return path, payload
+    raise CheckpointError(f"no valid checkpoint in {run_dir}")
+
+
+def resolve(path: Path, warn: Callable[[str], None] | None = None) -> tuple[Path, dict[str, Any]]:
+    """A checkpoint file, or a run directory meaning its newest valid checkpoint."""
+    if path.is_dir():
+        return latest_valid(path, warn or (lambda _msg: None))
+    return path, read_checkpoint(path)
+
+
+def prune(directory: Path, keep_last: int) -> list[Path]:
+    """Delete all but the newest ``keep_last`` step checkpoints; returns what was removed."""
+    files = list_checkpoints(directory)
+    doomed = files[:-keep_last] if keep_last > 0 else files
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """An ActorCritic with a checkpoint's weights (a .pt file or a run directory)."""
+    from keisei.network import ActorCritic, ModelConfig, load_weights
+
+    ckpt_path, payload = resolve(Path(path))
+    try:
+        model_config = ModelConfig.model_validate(payload["config"]["model"])
+        model = ActorCritic(model_config)
+        load_weights(model, payload["model"], payload["config"]["model"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt_path}: cannot build its network ({exc})") from None
+    model.to(device)
+    model.eval()
+    meta = {k: v for k, v in payload.items() if k not in ("model", "agent", "env", "rollout")}
+    meta["path"] = str(ckpt_path)
+    meta["global_step"] = payload["state"]["global_step"]
+    return model, meta

@@ -1,0 +1,194 @@
+"""Training configuration: one pydantic model, loaded from YAML plus dotted overrides.
+
+Precedence: embedded preset (``default`` unless ``--preset``) < ``--config FILE`` <
+``key.sub=value`` overrides < ``--total-steps``. Unknown keys, wrong types and
+out-of-range values are rejected with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from keisei.network import ModelConfig
+from keisei.ppo import PPOConfig
+
+PRESETS: tuple[str, ...] = ("default", "tiny")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line naming the key or file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunSection(_Section):
+    name: str = Field("default", min_length=1, description="run name: runs/<name>/")
+    seed: int = Field(0, ge=0)
+    total_steps: int = Field(200_000, ge=1, description="environment plies to train for")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int = Field(0, ge=0, description="0: leave torch's default")
+
+
+class EnvSection(_Section):
+    num_games: int = Field(32, ge=1, description="games played in parallel")
+    max_plies: int = Field(256, ge=1, description="a game reaching this many plies is a draw")
+    start_sfens: list[str] = Field(default_factory=list, description="empty: standard start")
+
+
+class RolloutSection(_Section):
+    steps_per_game: int = Field(32, ge=1, description="plies per game between PPO updates")
+
+
+class CheckpointSection(_Section):
+    every_steps: int = Field(20_000, ge=1)
+    keep_last: int = Field(3, ge=1)
+
+
+class EvaluationSection(_Section):
+    enabled: bool = True
+    every_steps: int = Field(50_000, ge=1)
+    games: int = Field(20, ge=1)
+    opponents: list[str] = Field(default_factory=lambda: ["random", "greedy"])
+    past_checkpoints: int = Field(2, ge=0)
+    max_plies: int = Field(256, ge=1)
+
+
+class LoggingSection(_Section):
+    tensorboard: bool = True
+    console: Literal["auto", "rich", "plain"] = "auto"
+    log_every_updates: int = Field(1, ge=1, description="console/log line every N updates")
+    record_every_episodes: int = Field(
+        100, ge=0, description="write every Nth finished game as KIF+CSA (0: none)"
+    )
+
+
+class WandbSection(_Section):
+    enabled: bool = False
+    mode: Literal["offline", "online", "disabled"] = "offline"
+    project: str = "keisei"
+    entity: str | None = None
+
+
+class TrainConfig(_Section):
+    run: RunSection = Field(default_factory=RunSection)
+    env: EnvSection = Field(default_factory=EnvSection)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    ppo: PPOConfig = Field(default_factory=PPOConfig)
+    rollout: RolloutSection = Field(default_factory=RolloutSection)
+    checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
+    evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    wandb: WandbSection = Field(default_factory=WandbSection)
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.env.num_games * self.rollout.steps_per_game
+
+    def sha256(self) -> str:
+        return config_sha256(self)
+
+
+def config_sha256(config: TrainConfig) -> str:
+    blob = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown config key '{key}'")
+        else:
+            parts.append(f"config key '{key}': {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(parts)
+
+
+def validate(data: dict[str, Any]) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset '{name}' (choose from {', '.join(PRESETS)})")
+    text = resources.files("keisei.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    assert isinstance(data, dict)
+    return data
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections")
+    return data
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``ppo.learning_rate=1e-4`` -> ``{"ppo": {"learning_rate": 0.0001}}`` (YAML-typed)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override '{text}' is not of the form key.sub=value")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    node: dict[str, Any] = {}
+    cursor = node
+    parts = key.split(".")
+    for part in parts[:-1]:
+        cursor[part] = {}
+        cursor = cursor[part]
+    cursor[parts[-1]] = value
+    return node
+
+
+def load_config(
+    preset: str | None = None,
+    path: Path | None = None,
+    overrides: list[str] | None = None,
+    total_steps: int | None = None,
+    base: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Build the effective config. ``base`` (a saved config) replaces the preset on resume."""
+    data = base if base is not None else preset_dict(preset or "default")
+    if path is not None:
+        data = merge(data, read_yaml(path))
+    for text in overrides or []:
+        data = merge(data, parse_override(text))
+    if total_steps is not None:
+        data = merge(data, {"run": {"total_steps": total_steps}})
+    return validate(data)
+
+
+def dump_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,321 @@
+"""The training loop: self-play rollouts and PPO updates over an explicit ``TrainState``.
+
+``Trainer.run`` is the whole loop. Its parts are injected (environment, agent, rollout
+buffer, checkpoint store, sinks, hooks), so tests assemble it from real tiny components.
+
+Safe points are the moments between two environment steps: everything the loop knows is
+then in the environment's games, the rollout buffer, the RNGs, the agent and the state,
+and all of it goes into a checkpoint. Interruption therefore stops after the current step
+(or update) and a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import signal
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import torch
+
+from keisei import __version__
+from keisei.checkpoint import BEST_NAME, prune, weights_sha256, write_checkpoint
+from keisei.config import TrainConfig
+from keisei.encoding import NUM_ACTIONS, NUM_PLANES
+from keisei.env import ShogiEnv, StepResult
+from keisei.hooks import Hook, HookContext, due
+from keisei.network import load_weights
+from keisei.ppo import PPOAgent, RolloutBuffer
+from keisei.records import write_records
+from keisei.sinks import Sinks
+from keisei.state import TrainState
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class StopRequest:
+    """Turns SIGINT/SIGTERM into a flag the loop polls; a second signal exits at once.
+
+    The immediate exit cannot damage a checkpoint: they are written to a temporary file
+    and renamed, so at worst a stray temporary file remains.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is not None:
+            os.write(2, b"keisei: second interrupt, exiting immediately\n")
+            os._exit(128 + signum)
+        self.signum = signum
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+
+@dataclass
+class RNG:
+    """The trainer's random state: one torch generator for sampling and minibatch order."""
+
+    generator: torch.Generator
+
+    @classmethod
+    def seeded(cls, seed: int) -> RNG:
+        return cls(torch.Generator().manual_seed(seed))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(),
+            "torch": torch.get_rng_state(),
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch"])
+        np.random.set_state(state["numpy"])
+        random.setstate(state["python"])
+
+
+@dataclass
+class Trainer:
+    config: TrainConfig
+    run_dir: Path
+    env: ShogiEnv
+    agent: PPOAgent
+    buffer: RolloutBuffer
+    sinks: Sinks
+    rng: RNG
+    state: TrainState = field(default_factory=TrainState)
+    hooks: list[Hook] = field(default_factory=list)
+    stop: StopRequest = field(default_factory=StopRequest)
+    current: StepResult | None = None  # the observation the next action is chosen for
+    wandb_run_id: str | None = None
+    in_update: bool = False
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    # -- checkpoints -----------------------------------------------------------------
+    def payload(self, status: str) -> dict[str, Any]:
+        model_state = self.agent.model.state_dict()
+        return {
+            "format": 1,
+            "keisei_version": __version__,
+            "status": status,  # running | finished | interrupted | failed
+            "consistent": not self.in_update,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "config": self.config.model_dump(mode="json"),
+            "config_sha256": self.config.sha256(),
+            "action_space": {"actions": NUM_ACTIONS, "planes": NUM_PLANES},
+            "model": model_state,
+            "weights_sha256": weights_sha256(model_state),
+            "agent": self.agent.state_dict(),
+            "rollout": self.buffer.state_dict(),
+            "env": self.env.state_dict(),
+            "rng": self.rng.state_dict(),
+            "state": self.state.to_dict(),
+            "wandb_run_id": self.wandb_run_id,
+        }
+
+    def save_checkpoint(self, status: str) -> Path:
+        path = self.checkpoint_dir / f"step_{self.state.global_step:010d}.pt"
+        payload = self.payload(status)
+        write_checkpoint(path, payload)
+        removed = prune(self.checkpoint_dir, self.config.checkpoint.keep_last)
+        self.sinks.emit(
+            "checkpoint",
+            step=self.state.global_step,
+            path=str(path),
+            status=status,
+            weights_sha256=payload["weights_sha256"],
+            removed=[str(p) for p in removed],
+        )
+        return path
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        load_weights(self.agent.model, payload["model"], payload["config"]["model"])
+        self.agent.load_state_dict(payload["agent"])
+        self.buffer.load_state_dict(payload["rollout"])
+        self.current = self.env.load_state_dict(payload["env"])
+        self.rng.load_state_dict(payload["rng"])
+        self.state = TrainState.from_dict(payload["state"])
+        self.wandb_run_id = payload.get("wandb_run_id")
+
+    def start_fresh(self) -> None:
+        self.current = self.env.reset(self.config.run.seed)
+
+    # -- the loop --------------------------------------------------------------------
+    def _context(self) -> HookContext:
+        return HookContext(
+            state=self.state,
+            run_dir=self.run_dir,
+            model=self.agent.model,
+            config=self.config,
+            emit=self._emit_from_hook,
+            checkpoint_dir=self.checkpoint_dir,
+        )
+
+    def _emit_from_hook(self, kind: str, **fields: Any) -> None:
+        self.sinks.emit(kind, **fields)
+        score = fields.get("rating")
+        if kind == "evaluation" and isinstance(score, int | float):
+            if self.state.best_score is None or score > self.state.best_score:
+                self.state.best_score = float(score)
+                write_checkpoint(self.checkpoint_dir / BEST_NAME, self.payload("running"))
+                self.sinks.info(f"New best checkpoint (rating {score:.1f}) at step "
+                                f"{self.state.global_step}")
+
+    def _record_finished(self, step: StepResult) -> None:
+        every = self.config.logging.record_every_episodes
+        for game in step.finished:
+            if game is None:
+                continue
+            self.state.record_game(game)
+            self.sinks.emit(
+                "episode",
+                step=self.state.global_step,
+                episode=self.state.episodes,
+                plies=game.plies,
+                result=game.result,
+                reason=game.reason,
+            )
+            if every and self.state.episodes % every == 0:
+                write_records(game, self.run_dir / "games", f"episode_{self.state.episodes:08d}")
+
+    def _update(self) -> None:
+        assert self.current is not None
+        self.in_update = True
+        last_values = self.agent.values(self.current.obs)
+        metrics = self.agent.update(self.buffer, last_values, self.rng.generator)
+        self.buffer.reset()
+        self.state.updates += 1
+        self.in_update = False
+        s = self.state
+        decided = max(s.episodes, 1)
+        self.sinks.emit(
+            "update",
+            step=s.global_step,
+            update=s.updates,
+            episodes=s.episodes,
+            black_win_rate=s.black_wins / decided,
+            white_win_rate=s.white_wins / decided,
+            draw_rate=s.draws / decided,
+            **metrics,
+        )
+        before = s.global_step - self.config.steps_per_update
+        for hook in self.hooks:
+            if due(hook, before, s.global_step):
+                hook.run(self._context())
+
+    def run(self) -> str:
+        """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
+        assert self.current is not None, "call start_fresh() or restore() first"
+        total = self.config.run.total_steps
+        num_games = self.env.num_games
+        while True:
+            if self.buffer.full:
+                self._update()
+            if self.buffer.pos == 0 and self.state.global_step >= total:
+                return "finished"
+            if self.stop.requested:
+                return "interrupted"
+            step = self.current
+            actions, logp, values = self.agent.act(step.obs, step.mask, self.rng.generator)
+            nxt = self.env.step(actions)
+            self.buffer.add(step.obs, step.mask, actions, logp, values, nxt.reward, nxt.done)
+            self.state.global_step += num_games
+            self._record_finished(nxt)
+            self.current = nxt
+
+
+def format_exception(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
+    """Run the loop with signal handling, final checkpoint and sink closing; exit code."""
+    sinks = trainer.sinks
+    state = trainer.state
+    try:
+        if resumed_from is None:
+            sinks.info("Starting fresh training")
+            sinks.emit("start", step=state.global_step, fresh=True)
+        else:
+            sinks.info(
+                f"Resumed from {resumed_from} at step {state.global_step} "
+                f"({state.episodes} episodes)"
+            )
+            sinks.emit("start", step=state.global_step, fresh=False, resumed_from=str(resumed_from))
+        # Signal handling stays on while the final checkpoint is written (see finally).
+        trainer.stop.install()
+        outcome = trainer.run()
+        if outcome == "interrupted":
+            signum = trainer.stop.signum or signal.SIGINT
+            name = signal.Signals(signum).name
+            sinks.info(f"Interrupted at step {state.global_step} ({name})")
+            path = trainer.save_checkpoint("interrupted")
+            sinks.emit("interrupted", step=state.global_step, signal=name, checkpoint=str(path))
+            code = 128 + signum
+        else:
+            path = trainer.save_checkpoint("finished")
+            sinks.info(
+                f"Finished at step {state.global_step}: {state.episodes} episodes "
+                f"(black {state.black_wins}, white {state.white_wins}, draws {state.draws}); "
+                f"checkpoint {path}"
+            )
+            code = EXIT_OK
+    except Exception as exc:
+        code = EXIT_FAILED
+        text = format_exception(exc)
+        try:
+            sinks.log("error", f"Training failed at step {state.global_step}:\n{text}")
+            sinks.emit("error", step=state.global_step, error=repr(exc), traceback=text)
+        except Exception:
+            print(text, file=sys.stderr)
+        try:
+            path = trainer.save_checkpoint("failed")
+            sinks.info(f"Wrote checkpoint of the failed run: {path}")
+        except Exception as ckpt_exc:
+            try:
+                sinks.log("error", f"Could not write a final checkpoint: {ckpt_exc!r}")
+            except Exception:
+                print(f"keisei: could not write a final checkpoint: {ckpt_exc!r}", file=sys.stderr)
+    finally:
+        trainer.stop.uninstall()
+    try:
+        sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
+    except Exception:
+        pass
+    sinks.close()
+    return code
+
+
+def _counters(state: TrainState) -> dict[str, Any]:
+    return {
+        "episodes": state.episodes,
+        "black_wins": state.black_wins,
+        "white_wins": state.white_wins,
+        "draws": state.draws,
+        "reasons": dict(state.reasons),
+    }

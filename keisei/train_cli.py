@@ -1,0 +1,233 @@
+"""``keisei train``: assemble a Trainer from a config (or a checkpoint) and run it."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from keisei.checkpoint import CheckpointError, latest_valid, read_checkpoint
+from keisei.cli import UsageError
+from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config
+from keisei.encoding import NUM_ACTIONS, NUM_PLANES
+from keisei.env import ShogiEnv
+from keisei.hooks import Hook
+from keisei.network import ActorCritic
+from keisei.ppo import PPOAgent, RolloutBuffer
+from keisei.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
+from keisei.train import RNG, Trainer, run_session
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train an agent by self-play (a default CPU run with no arguments)",
+        description="Train by self-play with PPO. Without arguments: the embedded default "
+        "config, run directory runs/default/. Exit codes: 0 finished, 1 failed, 2 bad input, "
+        "130 SIGINT, 143 SIGTERM.",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, help="YAML config file (over the default preset)")
+    source.add_argument("--preset", help="embedded preset: default or tiny")
+    p.add_argument("--run-dir", type=Path, help="run directory (default: runs/<run.name>)")
+    p.add_argument("--total-steps", type=int, help="train until this many steps (extends a resumed run)")
+    p.add_argument("--resume", metavar="latest|PATH", help="continue from the run's newest "
+                   "valid checkpoint, or from a checkpoint file")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    p.set_defaults(func=run)
+
+
+def device_for(config: TrainConfig) -> torch.device:
+    wanted = config.run.device
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key 'run.device' is 'cuda' but no CUDA device is available")
+    return torch.device(wanted)
+
+
+def build_trainer(
+    config: TrainConfig, run_dir: Path, sinks: Sinks, hooks: list[Hook] | None = None
+) -> Trainer:
+    """The real parts of a run, built from the config alone (weights seeded by run.seed)."""
+    if config.run.torch_threads:
+        torch.set_num_threads(config.run.torch_threads)
+    torch.manual_seed(config.run.seed)
+    device = device_for(config)
+    model = ActorCritic(config.model)
+    env = ShogiEnv(config.env.num_games, config.env.max_plies, config.env.start_sfens or None)
+    total_updates = max(1, math.ceil(config.run.total_steps / config.steps_per_update))
+    agent = PPOAgent(model, config.ppo, total_updates, device)
+    buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
+    return Trainer(
+        config=config, run_dir=run_dir, env=env, agent=agent, buffer=buffer, sinks=sinks,
+        rng=RNG.seeded(config.run.seed), hooks=list(hooks or []),
+    )
+
+
+def default_hooks(config: TrainConfig) -> list[Hook]:
+    hooks: list[Hook] = [CheckpointHook(config.checkpoint.every_steps)]
+    if config.evaluation.enabled:
+        from keisei.eval_hook import EvaluationHook
+
+        ev = config.evaluation
+        hooks.append(
+            EvaluationHook(
+                every_steps=ev.every_steps, games=ev.games, opponents=list(ev.opponents),
+                past_checkpoints=ev.past_checkpoints, max_plies=ev.max_plies,
+                seed=config.run.seed,
+            )
+        )
+    return hooks
+
+
+class CheckpointHook:
+    """Writes a checkpoint every ``every_steps`` (the trainer keeps the last K)."""
+
+    name = "checkpoint"
+
+    def __init__(self, every_steps: int) -> None:
+        self.every_steps = every_steps
+        self.trainer: Trainer | None = None
+
+    def run(self, ctx: Any) -> None:
+        assert self.trainer is not None
+        self.trainer.save_checkpoint("running")
+
+
+def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    space = saved.get("action_space", {})
+    if space != {"actions": NUM_ACTIONS, "planes": NUM_PLANES}:
+        raise UsageError(
+            f"checkpoint {path} uses action space {space}, this keisei "
+            f"{{'actions': {NUM_ACTIONS}, 'planes': {NUM_PLANES}}}"
+        )
+    for section in ("model", "env"):
+        old = saved["config"][section]
+        new = getattr(config, section).model_dump(mode="json")
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                raise UsageError(
+                    f"config key '{section}.{key}' is {new.get(key)!r} but checkpoint {path} "
+                    f"was trained with {old.get(key)!r}; a resumed run cannot change it"
+                )
+
+
+def _resolve_resume(args: argparse.Namespace, run_dir: Path) -> tuple[Path, dict[str, Any], list[str]]:
+    warnings: list[str] = []
+    if args.resume == "latest":
+        if not run_dir.is_dir():
+            raise UsageError(f"--resume latest: run directory {run_dir} does not exist")
+        try:
+            path, payload = latest_valid(
+                run_dir, warnings.append, accept=lambda p: bool(p.get("consistent", True))
+            )
+        except CheckpointError as exc:
+            raise UsageError(f"--resume latest: {exc}") from None
+        return path, payload, warnings
+    path = Path(args.resume)
+    try:
+        return path, read_checkpoint(path), warnings
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def prepare(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, dict[str, Any] | None, list[str]]:
+    """Validate everything before touching the disk: (config, run_dir, resume path, payload)."""
+    if args.total_steps is not None and args.total_steps < 1:
+        raise UsageError(f"--total-steps must be >= 1, got {args.total_steps}")
+    try:
+        config = load_config(args.preset, args.config, args.overrides, args.total_steps)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if args.resume is None:
+        run_dir = args.run_dir or Path("runs") / config.run.name
+        if run_dir.exists() and not run_dir.is_dir():
+            raise UsageError(f"run directory {run_dir} exists and is not a directory")
+        existing = sorted((run_dir / "checkpoints").glob("*.pt")) if run_dir.is_dir() else []
+        if existing:
+            raise UsageError(
+                f"run directory {run_dir} already has checkpoints; continue it with "
+                f"--resume latest or choose another --run-dir"
+            )
+        return config, run_dir, None, None, []
+    if args.resume != "latest":
+        ckpt = Path(args.resume)
+        default_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        run_dir = args.run_dir or default_dir
+    else:
+        run_dir = args.run_dir or Path("runs") / config.run.name
+    path, payload, warnings = _resolve_resume(args, run_dir)
+    try:
+        # The saved config is the base; --config, overrides and --total-steps go on top.
+        config = load_config(
+            None, args.config, args.overrides, args.total_steps, base=payload["config"]
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyError:
+        raise UsageError(f"checkpoint {path} has no config") from None
+    _check_compatible(payload, config, path)
+    return config, run_dir, path, payload, warnings
+
+
+def open_sinks(config: TrainConfig, run_dir: Path, wandb_run_id: str | None) -> tuple[Sinks, str | None]:
+    console = config.logging.console
+    interactive = console == "rich" or (console == "auto" and sys.stderr.isatty())
+    sinks: list[Any] = [EventLog(run_dir / "events.jsonl"), TextLog(run_dir / "train.log", echo=not interactive)]
+    fanout = Sinks(sinks)
+    if interactive:
+        from keisei.console import ConsoleSink
+
+        fanout.sinks.append(ConsoleSink(config))
+    if config.logging.tensorboard:
+        try:
+            fanout.sinks.append(TensorBoardSink(run_dir / "tensorboard"))
+        except Exception as exc:
+            fanout.warning(f"TensorBoard disabled: {exc!r}")
+    run_id = wandb_run_id
+    if config.wandb.enabled and config.wandb.mode != "disabled":
+        try:
+            sink = WandbSink(
+                run_dir, config.model_dump(mode="json"), config.wandb.project, config.wandb.mode,
+                config.wandb.entity, config.run.name, wandb_run_id,
+            )
+            fanout.sinks.append(sink)
+            run_id = sink.run_id
+        except Exception as exc:
+            fanout.warning(f"W&B disabled: {exc!r}")
+    return fanout, run_id
+
+
+def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
+    config, run_dir, resume_path, payload, warnings = prepare(args)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
+    sinks, run_id = open_sinks(config, run_dir, payload.get("wandb_run_id") if payload else None)
+    for message in warnings:
+        sinks.warning(message)
+    hooks = default_hooks(config) + list(extra_hooks or [])
+    try:
+        trainer = build_trainer(config, run_dir, sinks, hooks)
+        for hook in hooks:
+            if isinstance(hook, CheckpointHook):
+                hook.trainer = trainer
+        if payload is not None:
+            trainer.restore(payload)
+            if trainer.state.global_step >= config.run.total_steps:
+                sinks.info(
+                    f"Nothing to do: step {trainer.state.global_step} >= total_steps "
+                    f"{config.run.total_steps} (use --total-steps to extend)"
+                )
+        else:
+            trainer.start_fresh()
+        trainer.wandb_run_id = run_id
+    except Exception:
+        sinks.close()
+        raise
+    return run_session(trainer, resume_path)
+
