@@ -135,6 +135,14 @@ def resolve(path: Path, warn: Callable[[str], None] | None = None) -> tuple[Path
     return path, read_checkpoint(path)
 
 
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete temporary files of writes that never finished (the writer was killed)."""
+    stale = sorted(p for p in directory.glob(".*.pt.*.tmp") if p.is_file())
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def prune(directory: Path, keep_last: int) -> list[Path]:
     """Delete all but the newest ``keep_last`` step checkpoints; returns what was removed."""
     files = list_checkpoints(directory)

@@ -56,8 +56,10 @@ class ConsoleSink:
                 "losses (policy / value)",
                 f"{last.get('policy_loss', 0):.4f} / {last.get('value_loss', 0):.4f}",
             )
-            table.add_row("entropy / approx KL",
-                          f"{last.get('entropy', 0):.3f} / {last.get('approx_kl', 0):.4f}")
+            table.add_row(
+                "entropy / approx KL",
+                f"{last.get('entropy', 0):.3f} / {last.get('approx_kl', 0):.4f}",
+            )
         for message in self.messages[-4:]:
             table.add_row("log", message)
         return Group(self.progress, table)

@@ -38,7 +38,7 @@ class LabelTable:
 
     def labels(self, moves: npt.NDArray[np.int64], colors: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         keys = moves & 0xFFFF
-        out = self.table[colors, keys].astype(np.int64)
+        out: npt.NDArray[np.int64] = self.table[colors, keys].astype(np.int64)
         missing = np.flatnonzero(out < 0)
         if missing.size:
             for i in missing.tolist():

@@ -92,7 +92,7 @@ def validate_sfen(sfen: str, where: str = "start position") -> str:
         raise ValueError(f"{where} has no legal move for the side to move: {sfen!r}")
     if board.is_nyugyoku():
         raise ValueError(f"{where} is already a won nyugyoku position: {sfen!r}")
-    return board.sfen()
+    return str(board.sfen())
 
 
 class _Game:
@@ -117,7 +117,7 @@ class _Game:
         board.push(move)
         self.moves.append(move)
         ply = len(self.moves)
-        in_check = bool(board.is_check())
+        in_check: bool = board.is_check()
         self.checks.append(in_check)
         key = board.zobrist_hash()
         count = self.key_count.get(key, 0) + 1
@@ -168,12 +168,18 @@ class ShogiEnv:
         self.max_plies = max_plies
         self.rng = np.random.default_rng(0)
         self.games: list[_Game] = []
-        self._features = np.zeros((num_games, NUM_PLANES, 81), dtype=np.float32)
+        # cshogi writes float32 planes; one game's worth stays in cache, so each game's
+        # planes are written here and cast into that step's uint8 observation at once.
+        self._scratch = np.zeros((NUM_PLANES, 81), dtype=np.float32)
         self._mask = np.zeros((num_games, NUM_ACTIONS), dtype=bool)
         self._move_of = np.zeros((num_games, NUM_ACTIONS), dtype=np.int64)
         self._rows = np.arange(num_games)
+        # Flat views: one-dimensional gathers and scatters are cheaper than (row, col) ones.
+        self._row_offsets = self._rows * NUM_ACTIONS
+        self._mask_flat = self._mask.reshape(-1)
+        self._move_of_flat = self._move_of.reshape(-1)
         n1 = NUM_PLANES - 57
-        self._feature_views = [(f[:n1], f[n1:]) for f in self._features]
+        self._scratch_views = (self._scratch[:n1], self._scratch[n1:])
 
     # -- lifecycle -------------------------------------------------------------------
     def _new_game(self) -> _Game:
@@ -225,6 +231,13 @@ class ShogiEnv:
         if arr.dtype.kind not in "iu":
             raise IllegalActionError(f"actions must be integers, got dtype {arr.dtype}")
         arr = arr.astype(np.int64)
+        # Fast path: every action in range and legal (one gather on the flat mask).
+        if (
+            int(arr.min()) >= 0
+            and int(arr.max()) < NUM_ACTIONS
+            and self._mask_flat[self._row_offsets + arr].all()
+        ):
+            return arr
         bad = []
         for i in np.flatnonzero((arr < 0) | (arr >= NUM_ACTIONS)).tolist():
             bad.append(f"game {i}: action {int(arr[i])} is outside 0..{NUM_ACTIONS - 1}")
@@ -270,37 +283,45 @@ class ShogiEnv:
         finished: list[GameResult | None],
     ) -> StepResult:
         games = self.games
+        n = self.num_games
         colors = []
-        for game, (f1, f2) in zip(games, self._feature_views, strict=True):
+        legals = []
+        plies = []
+        obs = np.empty((n, NUM_PLANES, 81), dtype=np.uint8)
+        scratch = self._scratch
+        f1, f2 = self._scratch_views
+        for i, game in enumerate(games):
             board = game.board
             # Same as cshogi.dlshogi.make_input_features, minus one Python call per game.
             board._dlshogi_make_input_features(f1, f2)
+            obs[i] = scratch
             colors.append(board.turn)
-        counts = np.fromiter(map(len, (g.legal for g in games)), np.int64, self.num_games)
+            legals.append(game.legal)
+            plies.append(len(game.moves))
+        counts = np.fromiter(map(len, legals), np.int64, n)
         total = int(counts.sum())
-        all_moves = np.fromiter(chain.from_iterable(g.legal for g in games), np.int64, total)
-        rows = np.repeat(self._rows, counts)
+        all_moves = np.fromiter(chain.from_iterable(legals), np.int64, total)
         color_arr = np.array(colors, dtype=np.int64)
         labels = LABELS.labels(all_moves, np.repeat(color_arr, counts))
+        flat = np.repeat(self._row_offsets, counts)
+        flat += labels
         mask = self._mask
         mask.fill(False)
-        mask[rows, labels] = True
-        self._move_of[rows, labels] = all_moves
+        self._mask_flat[flat] = True
+        self._move_of_flat[flat] = all_moves
         if np.count_nonzero(mask) != total:
             distinct = mask.sum(axis=1)
             i = int(np.flatnonzero(distinct != counts)[0])
             raise ActionCollisionError(
                 f"game {i}: two legal moves share an action id in {games[i].board.sfen()}"
             )
-        obs = self._features.astype(np.uint8).reshape(self.num_games, *OBS_SHAPE)
-        plies = np.fromiter((len(g.moves) for g in games), dtype=np.int32, count=len(games))
         return StepResult(
-            obs=obs,
+            obs=obs.reshape(n, *OBS_SHAPE),
             mask=mask.copy(),
             reward=reward,
             done=done,
             to_move=color_arr.astype(np.int8),
-            plies=plies,
+            plies=np.array(plies, dtype=np.int32),
             finished=finished,
             legal_actions=labels,
             legal_counts=counts,

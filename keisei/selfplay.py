@@ -19,7 +19,8 @@ def random_actions(step: StepResult, rng: np.random.Generator) -> np.ndarray[Any
     counts = step.legal_counts
     offsets = np.cumsum(counts) - counts
     picks = (rng.random(counts.size) * counts).astype(np.int64)
-    return step.legal_actions[offsets + picks]
+    actions: np.ndarray[Any, Any] = step.legal_actions[offsets + picks]
+    return actions
 
 
 def play_random_games(

@@ -109,8 +109,14 @@ class WandbSink:
     essential = False
 
     def __init__(
-        self, run_dir: Path, config: dict[str, Any], project: str, mode: str,
-        entity: str | None, name: str, resume_id: str | None,
+        self,
+        run_dir: Path,
+        config: dict[str, Any],
+        project: str,
+        mode: str,
+        entity: str | None,
+        name: str,
+        resume_id: str | None,
     ) -> None:
         import wandb
 
@@ -119,7 +125,7 @@ class WandbSink:
             project=project,
             entity=entity,
             name=name,
-            mode=mode,
+            mode=mode,  # type: ignore[arg-type]  # validated by the config's Literal
             dir=str(run_dir),
             config=config,
             id=resume_id,
@@ -139,7 +145,7 @@ class WandbSink:
         pass
 
     def close(self) -> None:
-        self.run.finish(quiet=True)
+        self.run.finish()
 
 
 class Sinks:

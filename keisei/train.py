@@ -11,10 +11,11 @@ and all of it goes into a checkpoint. Interruption therefore stops after the cur
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import random
 import signal
-import os
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -179,12 +180,17 @@ class Trainer:
     def _emit_from_hook(self, kind: str, **fields: Any) -> None:
         self.sinks.emit(kind, **fields)
         score = fields.get("rating")
-        if kind == "evaluation" and isinstance(score, int | float):
-            if self.state.best_score is None or score > self.state.best_score:
-                self.state.best_score = float(score)
-                write_checkpoint(self.checkpoint_dir / BEST_NAME, self.payload("running"))
-                self.sinks.info(f"New best checkpoint (rating {score:.1f}) at step "
-                                f"{self.state.global_step}")
+        best = self.state.best_score
+        if (
+            kind == "evaluation"
+            and isinstance(score, int | float)
+            and (best is None or score > best)
+        ):
+            self.state.best_score = float(score)
+            write_checkpoint(self.checkpoint_dir / BEST_NAME, self.payload("running"))
+            self.sinks.info(
+                f"New best checkpoint (rating {score:.1f}) at step {self.state.global_step}"
+            )
 
     def _record_finished(self, step: StepResult) -> None:
         every = self.config.logging.record_every_episodes
@@ -267,8 +273,8 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
                 f"({state.episodes} episodes)"
             )
             sinks.emit("start", step=state.global_step, fresh=False, resumed_from=str(resumed_from))
-        # Signal handling stays on while the final checkpoint is written (see finally).
-        trainer.stop.install()
+        # The caller installed the signal handlers before building the trainer; they stay
+        # on while the final checkpoint is written.
         outcome = trainer.run()
         if outcome == "interrupted":
             signum = trainer.stop.signum or signal.SIGINT
@@ -301,12 +307,8 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
                 sinks.log("error", f"Could not write a final checkpoint: {ckpt_exc!r}")
             except Exception:
                 print(f"keisei: could not write a final checkpoint: {ckpt_exc!r}", file=sys.stderr)
-    finally:
-        trainer.stop.uninstall()
-    try:
+    with contextlib.suppress(Exception):
         sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
-    except Exception:
-        pass
     sinks.close()
     return code
 

@@ -10,7 +10,12 @@ from typing import Any
 
 import torch
 
-from keisei.checkpoint import CheckpointError, latest_valid, read_checkpoint
+from keisei.checkpoint import (
+    CheckpointError,
+    latest_valid,
+    read_checkpoint,
+    remove_stale_temporaries,
+)
 from keisei.cli import UsageError
 from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config
 from keisei.encoding import NUM_ACTIONS, NUM_PLANES
@@ -19,7 +24,7 @@ from keisei.hooks import Hook
 from keisei.network import ActorCritic
 from keisei.ppo import PPOAgent, RolloutBuffer
 from keisei.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
-from keisei.train import RNG, Trainer, run_session
+from keisei.train import RNG, StopRequest, Trainer, run_session
 
 
 def register(subparsers: Any) -> None:
@@ -34,9 +39,14 @@ def register(subparsers: Any) -> None:
     source.add_argument("--config", type=Path, help="YAML config file (over the default preset)")
     source.add_argument("--preset", help="embedded preset: default or tiny")
     p.add_argument("--run-dir", type=Path, help="run directory (default: runs/<run.name>)")
-    p.add_argument("--total-steps", type=int, help="train until this many steps (extends a resumed run)")
-    p.add_argument("--resume", metavar="latest|PATH", help="continue from the run's newest "
-                   "valid checkpoint, or from a checkpoint file")
+    p.add_argument(
+        "--total-steps", type=int, help="train until this many steps (extends a resumed run)"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="latest|PATH",
+        help="continue from the run's newest valid checkpoint, or from a checkpoint file",
+    )
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p.set_defaults(func=run)
 
@@ -51,7 +61,11 @@ def device_for(config: TrainConfig) -> torch.device:
 
 
 def build_trainer(
-    config: TrainConfig, run_dir: Path, sinks: Sinks, hooks: list[Hook] | None = None
+    config: TrainConfig,
+    run_dir: Path,
+    sinks: Sinks,
+    hooks: list[Hook] | None = None,
+    stop: StopRequest | None = None,
 ) -> Trainer:
     """The real parts of a run, built from the config alone (weights seeded by run.seed)."""
     if config.run.torch_threads:
@@ -64,8 +78,15 @@ def build_trainer(
     agent = PPOAgent(model, config.ppo, total_updates, device)
     buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
     return Trainer(
-        config=config, run_dir=run_dir, env=env, agent=agent, buffer=buffer, sinks=sinks,
-        rng=RNG.seeded(config.run.seed), hooks=list(hooks or []),
+        config=config,
+        run_dir=run_dir,
+        env=env,
+        agent=agent,
+        buffer=buffer,
+        sinks=sinks,
+        rng=RNG.seeded(config.run.seed),
+        hooks=list(hooks or []),
+        stop=stop or StopRequest(),
     )
 
 
@@ -77,8 +98,11 @@ def default_hooks(config: TrainConfig) -> list[Hook]:
         ev = config.evaluation
         hooks.append(
             EvaluationHook(
-                every_steps=ev.every_steps, games=ev.games, opponents=list(ev.opponents),
-                past_checkpoints=ev.past_checkpoints, max_plies=ev.max_plies,
+                every_steps=ev.every_steps,
+                games=ev.games,
+                opponents=list(ev.opponents),
+                past_checkpoints=ev.past_checkpoints,
+                max_plies=ev.max_plies,
                 seed=config.run.seed,
             )
         )
@@ -117,7 +141,9 @@ def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) ->
                 )
 
 
-def _resolve_resume(args: argparse.Namespace, run_dir: Path) -> tuple[Path, dict[str, Any], list[str]]:
+def _resolve_resume(
+    args: argparse.Namespace, run_dir: Path
+) -> tuple[Path, dict[str, Any], list[str]]:
     warnings: list[str] = []
     if args.resume == "latest":
         if not run_dir.is_dir():
@@ -136,7 +162,9 @@ def _resolve_resume(args: argparse.Namespace, run_dir: Path) -> tuple[Path, dict
         raise UsageError(str(exc)) from None
 
 
-def prepare(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, dict[str, Any] | None, list[str]]:
+def prepare(
+    args: argparse.Namespace,
+) -> tuple[TrainConfig, Path, Path | None, dict[str, Any] | None, list[str]]:
     """Validate everything before touching the disk: (config, run_dir, resume path, payload)."""
     if args.total_steps is not None and args.total_steps < 1:
         raise UsageError(f"--total-steps must be >= 1, got {args.total_steps}")
@@ -175,10 +203,15 @@ def prepare(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, d
     return config, run_dir, path, payload, warnings
 
 
-def open_sinks(config: TrainConfig, run_dir: Path, wandb_run_id: str | None) -> tuple[Sinks, str | None]:
+def open_sinks(
+    config: TrainConfig, run_dir: Path, wandb_run_id: str | None
+) -> tuple[Sinks, str | None]:
     console = config.logging.console
     interactive = console == "rich" or (console == "auto" and sys.stderr.isatty())
-    sinks: list[Any] = [EventLog(run_dir / "events.jsonl"), TextLog(run_dir / "train.log", echo=not interactive)]
+    sinks: list[Any] = [
+        EventLog(run_dir / "events.jsonl"),
+        TextLog(run_dir / "train.log", echo=not interactive),
+    ]
     fanout = Sinks(sinks)
     if interactive:
         from keisei.console import ConsoleSink
@@ -193,8 +226,13 @@ def open_sinks(config: TrainConfig, run_dir: Path, wandb_run_id: str | None) -> 
     if config.wandb.enabled and config.wandb.mode != "disabled":
         try:
             sink = WandbSink(
-                run_dir, config.model_dump(mode="json"), config.wandb.project, config.wandb.mode,
-                config.wandb.entity, config.run.name, wandb_run_id,
+                run_dir,
+                config.model_dump(mode="json"),
+                config.wandb.project,
+                config.wandb.mode,
+                config.wandb.entity,
+                config.run.name,
+                wandb_run_id,
             )
             fanout.sinks.append(sink)
             run_id = sink.run_id
@@ -205,14 +243,35 @@ def open_sinks(config: TrainConfig, run_dir: Path, wandb_run_id: str | None) -> 
 
 def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
     config, run_dir, resume_path, payload, warnings = prepare(args)
+    # From here on a signal is a request to stop at the next safe point.
+    stop = StopRequest()
+    stop.install()
+    try:
+        return _run(config, run_dir, resume_path, payload, warnings, stop, extra_hooks)
+    finally:
+        stop.uninstall()
+
+
+def _run(
+    config: TrainConfig,
+    run_dir: Path,
+    resume_path: Path | None,
+    payload: dict[str, Any] | None,
+    warnings: list[str],
+    stop: StopRequest,
+    extra_hooks: list[Hook] | None,
+) -> int:
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    stale = remove_stale_temporaries(run_dir / "checkpoints")
     (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
     sinks, run_id = open_sinks(config, run_dir, payload.get("wandb_run_id") if payload else None)
     for message in warnings:
         sinks.warning(message)
+    for path in stale:
+        sinks.warning(f"removed {path}, left by a run killed while writing a checkpoint")
     hooks = default_hooks(config) + list(extra_hooks or [])
     try:
-        trainer = build_trainer(config, run_dir, sinks, hooks)
+        trainer = build_trainer(config, run_dir, sinks, hooks, stop)
         for hook in hooks:
             if isinstance(hook, CheckpointHook):
                 hook.trainer = trainer
@@ -230,4 +289,3 @@ def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
         sinks.close()
         raise
     return run_session(trainer, resume_path)
-

@@ -1,0 +1,348 @@
+"""``keisei evaluate``: a match between two players, with statistics and game records.
+
+Exit codes: 0 done, 1 an engine could not be restarted mid-match, 2 bad input (reported
+before any game starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keisei.match import (
+    ALL_REASONS,
+    COLORS,
+    GameOutcome,
+    MatchResult,
+    dump_json,
+    play_match,
+    summary_by,
+)
+from keisei.players import (
+    EngineSettings,
+    Player,
+    PlayerError,
+    PlayerOptions,
+    parse_option,
+    parse_player,
+)
+from keisei.ratings import RatingsError, RatingTable, match_stats
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="play a match between two players and report score and Elo",
+        description="Play N games between --agent and --opponent (colors alternate), write "
+        "every game as KIF, CSA and USI, and report wins/losses/draws by color and by "
+        "termination reason, the score with a 95%% interval and the Elo difference with a "
+        "95%% interval. Player specs: random, greedy, a checkpoint .pt, a run directory "
+        "(its newest valid checkpoint), usi:PATH (a USI engine).",
+    )
+    p.add_argument("--agent", required=True, metavar="SPEC", help="the player being evaluated")
+    p.add_argument("--opponent", required=True, metavar="SPEC", help="its opponent")
+    p.add_argument("--games", type=int, default=20, help="number of games (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--max-plies", type=int, default=512, help="a game is drawn after this many plies"
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON here")
+    p.add_argument(
+        "--records",
+        type=Path,
+        metavar="DIR",
+        help="directory for the game records (default: evaluations/<agent>-vs-<opponent>-"
+        "<time>); must be new or empty",
+    )
+    p.add_argument(
+        "--opening-plies",
+        type=int,
+        default=0,
+        metavar="K",
+        help="play the first K plies of each game at random, the same opening for each "
+        "pair of games (colors swapped); use with two deterministic players (default 0)",
+    )
+    p.add_argument("--parallel", type=int, default=64, help="games played at once (default 64)")
+    p.add_argument("--device", default="cpu", help="torch device for checkpoints (default cpu)")
+    p.add_argument(
+        "--ratings",
+        type=Path,
+        metavar="RUN_DIR",
+        help="also add this match to RUN_DIR/ratings.json",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for role in ("agent", "opponent"):
+        g = p.add_argument_group(f"{role} settings")
+        g.add_argument(
+            f"--{role}-temperature",
+            type=float,
+            default=0.0,
+            metavar="T",
+            help="checkpoint: sample at temperature T (default 0: greedy)",
+        )
+        g.add_argument(
+            f"--{role}-option",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="USI engine: setoption NAME VALUE (repeatable), e.g. 'Skill Level=-20'",
+        )
+        g.add_argument(f"--{role}-nodes", type=int, metavar="N", help="USI engine: go nodes N")
+        g.add_argument(
+            f"--{role}-byoyomi",
+            type=int,
+            metavar="MS",
+            help="USI engine: go byoyomi MS (default 1000 when --*-nodes is not given)",
+        )
+        g.add_argument(
+            f"--{role}-time-limit",
+            type=float,
+            metavar="SEC",
+            help="USI engine: a move later than this loses the game (default: byoyomi + 5 s, "
+            "or 10 s)",
+        )
+    p.set_defaults(func=run)
+
+
+def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
+    from keisei.cli import UsageError
+
+    def get(name: str) -> Any:
+        return getattr(args, f"{role}_{name}")
+
+    try:
+        options = tuple(parse_option(text) for text in get("option"))
+    except PlayerError as exc:
+        raise UsageError(f"--{role}-option: {exc}") from None
+    for name in ("nodes", "byoyomi"):
+        if get(name) is not None and get(name) < 1:
+            raise UsageError(f"--{role}-{name} must be >= 1, got {get(name)}")
+    if get("time_limit") is not None and get("time_limit") <= 0:
+        raise UsageError(f"--{role}-time-limit must be > 0, got {get('time_limit')}")
+    if get("temperature") < 0:
+        raise UsageError(f"--{role}-temperature must be >= 0, got {get('temperature')}")
+    engine = EngineSettings(
+        options=options,
+        byoyomi_ms=get("byoyomi"),
+        nodes=get("nodes"),
+        time_limit_s=get("time_limit"),
+    )
+    return PlayerOptions(
+        temperature=get("temperature"),
+        device=args.device,
+        engine=engine,
+        ratings_run_dir=args.ratings,
+    )
+
+
+def _slug(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return keep.strip("_")[:40] or "player"
+
+
+def run(args: argparse.Namespace) -> int:
+    from keisei.cli import UsageError
+
+    for flag, value, low in (
+        ("--games", args.games, 1),
+        ("--max-plies", args.max_plies, 1),
+        ("--parallel", args.parallel, 1),
+        ("--opening-plies", args.opening_plies, 0),
+    ):
+        if value < low:
+            raise UsageError(f"{flag} must be >= {low}, got {value}")
+    if args.json is not None and args.json.is_dir():
+        raise UsageError(f"--json {args.json} is a directory")
+    if args.records is not None:
+        if args.records.exists() and not args.records.is_dir():
+            raise UsageError(f"--records {args.records} exists and is not a directory")
+        if args.records.is_dir() and any(args.records.iterdir()):
+            raise UsageError(f"--records {args.records} is not empty; choose a new directory")
+    table: RatingTable | None = None
+    if args.ratings is not None:
+        if not args.ratings.is_dir():
+            raise UsageError(f"--ratings {args.ratings} is not a directory")
+        try:
+            table = RatingTable.load(args.ratings)
+        except RatingsError as exc:
+            raise UsageError(str(exc)) from None
+    seeds = np.random.SeedSequence(args.seed).spawn(2)
+    try:
+        agent = parse_player(args.agent, seeds[0], _options(args, "agent"))
+        opponent = parse_player(args.opponent, seeds[1], _options(args, "opponent"))
+    except PlayerError as exc:
+        raise UsageError(str(exc)) from None
+    if agent.name == opponent.name:
+        agent.name += " (agent)"
+        opponent.name += " (opponent)"
+    records = args.records or Path("evaluations") / (
+        f"{_slug(agent.name)}-vs-{_slug(opponent.name)}-{datetime.now():%Y%m%d-%H%M%S}"
+    )
+    opened: list[Player] = []
+    try:
+        try:
+            for player in (agent, opponent):
+                player.open()
+                opened.append(player)
+        except PlayerError as exc:
+            raise UsageError(str(exc)) from None
+        if agent.deterministic and opponent.deterministic and args.opening_plies == 0:
+            print(
+                "keisei evaluate: note: both players are deterministic, so games repeat; "
+                "use --opening-plies K or a --*-temperature to vary them",
+                file=sys.stderr,
+            )
+        try:
+            result = _play(args, agent, opponent, records)
+        except PlayerError as exc:
+            print(f"keisei evaluate: error: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        for player in opened:
+            player.close()
+    report = build_report(result, args, records)
+    print_report(report)
+    if args.json is not None:
+        dump_json(report, args.json)
+    if table is not None:
+        table.record_evaluation(
+            agent.name, None, {opponent.name: report["totals"]}, {"source": "evaluate"}
+        )
+        table.save(args.ratings)
+    return 0
+
+
+def _play(args: argparse.Namespace, agent: Player, opponent: Player, records: Path) -> MatchResult:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    kwargs: dict[str, Any] = dict(
+        seed=args.seed,
+        max_plies=args.max_plies,
+        parallel=args.parallel,
+        opening_plies=args.opening_plies,
+        records_dir=records,
+    )
+    if args.quiet:
+        return play_match(agent, opponent, args.games, **kwargs)
+    tally = {"win": 0, "loss": 0, "draw": 0}
+    progress = Progress(
+        TextColumn("[bold]evaluate"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("games  +{task.fields[w]} ={task.fields[d]} -{task.fields[l]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("games", total=args.games, w=0, d=0, l=0)
+
+        def on_game(game: GameOutcome) -> None:
+            tally[game.outcome] += 1
+            progress.update(task, advance=1, w=tally["win"], d=tally["draw"], l=tally["loss"])
+
+        return play_match(agent, opponent, args.games, on_game=on_game, **kwargs)
+
+
+def build_report(
+    result: MatchResult, args: argparse.Namespace | None = None, records: Path | None = None
+) -> dict[str, Any]:
+    """The results as a JSON-ready dict (the ``--json`` schema; see docs/evaluation.md)."""
+    stats = match_stats(result.wins, result.losses, result.draws)
+    by_color = summary_by(result, lambda g: g.agent_color, COLORS)
+    by_reason = {
+        k: v
+        for k, v in summary_by(result, lambda g: g.reason, ALL_REASONS).items()
+        if sum(v.values())
+    }
+    report: dict[str, Any] = {
+        "agent": result.agent,
+        "opponent": result.opponent,
+        "games": stats.games,
+        "wins": stats.wins,
+        "losses": stats.losses,
+        "draws": stats.draws,
+        "score": round(stats.score, 4),
+        "score_ci": [round(x, 4) for x in stats.score_ci],
+        "elo": round(stats.elo, 1),
+        "elo_ci": [round(x, 1) for x in stats.elo_ci],
+        "totals": {"wins": stats.wins, "losses": stats.losses, "draws": stats.draws},
+        "by_color": by_color,
+        "by_reason": by_reason,
+        "faults": [
+            {"game": g.index, "reason": g.reason, "by": g.forfeited_by, "detail": g.detail}
+            for g in result.faults()
+        ],
+        "records_dir": str(records) if records is not None else None,
+        "seconds": round(result.seconds, 2),
+        "game_list": [g.to_dict() for g in result.games],
+    }
+    if args is not None:
+        report["settings"] = {
+            "seed": args.seed,
+            "max_plies": args.max_plies,
+            "opening_plies": args.opening_plies,
+            "agent_spec": args.agent,
+            "opponent_spec": args.opponent,
+        }
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    console.print(
+        f"[bold]{escape(report['agent'])}[/] vs [bold]{escape(report['opponent'])}[/]: "
+        f"{report['games']} games in {report['seconds']:.1f} s"
+    )
+    table = Table(title="results (agent's side)", title_justify="left")
+    for col in ("", "games", "wins", "losses", "draws", "score"):
+        table.add_column(col, justify="left" if not col else "right")
+
+    def row(label: str, r: dict[str, int], bold: bool = False) -> None:
+        n = r["wins"] + r["losses"] + r["draws"]
+        score = f"{(r['wins'] + 0.5 * r['draws']) / n:.3f}" if n else "-"
+        cells = [label, str(n), str(r["wins"]), str(r["losses"]), str(r["draws"]), score]
+        table.add_row(*cells, style="bold" if bold else None)
+
+    for color in COLORS:
+        row(f"as {color}", report["by_color"][color])
+    table.add_section()
+    for reason, r in report["by_reason"].items():
+        row(reason, r)
+    table.add_section()
+    row("total", report["totals"], bold=True)
+    console.print(table)
+    lo, hi = report["score_ci"]
+    elo_lo, elo_hi = report["elo_ci"]
+    console.print(f"score {report['score']:.3f}  (95% interval {lo:.3f} .. {hi:.3f})")
+    console.print(f"Elo   {report['elo']:+.0f}  (95% interval {elo_lo:+.0f} .. {elo_hi:+.0f})")
+    for fault in report["faults"]:
+        console.print(
+            f"[yellow]game {fault['game']}: {fault['reason']} by the {fault['by']}: "
+            f"{escape(str(fault['detail']))}[/]"
+        )
+    if report["faults"]:
+        console.print(
+            f"[yellow]{len(report['faults'])} game(s) lost to engine faults "
+            "(scored as losses of the faulty side)[/]"
+        )
+    if report["records_dir"]:
+        console.print(f"records: {escape(report['records_dir'])}")

@@ -1,0 +1,68 @@
+"""Shared fixtures. The one tiny training config is the embedded ``tiny`` preset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keisei.cli import main
+from keisei.config import TrainConfig, load_config
+
+# Keep child processes (and wandb) quiet and offline.
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+
+@pytest.fixture
+def tiny_config() -> TrainConfig:
+    """The tiny preset: 1 block, 8 channels, 4 games of at most 48 plies."""
+    return load_config("tiny")
+
+
+class Train:
+    """Runs ``keisei train --preset tiny`` in-process or as a real subprocess."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def args(self, run_dir: Path, *extra: str) -> list[str]:
+        return ["train", "--preset", "tiny", "--run-dir", str(run_dir), *extra]
+
+    def run(self, run_dir: Path, *extra: str) -> int:
+        return main(self.args(run_dir, *extra))
+
+    def spawn(self, run_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "keisei", *self.args(run_dir, *extra)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.fixture
+def train(tmp_path: Path) -> Train:
+    return Train(tmp_path)
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def wait_for_event(run_dir: Path, kind: str, timeout: float = 60.0) -> None:
+    """Block until events.jsonl holds an event of ``kind``."""
+    deadline = time.monotonic() + timeout
+    path = run_dir / "events.jsonl"
+    while time.monotonic() < deadline:
+        if path.exists() and f'"kind":"{kind}"' in path.read_text(encoding="utf-8"):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"no {kind} event in {path} after {timeout} s")
