@@ -1,0 +1,163 @@
+"""Actor-critic networks over keisei's observation and action encoding.
+
+A network is described by its :class:`ModelConfig` alone: a convolutional stem, a tower
+of residual blocks (optionally with squeeze-and-excitation), a spatial policy head and a
+value head.
+
+* The policy head is convolutional: 27 planes over the 9x9 board, flattened in
+  (C, H, W) order, are exactly the environment's action ids ``kind * 81 + square``.
+  There is no dense layer from the flattened trunk to the 2187 actions: on a CPU that
+  one layer would cost more than the whole tower.
+* The value head is scalar (``tanh``) by default. With ``value_head="wdl"`` it gives
+  three logits in the order (win, draw, loss) for the side to move, and the value is
+  ``P(win) - P(loss)``.
+* Normalization is ``GroupNorm``, not ``BatchNorm``: the network must compute the same
+  function when acting (inference, any batch) and when training on PPO minibatches,
+  otherwise the PPO probability ratio is not 1 before the first gradient step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from keisei.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
+
+# Channels of the 1x1 convolution that feeds the value head's small dense layers.
+_VALUE_PLANES = 2
+_VALUE_HIDDEN = 64
+
+
+class ModelConfig(BaseModel):
+    """The shape of an :class:`ActorCritic`; equal configs mean loadable weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    blocks: int = Field(default=2, ge=1, description="residual blocks in the tower")
+    channels: int = Field(default=32, ge=1, description="channels of the tower")
+    se: bool = Field(default=False, description="squeeze-and-excitation in every block")
+    se_ratio: int = Field(default=4, ge=1, description="channel reduction inside SE")
+    value_head: Literal["scalar", "wdl"] = "scalar"
+
+    def describe(self) -> str:
+        """A one-line description, e.g. for error messages."""
+        se = f"se=True, se_ratio={self.se_ratio}" if self.se else "se=False"
+        return f"blocks={self.blocks}, channels={self.channels}, {se}, value_head={self.value_head}"
+
+
+class PolicyValue(NamedTuple):
+    logits: torch.Tensor  # (B, 2187), unmasked
+    value: torch.Tensor  # (B,) in [-1, 1], for the side to move
+    wdl_logits: torch.Tensor | None  # (B, 3) (win, draw, loss) with a WDL head, else None
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    # One group: per-sample layer norm over (C, H, W), independent of the batch.
+    return nn.GroupNorm(1, channels)
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel gating from global pooling (Hu et al.), as in Leela/KataGo towers."""
+
+    def __init__(self, channels: int, ratio: int) -> None:
+        super().__init__()
+        hidden = max(1, channels // ratio)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale: torch.Tensor = self.fc(self.pool(x))
+        return x * scale[:, :, None, None]
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, se: bool, se_ratio: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm1 = _norm(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm2 = _norm(channels)
+        # Zero scale on the last norm: each block starts as the identity, which keeps
+        # deep towers trainable from the first update.
+        nn.init.zeros_(self.norm2.weight)
+        self.se: nn.Module = SqueezeExcitation(channels, se_ratio) if se else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.norm1(self.conv1(x)))
+        y = self.se(self.norm2(self.conv2(y)))
+        return torch.relu(x + y)
+
+
+class ActorCritic(nn.Module):
+    """ResNet actor-critic: (B, 119, 9, 9) float planes -> policy logits and value."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.stem = nn.Sequential(
+            nn.Conv2d(NUM_PLANES, c, 3, padding=1, bias=False), _norm(c), nn.ReLU(inplace=True)
+        )
+        self.tower = nn.Sequential(
+            *(ResidualBlock(c, config.se, config.se_ratio) for _ in range(config.blocks))
+        )
+        self.policy_conv = nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1, bias=False),
+            _norm(c),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c, NUM_MOVE_KINDS, 1, bias=False),
+        )
+        # One bias per action id (2187 numbers), as dlshogi does: cheap, and lets the
+        # head prefer some (kind, square) pairs regardless of the trunk.
+        self.policy_bias = nn.Parameter(torch.zeros(NUM_ACTIONS))
+        out = 3 if config.value_head == "wdl" else 1
+        self.value_head = nn.Sequential(
+            nn.Conv2d(c, _VALUE_PLANES, 1, bias=False),
+            _norm(_VALUE_PLANES),
+            nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Linear(_VALUE_PLANES * 81, _VALUE_HIDDEN),
+            nn.ReLU(inplace=True),
+            nn.Linear(_VALUE_HIDDEN, out),
+        )
+
+    def forward(self, x: torch.Tensor) -> PolicyValue:
+        h = self.tower(self.stem(x))
+        # (B, 27, 9, 9) flattened in (C, H, W) order is kind * 81 + square: the action id.
+        logits = self.policy_conv(h).flatten(1) + self.policy_bias
+        v = self.value_head(h)
+        if self.config.value_head == "wdl":
+            probs = torch.softmax(v.float(), dim=1)
+            return PolicyValue(logits, probs[:, 0] - probs[:, 2], v)
+        return PolicyValue(logits, torch.tanh(v.squeeze(1)), None)
+
+
+def obs_to_tensor(obs: npt.NDArray[np.uint8], device: torch.device | str) -> torch.Tensor:
+    """uint8 (B, 119, 9, 9) planes -> float32 tensor on ``device``.
+
+    The uint8 array is moved first and converted there: a quarter of the bytes to copy.
+    """
+    return torch.as_tensor(obs, device=device).float()
+
+
+def load_weights(
+    model: ActorCritic, state_dict: dict[str, Any], saved_config: dict[str, Any]
+) -> None:
+    """Load a checkpoint's weights, refusing ones saved from a differently shaped network."""
+    saved = ModelConfig.model_validate(saved_config)
+    if saved != model.config:
+        raise ValueError(
+            f"checkpoint network is {saved.describe()}; this network is {model.config.describe()}"
+        )
+    model.load_state_dict(state_dict)

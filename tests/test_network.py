@@ -1,0 +1,140 @@
+"""Actor-critic network: shapes, head structure, value range, config checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from keisei.encoding import NUM_ACTIONS
+from keisei.env import ShogiEnv
+from keisei.network import ActorCritic, ModelConfig, PolicyValue, load_weights, obs_to_tensor
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    # Tiny networks gain nothing from intra-op threads, and on a busy 2-core machine
+    # spinning threads make them many times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def real_obs(n: int = 3) -> np.ndarray:
+    return ShogiEnv(n).reset(0).obs
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(blocks=1, channels=8),
+        ModelConfig(blocks=2, channels=8, se=True, se_ratio=2),
+        ModelConfig(blocks=1, channels=8, value_head="wdl"),
+    ],
+)
+def test_forward_shapes(config: ModelConfig) -> None:
+    torch.manual_seed(0)
+    model = ActorCritic(config)
+    out = model(obs_to_tensor(real_obs(3), "cpu"))
+    assert isinstance(out, PolicyValue)
+    assert out.logits.shape == (3, NUM_ACTIONS)
+    assert out.value.shape == (3,)
+    if config.value_head == "wdl":
+        assert out.wdl_logits is not None
+        assert out.wdl_logits.shape == (3, 3)
+    else:
+        assert out.wdl_logits is None
+    assert model.config == config
+
+
+def test_obs_to_tensor_is_float32_copy_of_planes() -> None:
+    obs = real_obs(2)
+    x = obs_to_tensor(obs, "cpu")
+    assert x.dtype == torch.float32
+    assert x.shape == (2, 119, 9, 9)
+    assert torch.equal(x, torch.from_numpy(obs.astype(np.float32)))
+
+
+def test_policy_head_is_spatial_without_dense_layer_to_actions() -> None:
+    model = ActorCritic(ModelConfig(blocks=1, channels=8))
+    # The only dense layers are the value head's (2*81 -> 64 -> 1).
+    linears = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    assert linears == [(162, 64), (64, 1)]
+    # Policy head: 3x3 conv 8->8, GroupNorm(8), 1x1 conv 8->27, one bias per action id.
+    head = sum(p.numel() for p in model.policy_conv.parameters()) + model.policy_bias.numel()
+    assert head == 8 * 8 * 9 + 2 * 8 + 8 * 27 + NUM_ACTIONS == 2995
+    # A dense trunk -> 2187 layer alone would be 8 * 81 * 2187 weights.
+    total = sum(p.numel() for p in model.parameters())
+    assert total < 8 * 81 * NUM_ACTIONS // 10
+
+
+def test_policy_logits_follow_action_id_layout() -> None:
+    """Logit kind*81 + square comes from plane ``kind`` at ``square`` (+ its own bias)."""
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(blocks=1, channels=8))
+    x = obs_to_tensor(real_obs(1), "cpu")
+    with torch.no_grad():
+        planes = model.policy_conv(model.tower(model.stem(x)))  # (1, 27, 9, 9)
+        logits = model(x).logits
+    kind, square = 13, 40
+    expected = planes[0, kind, square // 9, square % 9] + model.policy_bias[kind * 81 + square]
+    assert logits[0, kind * 81 + square] == expected
+
+
+def test_wdl_value_is_win_minus_loss_in_range() -> None:
+    torch.manual_seed(0)
+    model = ActorCritic(ModelConfig(blocks=1, channels=8, value_head="wdl"))
+    with torch.no_grad():
+        # Large weights push the logits far apart, so the range check is not trivial.
+        last = model.value_head[-1]
+        assert isinstance(last, nn.Linear)
+        last.weight.mul_(1000.0)
+        out = model(obs_to_tensor(real_obs(4), "cpu"))
+    assert out.wdl_logits is not None
+    probs = torch.softmax(out.wdl_logits, dim=1)
+    assert torch.allclose(out.value, probs[:, 0] - probs[:, 2])
+    assert bool(((out.value >= -1) & (out.value <= 1)).all())
+
+
+def test_load_weights_round_trip() -> None:
+    config = ModelConfig(blocks=1, channels=8, se=True)
+    torch.manual_seed(0)
+    a = ActorCritic(config)
+    torch.manual_seed(1)
+    b = ActorCritic(config)
+    load_weights(b, a.state_dict(), config.model_dump())
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+
+
+def test_load_weights_refuses_other_shape_naming_both() -> None:
+    saved = ActorCritic(ModelConfig(blocks=2, channels=16))
+    target = ActorCritic(ModelConfig(blocks=1, channels=8, se=True, value_head="wdl"))
+    with pytest.raises(ValueError) as info:
+        load_weights(target, saved.state_dict(), saved.config.model_dump())
+    assert str(info.value) == (
+        "checkpoint network is blocks=2, channels=16, se=False, value_head=scalar; "
+        "this network is blocks=1, channels=8, se=True, se_ratio=4, value_head=wdl"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"blocks": 0}, "blocks"),
+        ({"channels": 0}, "channels"),
+        ({"se_ratio": 0}, "se_ratio"),
+        ({"value_head": "mse"}, "value_head"),
+        ({"width": 8}, "width"),
+    ],
+)
+def test_out_of_range_config_rejected(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ModelConfig(**kwargs)
+    assert [e["loc"] for e in info.value.errors()] == [(field,)]
+    assert field in str(info.value)
