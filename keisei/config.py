@@ -32,14 +32,14 @@ class _Section(BaseModel):
 
 class RunSection(_Section):
     name: str = Field("default", min_length=1, description="run name: runs/<name>/")
-    seed: int = Field(0, ge=0)
-    total_steps: int = Field(200_000, ge=1, description="environment plies to train for")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, ge=0, description="seeds weights, sampling, minibatches, start positions")
+    total_steps: int = Field(500_000, ge=1, description="environment plies to train for")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda if available")
     torch_threads: int = Field(0, ge=0, description="0: leave torch's default")
 
 
 class EnvSection(_Section):
-    num_games: int = Field(32, ge=1, description="games played in parallel")
+    num_games: int = Field(64, ge=1, description="games played in parallel")
     max_plies: int = Field(256, ge=1, description="a game reaching this many plies is a draw")
     start_sfens: list[str] = Field(default_factory=list, description="empty: standard start")
 
@@ -49,22 +49,26 @@ class RolloutSection(_Section):
 
 
 class CheckpointSection(_Section):
-    every_steps: int = Field(20_000, ge=1)
-    keep_last: int = Field(3, ge=1)
+    every_steps: int = Field(20_480, ge=1, description="periodic checkpoint interval")
+    keep_last: int = Field(3, ge=1, description="step checkpoints kept (best.pt apart)")
 
 
 class EvaluationSection(_Section):
-    enabled: bool = True
-    every_steps: int = Field(50_000, ge=1)
-    games: int = Field(20, ge=1)
-    opponents: list[str] = Field(default_factory=lambda: ["random", "greedy"])
-    past_checkpoints: int = Field(2, ge=0)
-    max_plies: int = Field(256, ge=1)
+    enabled: bool = Field(True, description="periodic evaluation during training")
+    every_steps: int = Field(61_440, ge=1, description="evaluation interval")
+    games: int = Field(20, ge=1, description="games per opponent")
+    opponents: list[str] = Field(
+        default_factory=lambda: ["random", "greedy"], description="baseline player specs"
+    )
+    past_checkpoints: int = Field(2, ge=0, description="earlier checkpoints also played")
+    max_plies: int = Field(256, ge=1, description="evaluation games are draws after this")
 
 
 class LoggingSection(_Section):
-    tensorboard: bool = True
-    console: Literal["auto", "rich", "plain"] = "auto"
+    tensorboard: bool = Field(True, description="scalars under RUN/tensorboard/")
+    console: Literal["auto", "rich", "plain"] = Field(
+        "auto", description="auto: live view on a terminal, plain lines otherwise"
+    )
     log_every_updates: int = Field(1, ge=1, description="console/log line every N updates")
     record_every_episodes: int = Field(
         100, ge=0, description="write every Nth finished game as KIF+CSA (0: none)"
@@ -72,10 +76,12 @@ class LoggingSection(_Section):
 
 
 class WandbSection(_Section):
-    enabled: bool = False
-    mode: Literal["offline", "online", "disabled"] = "offline"
-    project: str = "keisei"
-    entity: str | None = None
+    enabled: bool = Field(False, description="log to Weights & Biases")
+    mode: Literal["offline", "online", "disabled"] = Field(
+        "offline", description="offline: files under RUN/wandb/ only"
+    )
+    project: str = Field("keisei", description="W&B project")
+    entity: str | None = Field(None, description="W&B entity (team or user)")
 
 
 class TrainConfig(_Section):

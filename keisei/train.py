@@ -17,6 +17,7 @@ import os
 import random
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,7 @@ class Trainer:
     current: StepResult | None = None  # the observation the next action is chosen for
     wandb_run_id: str | None = None
     in_update: bool = False
+    _rate_mark: tuple[float, int] = (0.0, 0)  # (monotonic time, step) of the last log line
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -229,6 +231,17 @@ class Trainer:
             draw_rate=s.draws / decided,
             **metrics,
         )
+        if s.updates % self.config.logging.log_every_updates == 0:
+            now = time.monotonic()
+            rate = (s.global_step - self._rate_mark[1]) / max(now - self._rate_mark[0], 1e-9)
+            self._rate_mark = (now, s.global_step)
+            self.sinks.info(
+                f"step {s.global_step}/{self.config.run.total_steps} | {rate:.0f} steps/s | "
+                f"games {s.episodes} (black {s.black_wins}, white {s.white_wins}, "
+                f"draws {s.draws}) | policy {metrics['policy_loss']:.4f} "
+                f"value {metrics['value_loss']:.4f} entropy {metrics['entropy']:.3f} "
+                f"kl {metrics['approx_kl']:.4f}"
+            )
         before = s.global_step - self.config.steps_per_update
         for hook in self.hooks:
             if due(hook, before, s.global_step):
@@ -239,6 +252,7 @@ class Trainer:
         assert self.current is not None, "call start_fresh() or restore() first"
         total = self.config.run.total_steps
         num_games = self.env.num_games
+        self._rate_mark = (time.monotonic(), self.state.global_step)
         while True:
             if self.buffer.full:
                 self._update()
