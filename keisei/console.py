@@ -36,6 +36,7 @@ class ConsoleSink:
         self.task = self.progress.add_task("train", total=self.total, rate=0.0)
         self.last: dict[str, Any] = {}
         self.messages: list[str] = []
+        self.last_checkpoint = "none yet"
         self.live = Live(self._render(), refresh_per_second=4, transient=False)
         self.live.start()
         self._first_step: int | None = None
@@ -60,6 +61,7 @@ class ConsoleSink:
                 "entropy / approx KL",
                 f"{last.get('entropy', 0):.3f} / {last.get('approx_kl', 0):.4f}",
             )
+            table.add_row("last checkpoint", self.last_checkpoint)
         for message in self.messages[-4:]:
             table.add_row("log", message)
         return Group(self.progress, table)
@@ -69,6 +71,8 @@ class ConsoleSink:
         if kind == "start" and self._first_step is None:
             self._first_step = int(event["step"])
             self.progress.reset(self.task, total=self.total, completed=event["step"], rate=0.0)
+        if kind == "checkpoint":
+            self.last_checkpoint = f"step {event['step']} ({event['status']})"
         if kind == "update":
             self.last = event
             speed = self.progress.tasks[0].speed or 0.0
@@ -76,6 +80,8 @@ class ConsoleSink:
             self.live.update(self._render())
 
     def on_log(self, level: str, message: str) -> None:
+        if message.startswith("step "):  # per-update lines: the table shows them already
+            return
         self.messages.append(f"{level}: {message.splitlines()[0]}")
         self.live.update(self._render())
 
