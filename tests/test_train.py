@@ -193,3 +193,31 @@ def test_weights_hash_is_over_weights(tmp_path: Path, train: Train) -> None:
     path = list_checkpoints(run_dir)[-1]
     payload = read_checkpoint(path)
     assert final_info(run_dir)["weights_sha256"] == weights_sha256(payload["model"])
+
+
+def test_second_ctrl_c_exits_at_once(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    # A wide network: updates and checkpoint writes take long enough for a second signal
+    # to arrive while the first is still being honoured.
+    wide = ["model.channels=160", "model.blocks=4", "checkpoint.every_steps=128"]
+    proc = train.spawn(run_dir, "--total-steps", "100000", *wide)
+    wait_for_event(run_dir, "checkpoint")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, output
+    assert "second interrupt, exiting immediately" in output
+    for path in list_checkpoints(run_dir):
+        read_checkpoint(path)  # nothing damaged
+    newest = read_checkpoint(list_checkpoints(run_dir)[-1])["state"]["global_step"]
+    assert train.run(run_dir, "--resume", "latest", "--total-steps", str(newest + 64)) == 0
+
+
+def test_wandb_failure_does_not_stop_training(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "wandb").write_text("a file where W&B wants its directory")
+    assert train.run(run_dir, "--total-steps", "128", "wandb.enabled=true") == 0
+    assert "W&B disabled" in (run_dir / "train.log").read_text()
+    assert final_info(run_dir)["global_step"] == 128
