@@ -438,12 +438,15 @@ class USIPlayer(Player):
             return ""
         return text.splitlines()[-1] if text else ""
 
-    def _kill(self) -> str:
-        """Stop the process; return a description of how it ended."""
+    def _kill(self, grace: float = 0.0) -> str:
+        """Stop the process (after ``grace`` seconds); return how it ended."""
         how = ""
         proc = self._proc
         if proc is not None:
             code = proc.poll()
+            if code is None and grace > 0:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = proc.wait(timeout=grace)
             if code is None:
                 proc.kill()
                 code = proc.wait()
@@ -520,10 +523,10 @@ class USIPlayer(Player):
         except EngineTimeout:
             how = self._kill()
             return Forfeit(
-                "engine_timeout", f"no move within {deadline:g} s (engine {how}, restarted)"
+                "engine_timeout", f"no move within {deadline:g} s (engine {how}, to be restarted)"
             )
         except EngineFault as exc:
-            how = self._kill()
+            how = self._kill(grace=1.0)  # a crashing engine: report its exit code
             return Forfeit("engine_crash", f"{exc}; engine {how}".rstrip("; "))
         if bestmove == "resign":
             return Forfeit("resign", "the engine resigned")
@@ -579,7 +582,9 @@ def load_checkpoint_model(spec: str, device: str = "cpu") -> tuple[Any, dict[str
     try:
         model, meta = checkpoint.load_model(path, device=device)
     except ValueError as exc:  # CheckpointError is a ValueError
-        raise PlayerError(str(exc)) from None
+        # One line (torch's shape-mismatch errors span many), of a readable length.
+        text = " ".join(str(exc).split())
+        raise PlayerError(text if len(text) <= 400 else text[:397] + "...") from None
     return model, meta
 
 

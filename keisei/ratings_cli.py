@@ -27,21 +27,20 @@ def rows(table: RatingTable) -> list[dict[str, Any]]:
     """One row per player, best first: rating, interval, games and score."""
     fitted = table.ratings()
     games = table.games_matrix()
-    out = []
+    out: list[dict[str, Any]] = []
     for i, name in enumerate(table.players):
         n = sum(games[i])
         points = sum(table.wins[i]) + 0.5 * sum(table.draws[i])
         r = fitted[name]
-        out.append(
-            {
-                "player": name,
-                "rating": None if r.rating is None else round(r.rating, 1),
-                "interval": None if r.interval is None else [round(x, 1) for x in r.interval],
-                "games": n,
-                "score": round(points / n, 4) if n else None,
-            }
-        )
-    out.sort(key=lambda row: -math.inf if row["rating"] is None else -row["rating"])
+        row: dict[str, Any] = {
+            "player": name,
+            "rating": None if r.rating is None else round(r.rating, 1),
+            "interval": None if r.interval is None else [round(x, 1) for x in r.interval],
+            "games": n,
+            "score": round(points / n, 4) if n else None,
+        }
+        out.append(row)
+    out.sort(key=lambda row: math.inf if row["rating"] is None else -float(row["rating"]))
     return out
 
 
@@ -96,5 +95,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(out)
     evals = [h for h in table.history if h.get("step") is not None]
     if evals:
-        console.print(f"{len(evals)} evaluation(s) during training, last at step {evals[-1]['step']}")
+        console.print(
+            f"{len(evals)} evaluation(s) during training, last at step {evals[-1]['step']}"
+        )
     return 0

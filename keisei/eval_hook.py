@@ -1,0 +1,196 @@
+"""Periodic evaluation during training (a ``keisei.hooks.Hook``).
+
+Every ``every_steps`` the current model (greedy) plays ``games`` games against each fixed
+opponent (``random``, ``greedy``, or any player spec, e.g. ``usi:/usr/games/fairy-stockfish``)
+and against up to ``past_checkpoints`` earlier checkpoints of the run (evenly spaced over
+the run, always including the newest one before the current step). The results go into
+``RUN_DIR/ratings.json`` (the model is rated as ``step_<global_step>``), the learning
+curve ``RUN_DIR/learning_curve.png`` is redrawn, and one ``evaluation`` event is emitted.
+
+Randomness: every random choice comes from generators seeded by (seed, global_step); the
+trainer's generators (torch, numpy, python) are never drawn from. Loading an earlier
+checkpoint builds a network, whose initializer draws from torch's global generator, so it
+runs inside ``torch.random.fork_rng``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keisei.hooks import HookContext
+from keisei.match import play_match
+from keisei.players import (
+    CheckpointPlayer,
+    Player,
+    PlayerError,
+    PlayerOptions,
+    load_checkpoint_model,
+    parse_player,
+    resolve_engine_path,
+)
+from keisei.plots import PLOT_FILE, plot_learning_curve
+from keisei.ratings import RatingTable
+
+
+def _key(name: str) -> str:
+    return re.sub(r"\W+", "_", name).strip("_")
+
+
+def pick_past(steps: list[int], current: int, k: int) -> list[int]:
+    """Up to ``k`` of the checkpoint steps before ``current``: evenly spaced, newest included."""
+    earlier = sorted(s for s in steps if s < current)
+    if k <= 0 or not earlier:
+        return []
+    if len(earlier) <= k:
+        return earlier
+    idx = np.unique(np.round(np.linspace(len(earlier) - 1, 0, k)).astype(int))
+    return [earlier[i] for i in sorted(idx.tolist())]
+
+
+class EvaluationHook:
+    name = "evaluation"
+
+    def __init__(
+        self,
+        every_steps: int,
+        games: int = 20,
+        opponents: list[str] | None = None,
+        past_checkpoints: int = 2,
+        max_plies: int = 256,
+        seed: int = 0,
+        opening_plies: int = 4,
+        records: bool = False,
+        device: str | None = None,
+        plot: bool = True,
+    ) -> None:
+        if games < 1:
+            raise ValueError(f"evaluation games must be >= 1, got {games}")
+        if max_plies < 1:
+            raise ValueError(f"evaluation max_plies must be >= 1, got {max_plies}")
+        self.every_steps = every_steps
+        self.games = games
+        self.opponents = list(opponents) if opponents is not None else ["random", "greedy"]
+        self.past_checkpoints = past_checkpoints
+        self.max_plies = max_plies
+        self.seed = seed
+        self.opening_plies = opening_plies
+        self.records = records
+        self.device = device
+        self.plot = plot
+        self.last: dict[str, Any] | None = None  # the last event's fields
+        # Check what can be checked now, so that a bad spec fails at startup, not hours in.
+        for spec in self.opponents:
+            if spec.startswith("usi:"):
+                try:
+                    resolve_engine_path(spec[4:])
+                except PlayerError as exc:
+                    raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
+            elif spec not in ("random", "greedy") and not Path(spec).exists():
+                raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
+
+    def _past_players(self, ctx: HookContext, step: int, device: str) -> list[Player]:
+        import torch
+
+        from keisei.checkpoint import list_checkpoints, step_of
+
+        paths = {step_of(p): p for p in list_checkpoints(ctx.run_dir)}
+        players: list[Player] = []
+        for s in pick_past(list(paths), step, self.past_checkpoints):
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    model, meta = load_checkpoint_model(str(paths[s]), device)
+            except PlayerError:
+                continue  # a corrupt or foreign checkpoint is skipped, not fatal
+            players.append(CheckpointPlayer(model, f"step_{meta['global_step']}", device=device))
+        return players
+
+    def run(self, ctx: HookContext) -> None:
+        import torch
+
+        started = time.perf_counter()
+        step = int(ctx.state.global_step)
+        try:
+            device = self.device or str(next(ctx.model.parameters()).device)
+        except StopIteration:
+            device = "cpu"
+        seeds = np.random.SeedSequence([self.seed, step]).spawn(len(self.opponents) + 1)
+        me = CheckpointPlayer(ctx.model, f"step_{step}", device=device)
+        opponents: list[Player] = []
+        errors: list[str] = []
+        for spec, ss in zip(self.opponents, seeds[1:], strict=True):
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    opponents.append(parse_player(spec, ss, PlayerOptions(device=device)))
+            except PlayerError as exc:
+                errors.append(f"{spec}: {exc}")
+        opponents += self._past_players(ctx, step, device)
+        match_seeds = seeds[0].generate_state(len(opponents)).tolist()
+        results: dict[str, dict[str, int]] = {}
+        scores: dict[str, float] = {}
+        me.open()
+        try:
+            for opponent, match_seed in zip(opponents, match_seeds, strict=True):
+                if opponent.name == me.name:
+                    continue
+                records = None
+                if self.records:
+                    records = ctx.run_dir / "evaluations" / f"step_{step}" / _key(opponent.name)
+                try:
+                    opponent.open()
+                    result = play_match(
+                        me,
+                        opponent,
+                        self.games,
+                        seed=int(match_seed),
+                        max_plies=self.max_plies,
+                        opening_plies=self.opening_plies,
+                        records_dir=records,
+                    )
+                except PlayerError as exc:
+                    errors.append(f"{opponent.name}: {exc}")
+                    continue
+                finally:
+                    opponent.close()
+                results[opponent.name] = {
+                    "wins": result.wins,
+                    "losses": result.losses,
+                    "draws": result.draws,
+                }
+                scores[opponent.name] = round(result.score, 4)
+        finally:
+            me.close()
+        seconds = round(time.perf_counter() - started, 2)
+        table = RatingTable.load(ctx.run_dir)
+        entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
+        table.save(ctx.run_dir)
+        if self.plot:
+            plot_learning_curve(table, ctx.run_dir / PLOT_FILE)
+        fields: dict[str, Any] = {
+            "step": step,
+            "player": me.name,
+            "rating": entry["rating"],
+            "rating_low": entry["interval"][0] if entry["interval"] else None,
+            "rating_high": entry["interval"][1] if entry["interval"] else None,
+        }
+        past = []
+        for name, score in scores.items():
+            if name.startswith("step_"):
+                past.append(score)
+            else:
+                fields[f"score_vs_{_key(name)}"] = score
+        if past:
+            fields["score_vs_past"] = round(float(np.mean(past)), 4)
+        fields.update(
+            games=sum(sum(r.values()) for r in results.values()),
+            scores=scores,
+            seconds=seconds,
+        )
+        if errors:
+            fields["errors"] = errors
+        self.last = fields
+        ctx.emit("evaluation", **fields)

@@ -1,0 +1,102 @@
+"""The learning-curve figure of a run (``RUN_DIR/learning_curve.png``).
+
+Top: the Elo rating (random = 0) of the model saved at each evaluated training step, with
+its 95% interval, from the current fit of ``ratings.json`` (so earlier points move as more
+games are played), and the ratings of the fixed opponents as horizontal lines. Bottom: the
+score of each evaluation against each fixed opponent (random, greedy, engines).
+
+Drawn with matplotlib's Agg canvas on a standalone ``Figure``: no pyplot, no global
+backend switch, safe inside a training process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from keisei.ratings import RatingTable
+
+PLOT_FILE = "learning_curve.png"
+
+
+def is_own_checkpoint(name: str) -> bool:
+    return name.startswith("step_") and name[5:].isdigit()
+
+
+def curve_data(table: RatingTable) -> dict[str, Any]:
+    """What the figure shows, as plain lists (also handy for tests)."""
+    fitted = table.ratings()
+    steps: list[int] = []
+    ratings: list[float] = []
+    lows: list[float] = []
+    highs: list[float] = []
+    seen: set[int] = set()
+    scores: dict[str, tuple[list[int], list[float]]] = {}
+    for entry in table.history:
+        step = entry.get("step")
+        if step is None:
+            continue
+        player = entry.get("player", "")
+        r = fitted.get(player)
+        if step not in seen and r is not None and r.rating is not None:
+            seen.add(step)
+            steps.append(int(step))
+            ratings.append(r.rating)
+            lows.append(r.low if r.low is not None else r.rating)
+            highs.append(r.high if r.high is not None else r.rating)
+        for opponent, res in entry.get("opponents", {}).items():
+            if is_own_checkpoint(opponent) or res.get("score") is None:
+                continue
+            xs, ys = scores.setdefault(opponent, ([], []))
+            xs.append(int(step))
+            ys.append(float(res["score"]))
+    order = sorted(range(len(steps)), key=steps.__getitem__)
+    baselines = {
+        name: r.rating
+        for name, r in fitted.items()
+        if not is_own_checkpoint(name) and r.rating is not None
+    }
+    return {
+        "steps": [steps[i] for i in order],
+        "ratings": [ratings[i] for i in order],
+        "lows": [lows[i] for i in order],
+        "highs": [highs[i] for i in order],
+        "scores": scores,
+        "baselines": baselines,
+    }
+
+
+def plot_learning_curve(table: RatingTable, path: Path) -> Path:
+    """Draw the figure into ``path`` (PNG), replacing it atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    data = curve_data(table)
+    fig = Figure(figsize=(8, 7), dpi=100)
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    steps = data["steps"]
+    if steps:
+        ax1.fill_between(steps, data["lows"], data["highs"], alpha=0.25, label="95% interval")
+        ax1.plot(steps, data["ratings"], marker="o", label="model at step")
+    for k, (name, rating) in enumerate(sorted(data["baselines"].items(), key=lambda x: x[1])):
+        ax1.axhline(rating, linestyle="--", linewidth=1, color=f"C{(k + 2) % 10}", label=name)
+    ax1.set_ylabel("Elo (random = 0)")
+    ax1.set_title("rating vs training step")
+    ax1.grid(True, alpha=0.3)
+    ax1.legend(loc="best", fontsize="small")
+    for name, (xs, ys) in sorted(data["scores"].items()):
+        ax2.plot(xs, ys, marker=".", label=f"vs {name}")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_ylabel("score")
+    ax2.set_xlabel("training step (plies)")
+    ax2.set_title("score vs fixed opponents")
+    ax2.grid(True, alpha=0.3)
+    if data["scores"]:
+        ax2.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, format="png")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,110 @@
+"""The training-time evaluation hook: ratings.json, the plot, the event, RNG isolation."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from keisei.eval_hook import EvaluationHook, pick_past
+from keisei.hooks import HookContext
+from keisei.plots import curve_data
+from keisei.ratings import RatingTable
+from keisei.state import TrainState
+from tests.evalutil import save_tiny_checkpoint, tiny_model
+
+
+def context(run_dir: Path, step: int, model: Any, events: list[dict[str, Any]]) -> HookContext:
+    return HookContext(
+        state=TrainState(global_step=step),
+        run_dir=run_dir,
+        model=model,
+        config=None,
+        emit=lambda kind, **fields: events.append({"kind": kind, **fields}),
+        checkpoint_dir=run_dir / "checkpoints",
+    )
+
+
+def test_pick_past_spreads_over_the_run() -> None:
+    assert pick_past([100, 200, 300, 400, 500], 450, 2) == [100, 400]
+    assert pick_past([100, 200, 300, 400, 500], 450, 3) == [100, 300, 400]
+    assert pick_past([100, 200], 450, 5) == [100, 200]
+    assert pick_past([100, 200], 100, 2) == []
+    assert pick_past([100, 200], 450, 0) == []
+
+
+def test_hook_rates_the_model_and_leaves_the_trainer_rngs_alone(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    save_tiny_checkpoint(run, 100)
+    save_tiny_checkpoint(run, 200)
+    save_tiny_checkpoint(run, 300)  # the current step's own checkpoint: not an opponent
+    model = tiny_model(7)
+    model.train()
+    hook = EvaluationHook(
+        every_steps=100, games=2, past_checkpoints=2, max_plies=20, seed=5, records=True
+    )
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    events: list[dict[str, Any]] = []
+    hook.run(context(run, 300, model, events))
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert np.array_equal(np.random.get_state()[1], before[1])
+    assert random.getstate() == before[2]
+    assert model.training  # restored after acting in eval mode
+
+    assert len(events) == 1
+    event = events[0]
+    assert event["kind"] == "evaluation" and event["step"] == 300
+    assert event["player"] == "step_300"
+    assert set(event["scores"]) == {"random", "greedy", "step_100", "step_200"}
+    assert event["score_vs_random"] == event["scores"]["random"]
+    assert event["score_vs_greedy"] == event["scores"]["greedy"]
+    assert event["score_vs_past"] == pytest.approx(
+        (event["scores"]["step_100"] + event["scores"]["step_200"]) / 2, abs=1e-4
+    )
+    assert event["games"] == 8
+    assert isinstance(event["rating"], float)
+    assert event["rating_low"] < event["rating"] < event["rating_high"]
+
+    data = json.loads((run / "ratings.json").read_text())
+    assert data["players"] == ["step_300", "random", "greedy", "step_100", "step_200"]
+    assert data["games"][0] == [0, 2, 2, 2, 2]
+    assert data["ratings"]["random"] == 0.0
+    assert data["ratings"]["step_300"] == event["rating"]
+    assert [h["step"] for h in data["history"]] == [300]
+    png = (run / "learning_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+    # Same seed and step: same games. A later evaluation adds to the same table.
+    events2: list[dict[str, Any]] = []
+    hook.run(context(tmp_path / "other", 300, model, events2))
+    assert events2[0]["scores"] == {k: event["scores"][k] for k in ("random", "greedy")}
+    for opponent in ("random", "greedy"):
+        mine = run / "evaluations" / "step_300" / opponent
+        other = tmp_path / "other" / "evaluations" / "step_300" / opponent
+        assert sorted(p.name for p in mine.iterdir()) == sorted(p.name for p in other.iterdir())
+        for path in mine.glob("*.usi"):
+            assert path.read_text() == (other / path.name).read_text()
+    save_tiny_checkpoint(run, 400, model)
+    hook.run(context(run, 500, tiny_model(8), events))
+    table = RatingTable.load(run)
+    assert [h["step"] for h in table.history] == [300, 500]
+    assert set(events[1]["scores"]) == {"random", "greedy", "step_100", "step_400"}
+    curve = curve_data(table)
+    assert curve["steps"] == [300, 500]
+    assert set(curve["scores"]) == {"random", "greedy"}
+    assert curve["baselines"]["random"] == 0.0
+
+
+def test_hook_rejects_bad_opponent_specs_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        EvaluationHook(every_steps=10, opponents=["random", f"usi:{tmp_path}/none"])
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        EvaluationHook(every_steps=10, opponents=[str(tmp_path / "x.pt")])
