@@ -221,3 +221,18 @@ def test_wandb_failure_does_not_stop_training(train: Train, tmp_path: Path) -> N
     assert train.run(run_dir, "--total-steps", "128", "wandb.enabled=true") == 0
     assert "W&B disabled" in (run_dir / "train.log").read_text()
     assert final_info(run_dir)["global_step"] == 128
+
+
+def test_evaluation_hook_leaves_training_untouched(
+    train: Train, tmp_path: Path, reference: dict[int, str]
+) -> None:
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "1024", "evaluation.enabled=true") == 0
+    assert train.run(run_dir, "--resume", "latest", "--total-steps", "2048") == 0
+    # Same weights as the reference run, which had no evaluation at all.
+    assert final_info(run_dir)["weights_sha256"] == reference[2048]
+    evaluations = [e for e in read_events(run_dir) if e["kind"] == "evaluation"]
+    assert [e["step"] for e in evaluations] == [768, 1536]
+    assert (run_dir / "ratings.json").is_file()
+    assert (run_dir / "learning_curve.png").is_file()
+    assert (run_dir / "checkpoints" / "best.pt").is_file()
