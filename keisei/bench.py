@@ -111,9 +111,11 @@ class _EnvLoop:
         self.rng = np.random.default_rng(seed)
         self.step = self.env.reset(seed)
 
-    def run(self, seconds: float) -> tuple[int, float]:
+    def run(self, seconds: float) -> tuple[int, float, float]:
+        """Step for ``seconds``; return (plies, wall seconds, CPU seconds of this process)."""
         env, rng, step = self.env, self.rng, self.step
         plies = 0
+        cpu = time.process_time()
         start = time.perf_counter()
         deadline = start + seconds
         while True:
@@ -123,7 +125,7 @@ class _EnvLoop:
             if now >= deadline:
                 break
         self.step = step
-        return plies, now - start
+        return plies, now - start, time.process_time() - cpu
 
 
 class _CshogiLoop:
@@ -135,10 +137,12 @@ class _CshogiLoop:
         self.max_plies = max_plies
         self.random = random.Random(seed)
 
-    def run(self, seconds: float) -> tuple[int, float]:
+    def run(self, seconds: float) -> tuple[int, float, float]:
+        """Play for ``seconds``; return (plies, wall seconds, CPU seconds of this process)."""
         boards, game_plies, max_plies = self.boards, self.plies, self.max_plies
         choice = self.random.choice
         plies = 0
+        cpu = time.process_time()
         start = time.perf_counter()
         deadline = start + seconds
         while True:
@@ -154,7 +158,7 @@ class _CshogiLoop:
             now = time.perf_counter()
             if now >= deadline:
                 break
-        return plies, now - start
+        return plies, now - start, time.process_time() - cpu
 
 
 def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,11 +191,13 @@ def _run_env(args: argparse.Namespace) -> dict[str, Any]:
     bare_loop.run(warmup)
     env_rates: list[float] = []
     bare_rates: list[float] = []
+    wall = cpu = 0.0
     for _ in range(rounds):
-        plies, seconds = env_loop.run(per_side)
-        env_rates.append(plies / seconds)
-        plies, seconds = bare_loop.run(per_side)
-        bare_rates.append(plies / seconds)
+        for loop, rates in ((env_loop, env_rates), (bare_loop, bare_rates)):
+            plies, seconds, cpu_seconds = loop.run(per_side)
+            rates.append(plies / seconds)
+            wall += seconds
+            cpu += cpu_seconds
     env_rate = float(statistics.median(env_rates))
     bare_rate = float(statistics.median(bare_rates))
     return {
@@ -206,6 +212,9 @@ def _run_env(args: argparse.Namespace) -> dict[str, Any]:
         "env_games": args.games,
         "env_max_plies": args.max_plies,
         "env_seconds_per_measurement": per_side,
+        # CPU seconds / wall seconds while measuring: well below 1 means other processes
+        # took the CPU and the rates (wall-clock) are low; the ratio suffers less.
+        "env_cpu_share": cpu / wall,
     }
 
 
@@ -222,6 +231,11 @@ def _report_env(m: dict[str, Any]) -> list[str]:
         f"  bare cshogi  {m['cshogi_plies_per_s']:12,.0f} plies/s  "
         f"({m['cshogi_us_per_ply']:.2f} us/ply; random legal moves pushed)",
         f"  ratio        {m['ratio']:12.3f}  (target {m['ratio_target']})",
+        *(
+            [f"  note: this process had {m['env_cpu_share']:.0%} of a CPU (machine busy)"]
+            if m["env_cpu_share"] < 0.9
+            else []
+        ),
     ]
 
 

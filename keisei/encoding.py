@@ -35,15 +35,18 @@ class LabelTable:
 
     def __init__(self) -> None:
         self.table = np.full((2, 1 << 16), -1, dtype=np.int16)
+        self._flat = self.table.reshape(-1)  # a view: index (color << 16) | (move & 0xFFFF)
 
-    def labels(self, moves: npt.NDArray[np.int64], colors: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        keys = moves & 0xFFFF
-        out: npt.NDArray[np.int64] = self.table[colors, keys].astype(np.int64)
+    def labels(
+        self, moves: npt.NDArray[np.int64], colors: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        keys = (moves & 0xFFFF) | (colors << 16)
+        out: npt.NDArray[np.int64] = self._flat[keys].astype(np.int64)
         missing = np.flatnonzero(out < 0)
         if missing.size:
             for i in missing.tolist():
                 label = dlshogi.make_move_label(int(moves[i]), int(colors[i]))
-                self.table[colors[i], keys[i]] = label
+                self._flat[keys[i]] = label
                 out[i] = label
         return out
 

@@ -80,10 +80,102 @@ class StepResult:
     legal_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
+_PIECE_LIMITS: dict[str, int] = {"K": 2, "R": 2, "B": 2, "G": 4, "S": 4, "N": 4, "L": 4, "P": 18}
+_PROMOTABLE = frozenset("PLNSBR")
+_HAND_PIECES = "RBGSNLPrbgsnlp"
+
+
+def _sfen_problem(sfen: str) -> str | None:
+    """Why ``sfen`` is not a well-formed SFEN of a legal position, or None.
+
+    cshogi reads some malformed strings without complaint (an empty string as the start
+    position, a rank of ten squares or an unknown hand piece as something else, extra
+    fields are ignored) and its ``is_ok`` accepts two unpromoted pawns of one side on a
+    file, pieces that can never move again and more pieces than a set has: checked here.
+    """
+    fields = sfen.split()
+    if len(fields) not in (3, 4) or " ".join(fields) != sfen.strip():
+        return "expected 3 or 4 fields: board, side to move, pieces in hand[, move number]"
+    board, side, hands = fields[:3]
+    if side not in ("b", "w"):
+        return f"side to move must be 'b' or 'w', not {side!r}"
+    if len(fields) == 4 and not (fields[3].isdigit() and int(fields[3]) >= 1):
+        return f"move number must be a positive integer, not {fields[3]!r}"
+    ranks = board.split("/")
+    if len(ranks) != 9:
+        return f"the board has {len(ranks)} ranks instead of 9"
+    counts = dict.fromkeys(_PIECE_LIMITS, 0)
+    kings = {True: 0, False: 0}
+    pawns: set[tuple[bool, int]] = set()
+    for r, rank in enumerate(ranks):  # r = 0 is rank a, black's far end
+        name = "abcdefghi"[r]
+        file = 0  # squares filled so far, from file 9
+        i = 0
+        while i < len(rank):
+            c = rank[i]
+            if c in "123456789":
+                file += int(c)
+                i += 1
+                continue
+            promoted = c == "+"
+            if promoted:
+                i += 1
+                c = rank[i] if i < len(rank) else ""
+                if c.upper() not in _PROMOTABLE or not c:
+                    return f"rank {name}: '+' must precede one of {''.join(sorted(_PROMOTABLE))}"
+            if not c or c.upper() not in _PIECE_LIMITS:
+                return f"rank {name}: {c!r} is not a piece"
+            black, kind = c.isupper(), c.upper()
+            counts[kind] += 1
+            if kind == "K":
+                kings[black] += 1
+            if not promoted:
+                ahead = r if black else 8 - r  # ranks in front of the piece
+                if (kind in "PL" and ahead == 0) or (kind == "N" and ahead <= 1):
+                    return f"rank {name}: {c} there could never move"
+                if kind == "P":
+                    if (black, file) in pawns:
+                        side_name = "black" if black else "white"
+                        return f"two unpromoted {side_name} pawns on file {9 - file}"
+                    pawns.add((black, file))
+            file += 1
+            i += 1
+        if file != 9:
+            return f"rank {name} has {file} squares instead of 9"
+    if kings[True] != 1 or kings[False] != 1:
+        return "each side needs exactly one king"
+    if hands != "-":
+        pos = 0
+        seen: set[str] = set()
+        while pos < len(hands):
+            digits = pos
+            while pos < len(hands) and hands[pos].isdigit():
+                pos += 1
+            if pos == len(hands) or hands[pos] not in _HAND_PIECES:
+                return f"pieces in hand {hands!r} are not valid"
+            number = int(hands[digits:pos]) if pos > digits else 1
+            if number < 1 or hands[pos] in seen:
+                return f"pieces in hand {hands!r} are not valid"
+            seen.add(hands[pos])
+            counts[hands[pos].upper()] += number
+            pos += 1
+    for kind, limit in _PIECE_LIMITS.items():
+        if counts[kind] > limit:
+            return f"{counts[kind]} pieces of kind {kind}, a set has {limit}"
+    return None
+
+
 def validate_sfen(sfen: str, where: str = "start position") -> str:
-    """Return ``sfen`` if cshogi accepts it and the position is playable, else ValueError."""
+    """Return ``sfen`` (normalized by cshogi) if it is a playable position, else ValueError."""
+    if not isinstance(sfen, str):
+        raise ValueError(f"{where} is not a valid SFEN: {sfen!r} (not a string)")
+    problem = _sfen_problem(sfen)
+    if problem is not None:
+        raise ValueError(f"{where} is not a valid SFEN: {sfen!r} ({problem})")
+    fields = sfen.split()
+    full = " ".join(fields if len(fields) == 4 else [*fields, "1"])
     try:
-        board = cshogi.Board(sfen)
+        board = cshogi.Board(full)
     except RuntimeError as exc:
         raise ValueError(f"{where} is not a valid SFEN: {sfen!r} ({exc})") from None
     if not board.is_ok():
@@ -98,15 +190,17 @@ def validate_sfen(sfen: str, where: str = "start position") -> str:
 class _Game:
     """One game in progress: the board plus what repetition judging needs."""
 
-    __slots__ = ("board", "checks", "first_ply", "key_count", "legal", "moves", "start_sfen")
+    __slots__ = ("board", "checks", "first_ply", "legal", "moves", "repeats", "start_sfen")
 
     def __init__(self, start_sfen: str) -> None:
         self.start_sfen = start_sfen
         self.board = cshogi.Board(start_sfen)
         self.moves: list[int] = []
         key = self.board.zobrist_hash()
-        self.key_count: dict[int, int] = {key: 1}
+        # Ply of each position's first occurrence; occurrence counts only for positions
+        # seen more than once (one dict operation per ply in the common case).
         self.first_ply: dict[int, int] = {key: 0}
+        self.repeats: dict[int, int] = {}
         self.checks: list[bool] = [bool(self.board.is_check())]
         self.legal: list[int] = list(self.board.legal_moves)
 
@@ -120,12 +214,12 @@ class _Game:
         in_check: bool = board.is_check()
         self.checks.append(in_check)
         key = board.zobrist_hash()
-        count = self.key_count.get(key, 0) + 1
-        self.key_count[key] = count
-        if count == 1:
-            self.first_ply[key] = ply
-        elif count >= 4:
-            return self._repetition_result(self.first_ply[key], ply, mover)
+        first = self.first_ply.setdefault(key, ply)
+        if first != ply:
+            count = self.repeats.get(key, 1) + 1
+            self.repeats[key] = count
+            if count >= 4:
+                return self._repetition_result(first, ply, mover)
         self.legal = list(board.legal_moves)
         if not self.legal:
             return mover, ("checkmate" if in_check else "no_legal_moves")
@@ -330,7 +424,8 @@ class ShogiEnv:
     # -- helpers for players and tests ----------------------------------------------
     def move_of(self, game: int, action: int) -> int:
         """The cshogi move of a legal action id in ``game``'s current position."""
-        if not self._mask[game, action]:
+        in_range = 0 <= game < self.num_games and 0 <= action < NUM_ACTIONS
+        if not in_range or not self._mask[game, action]:
             raise IllegalActionError(f"game {game}: action {action} is not legal")
         return int(self._move_of[game, action])
 

@@ -58,7 +58,8 @@ def write_kif(game: GameResult, path: Path, names: tuple[str, str] = ("black", "
     """Writes KIF (Shift_JIS, as Shogi GUIs expect; use a ``.kifu`` suffix for UTF-8)."""
     exporter = KIF.Exporter(str(path))
     try:
-        handicap = None if game.start_sfen == cshogi.STARTING_SFEN else cshogi.Board(game.start_sfen)
+        start = game.start_sfen
+        handicap = None if start == cshogi.STARTING_SFEN else cshogi.Board(start)
         exporter.header(list(names), starttime=_EPOCH, handicap=handicap)
         for move in game.moves:
             exporter.move(move)

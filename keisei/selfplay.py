@@ -73,8 +73,16 @@ def run(args: argparse.Namespace) -> int:
     items = []
     for i, game in enumerate(results):
         names = write_records(game, out, f"game_{i:0{width}d}", (args.agent, args.agent))
+        winner = None if game.winner is None else game.result
         items.append(
-            {"index": i, "result": game.result, "reason": game.reason, "plies": game.plies, **names}
+            {
+                "index": i,
+                "result": game.result,
+                "winner": winner,
+                "reason": game.reason,
+                "plies": game.plies,
+                **names,
+            }
         )
     by_result = Counter(g.result for g in results)
     by_reason = Counter(g.reason for g in results)
