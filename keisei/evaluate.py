@@ -1,7 +1,8 @@
 """``keisei evaluate``: a match between two players, with statistics and game records.
 
 Exit codes: 0 done, 1 an engine could not be restarted mid-match, 2 bad input (reported
-before any game starts).
+before any game starts), 130 interrupted (Ctrl-C; engines are stopped, records of the
+finished games are kept).
 """
 
 from __future__ import annotations
@@ -126,6 +127,16 @@ def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
         raise UsageError(f"--{role}-time-limit must be > 0, got {get('time_limit')}")
     if get("temperature") < 0:
         raise UsageError(f"--{role}-temperature must be >= 0, got {get('temperature')}")
+    spec = str(getattr(args, role)).strip()
+    engine_flags = [
+        f"--{role}-{flag.replace('_', '-')}"
+        for flag in ("option", "nodes", "byoyomi", "time_limit")
+        if get(flag)
+    ]
+    if engine_flags and not spec.startswith("usi:"):
+        raise UsageError(f"{', '.join(engine_flags)}: only for usi: engines, not --{role} {spec}")
+    if get("temperature") > 0 and (spec in ("random", "greedy") or spec.startswith("usi:")):
+        raise UsageError(f"--{role}-temperature: only for checkpoints, not --{role} {spec}")
     engine = EngineSettings(
         options=options,
         byoyomi_ms=get("byoyomi"),
@@ -202,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
         except PlayerError as exc:
             print(f"keisei evaluate: error: {exc}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"keisei evaluate: interrupted; finished games are in {records}", file=sys.stderr)
+            return 130
     finally:
         for player in opened:
             player.close()
@@ -307,7 +321,7 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # long lines stay whole
     console.print(
         f"[bold]{escape(report['agent'])}[/] vs [bold]{escape(report['opponent'])}[/]: "
         f"{report['games']} games in {report['seconds']:.1f} s"

@@ -383,6 +383,9 @@ class USIPlayer(Player):
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             cwd=cwd,
+            # Its own session: a Ctrl-C on the terminal reaches keisei, which stops the
+            # engine itself, instead of killing the engine mid-game (a spurious crash).
+            start_new_session=True,
         )
         self._proc = proc
         assert proc.stdout is not None

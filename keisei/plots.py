@@ -76,17 +76,22 @@ def plot_learning_curve(table: RatingTable, path: Path) -> Path:
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     steps = data["steps"]
+    # One color per fixed opponent in both panels; C0 is the model's.
+    names = sorted(set(data["baselines"]) | set(data["scores"]))
+    color = {name: f"C{1 + k % 9}" for k, name in enumerate(names)}
     if steps:
-        ax1.fill_between(steps, data["lows"], data["highs"], alpha=0.25, label="95% interval")
-        ax1.plot(steps, data["ratings"], marker="o", label="model at step")
-    for k, (name, rating) in enumerate(sorted(data["baselines"].items(), key=lambda x: x[1])):
-        ax1.axhline(rating, linestyle="--", linewidth=1, color=f"C{(k + 2) % 10}", label=name)
+        ax1.fill_between(
+            steps, data["lows"], data["highs"], color="C0", alpha=0.25, label="95% interval"
+        )
+        ax1.plot(steps, data["ratings"], color="C0", marker="o", label="model at step")
+    for name, rating in sorted(data["baselines"].items(), key=lambda x: x[1]):
+        ax1.axhline(rating, linestyle="--", linewidth=1, color=color[name], label=name)
     ax1.set_ylabel("Elo (random = 0)")
     ax1.set_title("rating vs training step")
     ax1.grid(True, alpha=0.3)
     ax1.legend(loc="best", fontsize="small")
     for name, (xs, ys) in sorted(data["scores"].items()):
-        ax2.plot(xs, ys, marker=".", label=f"vs {name}")
+        ax2.plot(xs, ys, marker=".", color=color[name], label=f"vs {name}")
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_ylabel("score")
     ax2.set_xlabel("training step (plies)")

@@ -379,8 +379,8 @@ def _score(res: dict[str, int]) -> float | None:
 
 
 def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
+    return None if x is None else round(x, 2) + 0.0  # + 0.0: no "-0.0" in the file
 
 
 def _round_list(xs: list[float] | None) -> list[float] | None:
-    return None if xs is None else [round(x, 2) for x in xs]
+    return None if xs is None else [round(x, 2) + 0.0 for x in xs]

@@ -11,8 +11,10 @@ import pytest
 from keisei.cli import main
 from keisei.match import ALL_REASONS
 from keisei.ratings import RatingTable
-from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
+from tests.evalutil import fairy_stockfish, one_thread, save_tiny_checkpoint, tiny_model
 from tests.usi_faults import fault_engine
+
+pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
 
 def evaluate(*args: str) -> int:
@@ -188,6 +190,12 @@ def test_bad_numbers_and_records_dir_are_exit_2(
     (full / "x").write_text("")
     assert evaluate("--agent", "random", "--opponent", "greedy", "--records", str(full)) == 2
     assert "is not empty" in one_line_error(capsys)
+    assert evaluate("--agent", "greedy", "--opponent", "random", "--opponent-nodes", "5") == 2
+    assert "--opponent-nodes: only for usi: engines, not --opponent random" in one_line_error(
+        capsys
+    )
+    assert evaluate("--agent", "greedy", "--agent-temperature", "1", "--opponent", "random") == 2
+    assert "--agent-temperature: only for checkpoints" in one_line_error(capsys)
     assert evaluate("--agent", "rnd", "--opponent", "greedy") == 2
     assert "no such checkpoint or run directory: rnd" in one_line_error(capsys)
 
