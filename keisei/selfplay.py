@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} exists and is not a directory")
     if out.is_dir() and (out / "summary.json").exists():
         raise UsageError(f"--out {out} already holds a summary.json; choose a new directory")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UsageError(f"--out {out}: {blocker} is a file, not a directory")
     results = play_random_games(args.games, args.seed, args.max_plies)
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(len(results)))
