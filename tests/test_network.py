@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -14,15 +12,7 @@ from keisei.encoding import NUM_ACTIONS
 from keisei.env import ShogiEnv
 from keisei.network import ActorCritic, ModelConfig, PolicyValue, load_weights, obs_to_tensor
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    # Tiny networks gain nothing from intra-op threads, and on a busy 2-core machine
-    # spinning threads make them many times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def real_obs(n: int = 3) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from functools import cache
 
 import cshogi
@@ -27,14 +26,7 @@ from keisei.ppo import (
 TINY = ModelConfig(blocks=1, channels=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    # Tiny networks gain nothing from intra-op threads, and on a busy 2-core machine
-    # spinning threads make them many times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_agent(
