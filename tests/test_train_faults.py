@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keisei.checkpoint import list_checkpoints, read_checkpoint
+from keisei.checkpoint import list_checkpoints, read_checkpoint, write_checkpoint
 from keisei.checkpoint_cli import checkpoint_info
 from keisei.cli import main
 from tests.conftest import Train, read_events, wait_for_event
@@ -145,3 +145,20 @@ def test_wandb_offline_matches_events(train: Train, tmp_path: Path) -> None:
         assert row["_step"] == event["step"]
         for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "learning_rate"):
             assert row[f"update/{key}"] == event[key]
+
+
+def test_checkpoint_of_another_action_space_is_refused(
+    train: Train, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "64") == 0
+    path = list_checkpoints(run_dir)[-1]
+    payload = read_checkpoint(path)
+    payload["action_space"] = {"actions": 13527, "planes": 46}
+    foreign = tmp_path / "foreign.pt"
+    write_checkpoint(foreign, payload)
+    capsys.readouterr()
+    assert train.run(tmp_path / "other", "--resume", str(foreign)) == 2
+    err = capsys.readouterr().err
+    assert f"checkpoint {foreign} uses action space" in err and "13527" in err
+    assert not (tmp_path / "other").exists()
