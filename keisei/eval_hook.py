@@ -1,9 +1,10 @@
 """Periodic evaluation during training (a ``keisei.hooks.Hook``).
 
 Every ``every_steps`` the current model (greedy) plays ``games`` games against each fixed
-opponent (``random``, ``greedy``, or any player spec, e.g. ``usi:/usr/games/fairy-stockfish``)
-and against up to ``past_checkpoints`` earlier checkpoints of the run (evenly spaced over
-the run, always including the newest one before the current step). The results go into
+opponent (``random``, ``greedy``, or any player spec, e.g. an engine at fixed settings:
+``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``) and against up to
+``past_checkpoints`` earlier checkpoints of the run (evenly spaced over the run, always
+including the newest one before the current step). The results go into
 ``RUN_DIR/ratings.json`` (the model is rated as ``step_<global_step>``), the learning
 curve ``RUN_DIR/learning_curve.png`` is redrawn, and one ``evaluation`` event is emitted.
 
@@ -26,10 +27,12 @@ from keisei.hooks import HookContext
 from keisei.match import play_match
 from keisei.players import (
     CheckpointPlayer,
+    EngineSettings,
     Player,
     PlayerError,
     PlayerOptions,
     load_checkpoint_model,
+    parse_engine_spec,
     parse_player,
     resolve_engine_path,
 )
@@ -87,7 +90,7 @@ class EvaluationHook:
         for spec in self.opponents:
             if spec.startswith("usi:"):
                 try:
-                    resolve_engine_path(spec[4:])
+                    resolve_engine_path(parse_engine_spec(spec[4:], EngineSettings())[0])
                 except PlayerError as exc:
                     raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
             elif spec not in ("random", "greedy") and not Path(spec).exists():

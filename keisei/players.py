@@ -10,7 +10,8 @@ crashed, sent an illegal move or ran out of time). Players:
 * a checkpoint (``.pt`` file, or a run directory meaning its newest valid checkpoint):
   the network's policy over legal moves, greedy (temperature 0) or sampled, one batched
   forward pass for all the games it is to move in;
-* ``usi:PATH``: an external USI engine, driven through cshogi's USI client
+* ``usi:PATH`` (or ``usi:PATH[NAME=VALUE,nodes=N,...]``, see ``parse_engine_spec``): an
+  external USI engine, driven through cshogi's USI client
   (``cshogi.usi.Engine``). keisei starts the process itself so that it can read the
   engine's output with a deadline (cshogi's reads block forever on a silent engine and
   spin on a dead one); every protocol command is cshogi's.
@@ -30,7 +31,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -274,7 +275,7 @@ class _DeadlineReader:
 
     cshogi reads with ``proc.stdout.readline()`` and compares the result with ``''``,
     which never matches bytes, so a dead engine makes it loop forever; and a silent
-    engine blocks it forever. This reader raises instead.
+    engine blocks it forever. This reader raises instead. Lines come back ASCII.
     """
 
     def __init__(self, fd: int) -> None:
@@ -291,6 +292,11 @@ class _DeadlineReader:
             if end >= 0:
                 line = bytes(self.buffer[: end + 1])
                 del self.buffer[: end + 1]
+                if not line.isascii():
+                    # USI's keywords are ASCII; cshogi decodes free text (info strings,
+                    # names) as the locale's encoding or Shift_JIS, and an undecodable
+                    # byte would read as a protocol error. Replace non-ASCII with "?".
+                    line = bytes(b if b < 128 else 63 for b in line)
                 return line
             timeout = None
             if self.deadline is not None:
@@ -591,6 +597,43 @@ def load_checkpoint_model(spec: str, device: str = "cpu") -> tuple[Any, dict[str
     return model, meta
 
 
+def parse_engine_spec(text: str, base: EngineSettings) -> tuple[str, EngineSettings]:
+    """``PATH[NAME=VALUE,nodes=N,byoyomi=MS,time=SEC]`` -> (PATH, settings over ``base``).
+
+    The bracket is optional; ``nodes``, ``byoyomi`` and ``time`` (the per-move limit in
+    seconds) are search limits, any other item an engine option (values without commas).
+    It is the form engines are named in (``usi:fairy-stockfish[Skill Level=-20,nodes=3000]``),
+    and how evaluation during training, which takes specs only, sets engines up.
+    """
+    start = text.find("[", text.rfind(os.sep) + 1)
+    if start < 0 or not text.endswith("]"):
+        return text, base
+    path, inner = text[:start], text[start + 1 : -1]
+    opts = dict(base.options)
+    limits: dict[str, Any] = {}
+    for item in inner.split(","):
+        if not item.strip():
+            continue
+        name, value = parse_option(item)
+        key = name.lower()
+        try:
+            if key in ("nodes", "byoyomi"):
+                number = int(value)
+                if number < 1:
+                    raise ValueError
+                limits["nodes" if key == "nodes" else "byoyomi_ms"] = number
+            elif key in ("time", "time_limit"):
+                seconds = float(value)
+                if not seconds > 0:
+                    raise ValueError
+                limits["time_limit_s"] = seconds
+            else:
+                opts[name] = value
+        except ValueError:
+            raise PlayerError(f"engine setting {item.strip()!r}: not a positive number") from None
+    return path, replace(base, options=tuple(opts.items()), **limits)
+
+
 def resolve_engine_path(spec_path: str) -> str:
     path = spec_path
     if os.sep not in path:
@@ -626,8 +669,8 @@ def parse_player(
     if spec == "greedy":
         return GreedyPlayer(seed)
     if spec.startswith("usi:"):
-        path = resolve_engine_path(spec[4:])
-        return USIPlayer(path, options.engine)
+        text, settings = parse_engine_spec(spec[4:], options.engine)
+        return USIPlayer(resolve_engine_path(text), settings)
     model, meta = load_checkpoint_model(spec, options.device)
     name = checkpoint_name(Path(meta["path"]), int(meta["global_step"]), options.ratings_run_dir)
     if options.temperature > 0:

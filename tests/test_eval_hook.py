@@ -16,7 +16,7 @@ from keisei.hooks import HookContext
 from keisei.plots import curve_data
 from keisei.ratings import RatingTable
 from keisei.state import TrainState
-from tests.evalutil import one_thread, save_tiny_checkpoint, tiny_model
+from tests.evalutil import fairy_stockfish, one_thread, save_tiny_checkpoint, tiny_model
 
 pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
@@ -110,3 +110,29 @@ def test_hook_rejects_bad_opponent_specs_at_construction(tmp_path: Path) -> None
         EvaluationHook(every_steps=10, opponents=["random", f"usi:{tmp_path}/none"])
     with pytest.raises(ValueError, match="no such checkpoint"):
         EvaluationHook(every_steps=10, opponents=[str(tmp_path / "x.pt")])
+
+
+def test_hook_plays_engines_at_fixed_settings_and_survives_a_dead_one(tmp_path: Path) -> None:
+    dead = tmp_path / "dead.sh"
+    dead.write_text("#!/bin/sh\nexit 1\n")
+    dead.chmod(0o755)
+    engine = f"usi:{fairy_stockfish()}[Skill Level=-20,nodes=300]"
+    hook = EvaluationHook(
+        every_steps=10,
+        games=2,
+        opponents=["random", engine, f"usi:{dead}"],
+        past_checkpoints=0,
+        max_plies=16,
+        plot=False,
+    )
+    events: list[dict[str, Any]] = []
+    hook.run(context(tmp_path / "run", 10, tiny_model(0), events))
+    event = events[0]
+    name = "usi:fairy-stockfish[Skill Level=-20,nodes=300]"
+    assert set(event["scores"]) == {"random", name}
+    assert "score_vs_usi_fairy_stockfish_Skill_Level_20_nodes_300" in event
+    assert len(event["errors"]) == 1 and "dead.sh" in event["errors"][0]
+    assert "failed to start" in event["errors"][0]
+    table = RatingTable.load(tmp_path / "run")
+    assert table.players == ["step_10", "random", name]
+    assert not (tmp_path / "run" / "learning_curve.png").exists()

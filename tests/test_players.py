@@ -146,7 +146,21 @@ def test_bad_specs_are_reported(tmp_path: Path) -> None:
         parse_player(f"usi:{tmp_path}/nope")
     with pytest.raises(PlayerError, match="NAME=VALUE"):
         parse_option("Skill Level")
+    with pytest.raises(PlayerError, match="'nodes=0': not a positive number"):
+        parse_player(f"usi:{fairy_stockfish()}[nodes=0]")
     assert parse_option("Skill Level=-20") == ("Skill Level", "-20")
+
+
+def test_engine_spec_with_settings_names_the_engine_the_same_way() -> None:
+    path = fairy_stockfish()
+    from_spec = parse_player(f"usi:{path}[Skill Level=-20,nodes=3000,time=5]")
+    flags = EngineSettings(options=(("Skill Level", "-20"),), nodes=3000)
+    from_flags = parse_player(f"usi:{path}", options=PlayerOptions(engine=flags))
+    assert isinstance(from_spec, USIPlayer) and isinstance(from_flags, USIPlayer)
+    assert from_spec.name == from_flags.name == "usi:fairy-stockfish[Skill Level=-20,nodes=3000]"
+    assert from_spec.settings.time_limit_s == 5.0
+    assert from_spec.settings.go_limits() == {"nodes": 3000}
+    assert parse_player(f"usi:{path}").name == "usi:fairy-stockfish[byoyomi=1000]"
 
 
 def test_fairy_stockfish_at_its_weakest_beats_random() -> None:

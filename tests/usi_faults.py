@@ -4,7 +4,8 @@
 engine misbehaves at its ``at``-th ``go`` (counted per process): ``crash`` exits with
 code 3, ``illegal`` answers an illegal move, ``hang`` never answers, ``resign`` resigns.
 With ``once=True`` it misbehaves only in the first process started (a marker file
-remembers), so a restarted engine plays on normally.
+remembers), so a restarted engine plays on normally. Before each move it writes an info
+string in Shift_JIS, as Japanese engines do.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ for line in sys.stdin:
             if MODE == "hang":
                 time.sleep(60)
         move = next(iter(board.legal_moves))
+        # Free text in Shift_JIS, as Japanese engines write it: must not upset the client.
+        sys.stdout.flush()
+        sys.stdout.buffer.write("info string 評価値 0\n".encode("cp932"))
+        sys.stdout.buffer.flush()
         print("bestmove " + cshogi.move_to_usi(move), flush=True)
     elif cmd[0] == "quit":
         break
