@@ -61,6 +61,19 @@ def test_greedy_plays_mate_in_one_then_the_biggest_capture() -> None:
     assert board.mate_move_in_1ply() == 0
     picks = {cshogi.move_to_usi(greedy.choose(board)) for _ in range(20)}
     assert picks == {"5e2b", "5e2b+"}  # ties (promote or not) broken at random
+    # In check, cshogi's mate_move_in_1ply answers an illegal L*1f here; greedy must not.
+    check = cshogi.Board("+P6G1/SS7/3+B1N2l/3B1G2k/3PP4/6P2/PP3P2P/L1S2s1R1/1NG1K1NNL b RGL10P 113")
+    assert check.is_check() and check.mate_move_in_1ply() not in list(check.legal_moves)
+    for seed in range(5):
+        assert GreedyPlayer(seed).choose(check) in list(check.legal_moves)
+    # In check with a mate in one among the evasions: it is found by trying them all.
+    evade = cshogi.Board(
+        "p2n+S1sRb/1PG1l1k2/l1P1+N2gn/4p1pK1/S4P1P1/3p1L2S/+nppP+rBP1L/P6pp/8g b 2Pgp 241"
+    )
+    assert evade.is_check()
+    move = greedy.choose(evade)
+    evade.push(move)
+    assert evade.is_game_over(), cshogi.move_to_usi(move)
     # No capture at all: a legal random move, seeded.
     start = cshogi.Board()
     a = [GreedyPlayer(9).choose(start) for _ in range(1)]
