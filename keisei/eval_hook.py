@@ -168,11 +168,16 @@ class EvaluationHook:
         finally:
             me.close()
         seconds = round(time.perf_counter() - started, 2)
-        table = RatingTable.load(ctx.run_dir)
-        entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
-        table.save(ctx.run_dir)
-        if self.plot:
-            plot_learning_curve(table, ctx.run_dir / PLOT_FILE)
+        entry: dict[str, Any] = {"rating": None, "interval": None}
+        if results:  # nothing to rate if every opponent failed
+            table = RatingTable.load(ctx.run_dir)
+            entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
+            table.save(ctx.run_dir)
+            if self.plot:
+                try:
+                    plot_learning_curve(table, ctx.run_dir / PLOT_FILE)
+                except Exception as exc:  # a figure is not worth stopping training for
+                    errors.append(f"learning curve: {type(exc).__name__}: {exc}")
         fields: dict[str, Any] = {
             "step": step,
             "player": me.name,

@@ -289,6 +289,7 @@ class RatingTable:
 
         Appends a history entry with the player's rating right after this evaluation.
         """
+        self.index(player)
         for opponent, res in results.items():
             self.add_result(player, opponent, res["wins"], res["losses"], res["draws"])
         rating = self.ratings()[player]

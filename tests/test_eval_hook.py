@@ -136,3 +136,15 @@ def test_hook_plays_engines_at_fixed_settings_and_survives_a_dead_one(tmp_path: 
     table = RatingTable.load(tmp_path / "run")
     assert table.players == ["step_10", "random", name]
     assert not (tmp_path / "run" / "learning_curve.png").exists()
+
+
+def test_hook_with_no_playable_opponent_reports_and_writes_nothing(tmp_path: Path) -> None:
+    dead = tmp_path / "dead.sh"
+    dead.write_text("#!/bin/sh\nexit 1\n")
+    dead.chmod(0o755)
+    hook = EvaluationHook(every_steps=10, games=2, opponents=[f"usi:{dead}"], past_checkpoints=0)
+    events: list[dict[str, Any]] = []
+    hook.run(context(tmp_path / "run", 10, tiny_model(0), events))
+    assert events[0]["rating"] is None and events[0]["games"] == 0
+    assert len(events[0]["errors"]) == 1
+    assert not (tmp_path / "run" / "ratings.json").exists()
