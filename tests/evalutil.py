@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import torch
 
 from keisei.checkpoint import write_checkpoint
@@ -38,12 +36,3 @@ def save_tiny_checkpoint(run_dir: Path, step: int, model: ActorCritic | None = N
         "state": {"global_step": step},
     }
     return write_checkpoint(run_dir / "checkpoints" / f"step_{step:010d}.pt", payload)
-
-
-@pytest.fixture(autouse=False)
-def one_thread() -> Iterator[None]:
-    """Tiny networks on small batches: one torch thread (others only add contention)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

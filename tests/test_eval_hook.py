@@ -16,9 +16,9 @@ from keisei.hooks import HookContext
 from keisei.plots import curve_data
 from keisei.ratings import RatingTable
 from keisei.state import TrainState
-from tests.evalutil import fairy_stockfish, one_thread, save_tiny_checkpoint, tiny_model
+from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
 
-pytestmark = pytest.mark.usefixtures(one_thread.__name__)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def context(run_dir: Path, step: int, model: Any, events: list[dict[str, Any]]) -> HookContext:

@@ -11,10 +11,10 @@ import pytest
 from keisei.cli import main
 from keisei.match import ALL_REASONS
 from keisei.ratings import RatingTable
-from tests.evalutil import fairy_stockfish, one_thread, save_tiny_checkpoint, tiny_model
+from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
 from tests.usi_faults import fault_engine
 
-pytestmark = pytest.mark.usefixtures(one_thread.__name__)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def evaluate(*args: str) -> int:

@@ -25,10 +25,10 @@ from keisei.players import (
     parse_option,
     parse_player,
 )
-from tests.evalutil import fairy_stockfish, one_thread, save_tiny_checkpoint, tiny_model
+from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
 from tests.usi_faults import fault_engine
 
-pytestmark = pytest.mark.usefixtures(one_thread.__name__)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_greedy_beats_random_in_nearly_all_of_20_short_games() -> None:
