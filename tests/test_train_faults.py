@@ -13,7 +13,7 @@ from keisei.checkpoint import list_checkpoints, read_checkpoint, write_checkpoin
 from keisei.checkpoint_cli import checkpoint_info
 from keisei.cli import main
 from tests.conftest import Train, read_events, wait_for_event
-from tests.wandb_records import history
+from tests.wandb_records import history, record_types
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -137,10 +137,15 @@ def test_wandb_offline_matches_events(train: Train, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     assert train.run(run_dir, "--total-steps", "256", "wandb.enabled=true") == 0
     files = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
-    assert len(files) == 1
+    assert len(files) == 1, files
+    # wandb-core is a separate process: wait until it has written the run's exit record.
+    deadline = time.monotonic() + 30
+    while "exit" not in record_types(files[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
     rows = history(files[0])
     updates = [e for e in read_events(run_dir) if e["kind"] == "update"]
-    assert len(rows) == len(updates) == 4
+    assert len(updates) == 4
+    assert [r["_step"] for r in rows] == [e["step"] for e in updates], record_types(files[0])
     for row, event in zip(rows, updates, strict=True):
         assert row["_step"] == event["step"]
         for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "learning_rate"):

@@ -43,6 +43,10 @@ def records(path: Path) -> list[Any]:
     return out
 
 
+def record_types(path: Path) -> list[str]:
+    return [str(r.WhichOneof("record_type")) for r in records(path)]
+
+
 def history(path: Path) -> list[dict[str, Any]]:
     """The rows logged with ``run.log``, with ``_step`` and the logged keys."""
     rows = []
