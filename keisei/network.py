@@ -131,6 +131,17 @@ class ActorCritic(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(_VALUE_HIDDEN, out),
         )
+        # Channels-last 3x3 weights make oneDNN (and cuDNN) run the convolutions in NHWC:
+        # on CPU, PPO updates measured 15-18 % and acting 6-12 % faster (see
+        # docs/performance.md); activations follow, inputs need no conversion. Values are
+        # unchanged: state_dict tensors only have other strides, checkpoints and weight
+        # hashes do not depend on them. (1x1 weights stay as they are: channels-last would
+        # give them a last stride != 1.)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d) and module.kernel_size != (1, 1):
+                module.weight.data = module.weight.data.contiguous(
+                    memory_format=torch.channels_last
+                )
 
     def forward(self, x: torch.Tensor) -> PolicyValue:
         h = self.tower(self.stem(x))

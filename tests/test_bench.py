@@ -1,14 +1,20 @@
-"""``keisei bench env``: a smoke test of the command and its JSON (no timing assertions)."""
+"""``keisei bench``: smoke tests of the command and its JSON (no timing assertions)."""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from keisei.bench import profile_top
 from keisei.cli import main
+
+
+def positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 def test_bench_env_writes_positive_rates(
@@ -17,16 +23,17 @@ def test_bench_env_writes_positive_rates(
     out = tmp_path / "bench.json"
     assert main(["bench", "env", "--seconds", "0.5", "--games", "8", "--json", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
-    for key in ("env_plies_per_s", "cshogi_plies_per_s", "ratio"):
-        value = data[key]
-        assert isinstance(value, float) and math.isfinite(value) and value > 0, key
-    assert data["ratio"] == pytest.approx(data["env_plies_per_s"] / data["cshogi_plies_per_s"])
-    assert len(data["env_rounds_plies_per_s"]) == len(data["cshogi_rounds_plies_per_s"]) == 3
-    assert data["sections"] == ["env"] and data["env_games"] == 8
+    env = data["env"]
+    for key in ("plies_per_s", "cshogi_plies_per_s", "ratio"):
+        assert positive(env[key]), key
+    assert env["ratio"] == pytest.approx(env["plies_per_s"] / env["cshogi_plies_per_s"])
+    assert len(env["rounds_plies_per_s"]) == len(env["cshogi_rounds_plies_per_s"]) == 3
+    assert data["sections"] == ["env"] and env["games"] == 8
+    assert "train" not in data and "train_config" not in data
     machine = data["machine"]
     assert machine["cpu_count"] >= 1 and machine["python"] and machine["versions"]["cshogi"]
     printed = capsys.readouterr().out
-    assert "environment" in printed and "bare cshogi" in printed and "ratio" in printed
+    assert "environment" in printed and "bare cshogi" in printed and "env.ratio" in printed
 
 
 def test_bench_without_json_only_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,20 +41,80 @@ def test_bench_without_json_only_prints(tmp_path: Path, capsys: pytest.CaptureFi
     assert "plies/s" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("one_torch_thread")
+def test_bench_all_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every section on the tiny preset, as short as the options allow."""
+    out = tmp_path / "all.json"
+    args = ["bench", "all", "--preset", "tiny", "--seconds", "0.2", "--rounds", "1"]
+    args += ["--updates", "1", "--memory-updates", "1", "--games", "4", "--json", str(out)]
+    assert main(args) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["sections"] == ["env", "train", "memory"]
+    env, infer, train, memory = data["env"], data["infer"], data["train"], data["memory"]
+    # The command-line contract of the issue.
+    for value in (
+        env["ratio"],
+        train["steps_per_s"],
+        train["bound_steps_per_s"],
+        train["ratio"],
+        memory["peak_rss_mb"],
+    ):
+        assert positive(value)
+    for key in ("inference_samples_per_s", "update_steps_per_s", "update_samples_per_s_per_epoch"):
+        assert positive(infer[key]), key
+    assert infer["bound_steps_per_s"] == pytest.approx(
+        1 / (1 / infer["inference_samples_per_s"] + 1 / infer["update_steps_per_s"])
+    )
+    assert train["bound_steps_per_s"] == infer["bound_steps_per_s"]
+    assert train["ratio"] == pytest.approx(train["steps_per_s"] / train["bound_steps_per_s"])
+    # The tiny preset is not the reference tower: that one is measured separately.
+    assert infer["model"]["blocks"] == 1 and infer["num_games"] == 4
+    assert train["reference_is_config"] is False and positive(train["reference_steps_per_s"])
+    assert train["speedup_vs_predecessor"] == pytest.approx(train["reference_steps_per_s"] / 21)
+    assert memory["rollout_bytes_per_step"] == memory["rollout_bytes_per_step_measured"] == 1494
+    assert positive(memory["env_bytes_per_game"]) and memory["train_steps"] == 64
+    machine = data["machine"]
+    assert machine["torch"] and machine["torch_threads"] >= 1 and machine["cpu_count"] >= 1
+    assert infer["device"] in ("cpu", "cuda") and isinstance(infer["bf16"], bool)
+    assert data["train_config"]["run"]["name"] == "tiny"
+    printed = capsys.readouterr().out
+    for figure in ("env.ratio", "train.ratio", "bound steps/s", "peak RSS"):
+        assert figure in printed, figure
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_bench_infer_with_overrides(tmp_path: Path) -> None:
+    out = tmp_path / "infer.json"
+    args = ["bench", "infer", "model.channels=4", "--preset", "tiny", "--seconds", "0.1"]
+    assert main([*args, "--rounds", "1", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["sections"] == ["infer"] and set(data) >= {"infer", "machine", "train_config"}
+    assert data["infer"]["model"]["channels"] == 4 and positive(data["infer"]["bound_steps_per_s"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--games", "0"], "--games must be >= 1, got 0"),
-        (["--seconds", "0"], "--seconds must be > 0, got 0.0"),
-        (["--rounds", "0"], "--rounds must be >= 1, got 0"),
-        (["--max-plies", "0"], "--max-plies must be >= 1, got 0"),
+        (["env", "--games", "0"], "--games must be >= 1, got 0"),
+        (["env", "--seconds", "0"], "--seconds must be > 0, got 0.0"),
+        (["env", "--rounds", "0"], "--rounds must be >= 1, got 0"),
+        (["env", "--max-plies", "0"], "--max-plies must be >= 1, got 0"),
+        (["train", "--updates", "0"], "--updates must be >= 1, got 0"),
+        (["all", "--memory-updates", "0"], "--memory-updates must be >= 1, got 0"),
+        (
+            ["env", "--preset", "tiny"],
+            "--config, --preset and overrides apply to infer, train and memory",
+        ),
+        (["infer", "--preset", "huge"], "unknown preset 'huge' (choose from default, tiny)"),
+        (["train", "model.blocks=0"], "config key 'model.blocks': "),
     ],
 )
 def test_bad_options_are_exit_2(
     capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    assert main(["bench", "env", *args]) == 2
-    assert capsys.readouterr().err.splitlines() == [f"keisei bench: error: {message}"]
+    assert main(["bench", *args]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"keisei bench: error: {message}")
 
 
 def test_json_into_a_missing_directory_is_exit_2(
@@ -64,3 +131,23 @@ def test_unknown_section_is_an_argparse_error(capsys: pytest.CaptureFixture[str]
         main(["bench", "nothing"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_profile_top_attributes_samples_to_the_deepest_keisei_line(tmp_path: Path) -> None:
+    raw = tmp_path / "p.raw"
+    run = "main (keisei/cli.py:1);Trainer.run (keisei/train.py:10)"
+    raw.write_text(
+        f"{run};act (keisei/ppo.py:5);forward (torch/nn.py:3) 30\n"
+        f"{run};act (keisei/ppo.py:5);_run (keisei/ppo.py:7) 10\n"
+        f"{run};step (keisei/env.py:2) 60\n"
+        "main (keisei/cli.py:1);import (x.py:1) 99\n",
+        encoding="utf-8",
+    )
+    total, phases, lines = profile_top(raw)
+    assert total == 100
+    assert phases == [(60.0, "step (keisei/env.py:2)"), (40.0, "act (keisei/ppo.py:5)")]
+    assert lines == [
+        (60.0, "step (keisei/env.py:2)"),
+        (30.0, "act (keisei/ppo.py:5)"),
+        (10.0, "_run (keisei/ppo.py:7)"),
+    ]
