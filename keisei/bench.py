@@ -936,6 +936,12 @@ def run(args: argparse.Namespace) -> int:
         )
     results["machine"] = machine_info()
     results["machine"]["load_average_before"] = load_before
+    if "env" in results:
+        # The flat keys of `keisei bench env --json`'s contract (the environment issue).
+        env = results["env"]
+        results["env_plies_per_s"] = env["plies_per_s"]
+        results["cshogi_plies_per_s"] = env["cshogi_plies_per_s"]
+        results["ratio"] = env["ratio"]
     # Not a terminal: 100 columns rather than rich's 80, so that no figure wraps.
     console = Console() if sys.stdout.isatty() else Console(width=100)
     console.print(table(results))

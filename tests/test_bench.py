@@ -28,6 +28,10 @@ def test_bench_env_writes_positive_rates(
         assert positive(env[key]), key
     assert env["ratio"] == pytest.approx(env["plies_per_s"] / env["cshogi_plies_per_s"])
     assert len(env["rounds_plies_per_s"]) == len(env["cshogi_rounds_plies_per_s"]) == 3
+    # The command-line contract's flat keys.
+    assert data["env_plies_per_s"] == env["plies_per_s"]
+    assert data["cshogi_plies_per_s"] == env["cshogi_plies_per_s"]
+    assert data["ratio"] == env["ratio"]
     assert data["sections"] == ["env"] and env["games"] == 8
     assert "train" not in data and "train_config" not in data
     machine = data["machine"]
