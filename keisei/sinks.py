@@ -72,7 +72,10 @@ class TextLog:
         self.file.write(line + "\n")
         self.file.flush()
         if self.echo:
-            print(line, file=sys.stderr, flush=True)
+            try:
+                print(line, file=sys.stderr, flush=True)
+            except OSError:  # stderr went away (a closed pipe, a lost terminal)
+                self.echo = False  # the log file still has every line
 
     def close(self) -> None:
         if not self.file.closed:

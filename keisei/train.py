@@ -312,7 +312,8 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
             sinks.log("error", f"Training failed at step {state.global_step}:\n{text}")
             sinks.emit("error", step=state.global_step, error=repr(exc), traceback=text)
         except Exception:
-            print(text, file=sys.stderr)
+            with contextlib.suppress(OSError):
+                print(text, file=sys.stderr)
         try:
             path = trainer.save_checkpoint("failed")
             sinks.info(f"Wrote checkpoint of the failed run: {path}")
@@ -320,7 +321,10 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
             try:
                 sinks.log("error", f"Could not write a final checkpoint: {ckpt_exc!r}")
             except Exception:
-                print(f"keisei: could not write a final checkpoint: {ckpt_exc!r}", file=sys.stderr)
+                with contextlib.suppress(OSError):
+                    print(
+                        f"keisei: could not write a final checkpoint: {ckpt_exc!r}", file=sys.stderr
+                    )
     with contextlib.suppress(Exception):
         sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
     sinks.close()

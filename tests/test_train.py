@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -236,3 +238,18 @@ def test_evaluation_hook_leaves_training_untouched(
     assert (run_dir / "ratings.json").is_file()
     assert (run_dir / "learning_curve.png").is_file()
     assert (run_dir / "checkpoints" / "best.pt").is_file()
+
+
+def test_closed_stderr_does_not_stop_training(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keisei", *train.args(run_dir, "--total-steps", "512")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    proc.stderr.close()  # like `keisei train 2>&1 | head -2`: later writes fail with EPIPE
+    assert proc.wait(timeout=120) == 0
+    info = final_info(run_dir)
+    assert (info["global_step"], info["status"]) == (512, "finished")
+    assert "Finished at step 512" in (run_dir / "train.log").read_text()
