@@ -1,6 +1,6 @@
 """The ``keisei`` console command: one subcommand per module, each with its own --help.
 
-Exit codes: 0 finished, 1 failed, 2 bad input, 130 SIGINT, 143 SIGTERM.
+Exit codes: 0 finished, 1 failed, 2 bad input, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class StopRequest:
-    """Turns SIGINT/SIGTERM into a flag the loop polls; a second signal exits at once.
+    """Turns SIGINT/SIGTERM/SIGHUP into a flag the loop polls; a second signal exits at once.
 
     The immediate exit cannot damage a checkpoint: they are written to a temporary file
     and renamed, so at worst a stray temporary file remains.
@@ -54,7 +54,8 @@ class StopRequest:
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: a closed terminal should stop the run as cleanly as Ctrl-C.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[sig] = signal.signal(sig, self._handle)
 
     def uninstall(self) -> None:

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         help="train an agent by self-play (a default CPU run with no arguments)",
         description="Train by self-play with PPO. Without arguments: the embedded default "
         "config, run directory runs/default/. Exit codes: 0 finished, 1 failed, 2 bad input, "
-        "130 SIGINT, 143 SIGTERM.",
+        "130 SIGINT, 143 SIGTERM, 129 SIGHUP.",
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help="YAML config file (over the default preset)")

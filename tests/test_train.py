@@ -117,7 +117,9 @@ def test_resume_from_explicit_path(train: Train, tmp_path: Path, reference: dict
     assert final_info(run_dir)["weights_sha256"] == reference[2048]
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_signal_then_resume(
     train: Train, tmp_path: Path, reference: dict[int, str], sig: int, code: int
 ) -> None:
