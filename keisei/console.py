@@ -73,6 +73,7 @@ class ConsoleSink:
             self.progress.reset(self.task, total=self.total, completed=event["step"], rate=0.0)
         if kind == "checkpoint":
             self.last_checkpoint = f"step {event['step']} ({event['status']})"
+            self.live.update(self._render())
         if kind == "update":
             self.last = event
             speed = self.progress.tasks[0].speed or 0.0
