@@ -255,3 +255,13 @@ def test_closed_stderr_does_not_stop_training(train: Train, tmp_path: Path) -> N
     info = final_info(run_dir)
     assert (info["global_step"], info["status"]) == (512, "finished")
     assert "Finished at step 512" in (run_dir / "train.log").read_text()
+
+
+def test_live_console_view_runs(
+    train: Train, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "128", "logging.console=rich") == 0
+    out = capsys.readouterr().out
+    assert "128/6144" not in out  # --total-steps replaced the preset's total
+    assert "128/128" in out and "last checkpoint" in out and "step 128 (finished)" in out
