@@ -688,7 +688,7 @@ def _peak_rss_of_child(argv: list[str], log: Path) -> tuple[int, int, float]:
 
 def _env_bytes_per_game(config: Any, seed: int) -> dict[str, Any]:
     """Python and numpy memory of a ShogiEnv (traced allocations), per game, after half
-    of ``max_plies`` (at most 128) random plies; cshogi's C++ boards are not traced."""
+    of ``max_plies`` (at most 128) random plies; the C++ games (keisei._games) are not traced."""
     games = config.env.num_games
     plies = max(1, min(128, config.env.max_plies // 2))
     tracemalloc.start()
@@ -701,7 +701,7 @@ def _env_bytes_per_game(config: Any, seed: int) -> dict[str, Any]:
         traced, _peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    arrays = env._mask.nbytes + env._move_of.nbytes + env._scratch.nbytes
+    arrays = env._mask.nbytes + env._move_of.nbytes
     step_arrays = step.obs.nbytes + step.mask.nbytes
     return {
         "env_bytes_per_game": traced / games,

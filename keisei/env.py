@@ -20,20 +20,20 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import cshogi
 import numpy as np
 import numpy.typing as npt
 
-from keisei.encoding import (
-    LABELS,
-    NUM_ACTIONS,
-    NUM_PLANES,
-    OBS_SHAPE,
-    ActionCollisionError,
-)
+try:
+    from keisei._games import GameBatch
+except ImportError as exc:  # a source tree used without installing it
+    raise ImportError(
+        "keisei's C++ environment (keisei._games) is not built: run ./scripts/keisei or "
+        "./scripts/test once, or `pip install -e .` (needs g++ and the Python headers)"
+    ) from exc
+from keisei.encoding import NUM_ACTIONS, OBS_SHAPE, ActionCollisionError
 
 REASONS: tuple[str, ...] = (
     "checkmate",
@@ -187,62 +187,6 @@ def validate_sfen(sfen: str, where: str = "start position") -> str:
     return str(board.sfen())
 
 
-class _Game:
-    """One game in progress: the board plus what repetition judging needs."""
-
-    __slots__ = ("board", "checks", "first_ply", "legal", "moves", "repeats", "start_sfen")
-
-    def __init__(self, start_sfen: str) -> None:
-        self.start_sfen = start_sfen
-        self.board = cshogi.Board(start_sfen)
-        self.moves: list[int] = []
-        key = self.board.zobrist_hash()
-        # Ply of each position's first occurrence; occurrence counts only for positions
-        # seen more than once (one dict operation per ply in the common case).
-        self.first_ply: dict[int, int] = {key: 0}
-        self.repeats: dict[int, int] = {}
-        self.checks: list[bool] = [bool(self.board.is_check())]
-        self.legal: list[int] = list(self.board.legal_moves)
-
-    def push(self, move: int) -> tuple[int | None, str | None]:
-        """Play ``move``; return (winner, reason) if the game ended, else (None, None)."""
-        board = self.board
-        mover = board.turn
-        board.push(move)
-        self.moves.append(move)
-        ply = len(self.moves)
-        in_check: bool = board.is_check()
-        self.checks.append(in_check)
-        key = board.zobrist_hash()
-        first = self.first_ply.setdefault(key, ply)
-        if first != ply:
-            count = self.repeats.get(key, 1) + 1
-            self.repeats[key] = count
-            if count >= 4:
-                return self._repetition_result(first, ply, mover)
-        self.legal = list(board.legal_moves)
-        if not self.legal:
-            return mover, ("checkmate" if in_check else "no_legal_moves")
-        if board.is_nyugyoku():
-            return 1 - mover, "nyugyoku"
-        return None, None
-
-    def _repetition_result(self, first: int, now: int, mover: int) -> tuple[int | None, str]:
-        # Move j (0-based) leads to position j + 1; the mover of move j alternates.
-        # A side gave perpetual check if every one of its moves in first..now-1 gave check.
-        checked_always = []
-        for side in (mover, 1 - mover):
-            js = [j for j in range(first, now) if (j - (now - 1)) % 2 == 0] if side == mover else [
-                j for j in range(first, now) if (j - (now - 1)) % 2 != 0
-            ]
-            checked_always.append(bool(js) and all(self.checks[j + 1] for j in js))
-        if checked_always[0] and not checked_always[1]:
-            return 1 - mover, "perpetual_check"
-        if checked_always[1] and not checked_always[0]:
-            return mover, "perpetual_check"
-        return None, "repetition"
-
-
 class ShogiEnv:
     """``num_games`` independent games, stepped as one batch."""
 
@@ -261,29 +205,39 @@ class ShogiEnv:
         self.num_games = num_games
         self.max_plies = max_plies
         self.rng = np.random.default_rng(0)
-        self.games: list[_Game] = []
-        # cshogi writes float32 planes; one game's worth stays in cache, so each game's
-        # planes are written here and cast into that step's uint8 observation at once.
-        self._scratch = np.zeros((NUM_PLANES, 81), dtype=np.float32)
+        # The games themselves live in C++ (keisei._games, on cshogi's code); this class
+        # keeps what Python decides: start positions, results and the auto-reset order.
+        self._games = GameBatch(num_games)
+        self._started = False
+        self._start = [""] * num_games  # start SFEN of the game in progress in each slot
+        self._serial = [0] * num_games  # games started in each slot, for boards()
+        self._mirrors: list[tuple[int, cshogi.Board] | None] = [None] * num_games
         self._mask = np.zeros((num_games, NUM_ACTIONS), dtype=bool)
         self._move_of = np.zeros((num_games, NUM_ACTIONS), dtype=np.int64)
+        self._to_move = np.zeros(num_games, dtype=np.int8)
+        self._winner = np.zeros(num_games, dtype=np.int8)
+        self._reason = np.zeros(num_games, dtype=np.int8)
         self._rows = np.arange(num_games)
-        # Flat views: one-dimensional gathers and scatters are cheaper than (row, col) ones.
+        # Flat views: one-dimensional gathers are cheaper than (row, col) ones.
         self._row_offsets = self._rows * NUM_ACTIONS
         self._mask_flat = self._mask.reshape(-1)
         self._move_of_flat = self._move_of.reshape(-1)
-        n1 = NUM_PLANES - 57
-        self._scratch_views = (self._scratch[:n1], self._scratch[n1:])
 
     # -- lifecycle -------------------------------------------------------------------
-    def _new_game(self) -> _Game:
+    def _start_game(self, games: GameBatch, i: int) -> None:
         if len(self.start_sfens) == 1:
-            return _Game(self.start_sfens[0])
-        return _Game(self.start_sfens[int(self.rng.integers(len(self.start_sfens)))])
+            sfen = self.start_sfens[0]
+        else:
+            sfen = self.start_sfens[int(self.rng.integers(len(self.start_sfens)))]
+        games.set_game(i, sfen)
+        self._start[i] = sfen
+        self._serial[i] += 1
 
     def reset(self, seed: int = 0) -> StepResult:
         self.rng = np.random.default_rng(seed)
-        self.games = [self._new_game() for _ in range(self.num_games)]
+        for i in range(self.num_games):
+            self._start_game(self._games, i)
+        self._started = True
         zeros = np.zeros(self.num_games, dtype=np.float32)
         return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
 
@@ -291,31 +245,45 @@ class ShogiEnv:
         """Everything needed to continue exactly: the RNG and each game's moves so far."""
         return {
             "rng": self.rng.bit_generator.state,
-            "games": [(g.start_sfen, list(g.moves)) for g in self.games],
+            "games": [(self._start[i], self._games.moves(i)) for i in range(self.num_games)],
             "num_games": self.num_games,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> StepResult:
-        """Restore games by replaying their moves (keeps repetition history exact)."""
+        """Restore games by replaying their moves (keeps repetition history exact).
+
+        A saved game with an invalid start position, an illegal move or one that already
+        ended raises ValueError and leaves this environment as it was.
+        """
         if state["num_games"] != self.num_games:
             raise ValueError(
                 f"saved environment has {state['num_games']} games, this one {self.num_games}"
             )
-        self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = state["rng"]
-        games = []
-        for sfen, moves in state["games"]:
-            game = _Game(sfen)
-            for move in moves:
-                game.push(int(move))
-            games.append(game)
-        self.games = games
+        games = GameBatch(self.num_games)
+        starts = []
+        for i, (sfen, moves) in enumerate(state["games"]):
+            start = validate_sfen(sfen, f"saved game {i}: start position")
+            games.set_game(i, start)
+            for ply, move in enumerate(moves):
+                _winner, reason = games.push_one(i, int(move))
+                if reason >= 0:
+                    raise ValueError(
+                        f"saved game {i} ended ({REASONS[reason]}) at ply {ply + 1} of {len(moves)}"
+                    )
+            starts.append(start)
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state["rng"]
+        self.rng = rng
+        self._games = games
+        self._start = starts
+        self._serial = [s + 1 for s in self._serial]
+        self._started = True
         zeros = np.zeros(self.num_games, dtype=np.float32)
         return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
 
     # -- stepping --------------------------------------------------------------------
     def _check_actions(self, actions: Any) -> npt.NDArray[np.int64]:
-        if not self.games:
+        if not self._started:
             raise RuntimeError("call reset() before step()")
         arr = np.asarray(actions)
         if arr.shape != (self.num_games,):
@@ -341,7 +309,7 @@ class ShogiEnv:
                 continue
             bad.append(
                 f"game {i}: action {int(arr[i])} is not a legal move in position "
-                f"{self.games[i].board.sfen()}"
+                f"{self._games.sfen(i)}"
             )
         if bad:
             raise IllegalActionError("; ".join(bad))
@@ -349,25 +317,25 @@ class ShogiEnv:
 
     def step(self, actions: Any) -> StepResult:
         arr = self._check_actions(actions)
-        moves = self._move_of[self._rows, arr].tolist()
+        moves = self._move_of_flat[self._row_offsets + arr]
+        mover = self._to_move.copy()
+        self._games.push(moves, self.max_plies, self._winner, self._reason)
+        done = self._reason >= 0
         reward = np.zeros(self.num_games, dtype=np.float32)
-        done = np.zeros(self.num_games, dtype=bool)
         finished: list[GameResult | None] = [None] * self.num_games
-        max_plies = self.max_plies
-        for i, game in enumerate(self.games):
-            mover = game.board.turn
-            winner, reason = game.push(moves[i])
-            if reason is None and len(game.moves) >= max_plies:
-                reason = "max_plies"
-            if reason is None:
-                continue
-            done[i] = True
-            if winner is not None:
-                reward[i] = 1.0 if winner == mover else -1.0
+        for i in np.flatnonzero(done).tolist():
+            winner = int(self._winner[i])
+            if winner >= 0:
+                reward[i] = 1.0 if winner == mover[i] else -1.0
+            record = tuple(self._games.moves(i))
             finished[i] = GameResult(
-                winner, reason, len(game.moves), game.start_sfen, tuple(game.moves)
+                None if winner < 0 else winner,
+                REASONS[self._reason[i]],
+                len(record),
+                self._start[i],
+                record,
             )
-            self.games[i] = self._new_game()
+            self._start_game(self._games, i)
         return self._result(reward, done, finished)
 
     def _result(
@@ -376,46 +344,23 @@ class ShogiEnv:
         done: npt.NDArray[np.bool_],
         finished: list[GameResult | None],
     ) -> StepResult:
-        games = self.games
-        n = self.num_games
-        colors = []
-        legals = []
-        plies = []
-        obs = np.empty((n, NUM_PLANES, 81), dtype=np.uint8)
-        scratch = self._scratch
-        f1, f2 = self._scratch_views
-        for i, game in enumerate(games):
-            board = game.board
-            # Same as cshogi.dlshogi.make_input_features, minus one Python call per game.
-            board._dlshogi_make_input_features(f1, f2)
-            obs[i] = scratch
-            colors.append(board.turn)
-            legals.append(game.legal)
-            plies.append(len(game.moves))
-        counts = np.fromiter(map(len, legals), np.int64, n)
-        total = int(counts.sum())
-        all_moves = np.fromiter(chain.from_iterable(legals), np.int64, total)
-        color_arr = np.array(colors, dtype=np.int64)
-        labels = LABELS.labels(all_moves, np.repeat(color_arr, counts))
-        flat = np.repeat(self._row_offsets, counts)
-        flat += labels
-        mask = self._mask
-        mask.fill(False)
-        self._mask_flat[flat] = True
-        self._move_of_flat[flat] = all_moves
-        if np.count_nonzero(mask) != total:
-            distinct = mask.sum(axis=1)
-            i = int(np.flatnonzero(distinct != counts)[0])
+        obs = np.empty((self.num_games, *OBS_SHAPE), dtype=np.uint8)
+        plies = np.empty(self.num_games, dtype=np.int32)
+        labels, counts, collision = self._games.observe(
+            obs, self._mask, self._move_of, self._to_move, plies
+        )
+        if collision >= 0:
             raise ActionCollisionError(
-                f"game {i}: two legal moves share an action id in {games[i].board.sfen()}"
+                f"game {collision}: two legal moves share an action id in "
+                f"{self._games.sfen(collision)}"
             )
         return StepResult(
-            obs=obs.reshape(n, *OBS_SHAPE),
-            mask=mask.copy(),
+            obs=obs,
+            mask=self._mask.copy(),
             reward=reward,
             done=done,
-            to_move=color_arr.astype(np.int8),
-            plies=np.array(plies, dtype=np.int32),
+            to_move=self._to_move.copy(),
+            plies=plies,
             finished=finished,
             legal_actions=labels,
             legal_counts=counts,
@@ -430,4 +375,22 @@ class ShogiEnv:
         return int(self._move_of[game, action])
 
     def boards(self) -> list[cshogi.Board]:
-        return [g.board for g in self.games]
+        """cshogi boards of the games in progress, with their move history.
+
+        They mirror the C++ games and are brought up to date on each call, replaying only
+        the moves played since the last one. A caller may push and pop moves on them but
+        must leave them as it found them. Empty before ``reset``.
+        """
+        if not self._started:
+            return []
+        boards = []
+        for i in range(self.num_games):
+            mirror = self._mirrors[i]
+            if mirror is None or mirror[0] != self._serial[i]:
+                mirror = (self._serial[i], cshogi.Board(self._start[i]))
+                self._mirrors[i] = mirror
+            board = mirror[1]
+            for move in self._games.moves(i, len(board.history)):
+                board.push(move)
+            boards.append(board)
+        return boards

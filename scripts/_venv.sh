@@ -1,5 +1,6 @@
 # Sourced by scripts/keisei and scripts/test: create or reuse .venv and install keisei into it.
-# Reinstalls only when pyproject.toml changed since the last install.
+# Reinstalls when the build inputs (pyproject.toml, setup.py, the C++ sources) changed since
+# the last install, or when the compiled environment (keisei/_games*.so) is missing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KEISEI_VENV:-$ROOT/.venv}"
@@ -9,8 +10,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 STAMP="$VENV/.keisei-installed"
-WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+WANT="$(cd "$ROOT" && cat pyproject.toml setup.py csrc/* third_party/cshogi/src/* | sha256sum | cut -d' ' -f1)"
+BUILT="$(ls "$ROOT"/keisei/_games*.so 2>/dev/null || true)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; then
     echo "keisei: installing dependencies (first run takes a few minutes)" >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
     if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
@@ -21,6 +23,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
             "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" >&2
         fi
     fi
+    # Builds keisei._games (C++, about a minute): needs g++ and the Python headers.
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]" >&2
     echo "$WANT" > "$STAMP"
 fi

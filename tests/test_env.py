@@ -97,6 +97,9 @@ def check_step(env: ShogiEnv, step: StepResult) -> None:
     assert np.array_equal(step.mask.sum(axis=1), step.legal_counts)
     offsets = np.concatenate([[0], np.cumsum(step.legal_counts)])
     for i, board in enumerate(env.boards()):
+        # The planes keisei writes in C++ are exactly cshogi's own.
+        assert np.array_equal(step.obs[i], features(board))
+        assert step.to_move[i] == board.turn and step.plies[i] == len(board.history)
         by_label = labelled_moves(board)
         labels = sorted(by_label)
         # The mask is true exactly on the legal moves' labels ...
@@ -638,6 +641,32 @@ def test_state_dict_keeps_the_repetition_history() -> None:
         last = other.step(np.array([action(other, 0, usi)]))
     result = last.finished[0]
     assert result is not None and (result.reason, result.plies) == ("repetition", 12)
+
+
+def test_load_state_dict_refuses_an_illegal_move_and_changes_nothing() -> None:
+    env, step = _played(num_games=2, plies=6)
+    state = env.state_dict()
+    state["games"][1][1].append(state["games"][1][1][-1])  # the same move twice: illegal
+    before = env.state_dict()
+    with pytest.raises(ValueError, match=r"game 1: move \d+ is not legal"):
+        env.load_state_dict(state)
+    assert env.state_dict() == before
+    assert snapshot(env.step(random_actions(step, np.random.default_rng(3)))) is not None
+
+
+def test_load_state_dict_refuses_a_game_that_already_ended() -> None:
+    env, _steps = play(KINGS_ONLY, KINGS_CYCLE * 2)
+    state = env.state_dict()
+    state["games"][0] = (KINGS_ONLY, [*state["games"][0][1], *env_moves(KINGS_ONLY, KINGS_CYCLE)])
+    with pytest.raises(ValueError, match=r"saved game 0 ended \(repetition\) at ply 12 of 12"):
+        ShogiEnv(1, start_sfens=[KINGS_ONLY]).load_state_dict(state)
+
+
+def env_moves(sfen: str, usis: list[str]) -> list[int]:
+    board = cshogi.Board(sfen)
+    for usi in usis:
+        board.push_usi(usi)
+    return list(board.history)
 
 
 def test_load_state_dict_with_another_game_count_is_an_error() -> None:
