@@ -15,6 +15,9 @@ Conventions
   - the game reached ``max_plies``: draw (``max_plies``).
 * Finished games restart at once (auto-reset); the returned observation of such a game is
   the first position of its new game and ``finished[i]`` holds the result of the old one.
+
+The per-ply work runs in C++ (``keisei._games``, csrc/games.cpp, compiled with cshogi's
+own sources); this module decides start positions, results, checks actions and saves.
 """
 
 from __future__ import annotations
