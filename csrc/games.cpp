@@ -226,6 +226,12 @@ public:
         const int64_t* m = moves.data();
         int8_t* w = writable<int8_t>(winner, n, "winner");
         int8_t* r = writable<int8_t>(reason, n, "reason");
+        // keisei.env checks actions against the masks; this guards the games themselves
+        // (an illegal move would corrupt a cshogi position) and changes nothing on failure.
+        for (py::ssize_t i = 0; i < n; ++i)
+            if (!games_[i]->is_legal(static_cast<int>(m[i])))
+                throw std::invalid_argument("game " + std::to_string(i) + ": move " + std::to_string(m[i]) +
+                                            " is not legal in " + games_[i]->board.toSFEN());
         py::gil_scoped_release release;
         for (py::ssize_t i = 0; i < n; ++i) {
             Game& g = *games_[i];
@@ -298,6 +304,21 @@ public:
     std::vector<int> legal_moves(int i) { return game(i).legal; }
     int ply(int i) { return static_cast<int>(game(i).moves.size()); }
 
+    // Heap and object bytes of all games, estimated from container sizes (the C++ side of
+    // `keisei bench memory`'s per-game figure; tracemalloc sees only Python's).
+    size_t memory_bytes() const {
+        size_t total = 0;
+        for (const auto& g : games_) {
+            const size_t node = 2 * sizeof(void*) + sizeof(unsigned long long) + sizeof(int);
+            total += sizeof(Game) + g->moves.capacity() * sizeof(int) + g->checks.capacity() +
+                     g->legal.capacity() * sizeof(int) +
+                     (g->first_ply.bucket_count() + g->repeats.bucket_count()) * sizeof(void*) +
+                     (g->first_ply.size() + g->repeats.size()) * node +
+                     g->moves.size() * sizeof(std::pair<Move, StateInfo>);  // cshogi's history
+        }
+        return total;
+    }
+
 private:
     std::vector<std::unique_ptr<Game>> games_;
 
@@ -328,5 +349,6 @@ PYBIND11_MODULE(_games, m) {
         .def("sfen", &GameBatch::sfen, py::arg("game"))
         .def("moves", &GameBatch::moves, py::arg("game"), py::arg("start") = 0)
         .def("legal_moves", &GameBatch::legal_moves, py::arg("game"))
-        .def("ply", &GameBatch::ply, py::arg("game"));
+        .def("ply", &GameBatch::ply, py::arg("game"))
+        .def("memory_bytes", &GameBatch::memory_bytes);
 }

@@ -687,8 +687,8 @@ def _peak_rss_of_child(argv: list[str], log: Path) -> tuple[int, int, float]:
 
 
 def _env_bytes_per_game(config: Any, seed: int) -> dict[str, Any]:
-    """Python and numpy memory of a ShogiEnv (traced allocations), per game, after half
-    of ``max_plies`` (at most 128) random plies; the C++ games (keisei._games) are not traced."""
+    """Memory of a ShogiEnv per game after half of ``max_plies`` (at most 128) random plies:
+    Python and numpy allocations (traced) plus the C++ games' own estimate."""
     games = config.env.num_games
     plies = max(1, min(128, config.env.max_plies // 2))
     tracemalloc.start()
@@ -703,8 +703,11 @@ def _env_bytes_per_game(config: Any, seed: int) -> dict[str, Any]:
         tracemalloc.stop()
     arrays = env._mask.nbytes + env._move_of.nbytes
     step_arrays = step.obs.nbytes + step.mask.nbytes
+    cpp = env._games.memory_bytes()
     return {
-        "env_bytes_per_game": traced / games,
+        "env_bytes_per_game": (traced + cpp) / games,
+        "env_python_bytes_per_game": traced / games,
+        "env_cpp_bytes_per_game": cpp / games,
         "env_array_bytes_per_game": arrays / games,
         "env_observation_bytes_per_game": step_arrays / games,
         "env_measured_after_plies": plies,
@@ -772,7 +775,7 @@ def _rows_memory(objects: dict[str, dict[str, Any]]) -> list[Row]:
             "",
         ),
         (
-            f"env bytes/game (traced, after {m['env_measured_after_plies']} plies)",
+            f"env bytes/game (after {m['env_measured_after_plies']} plies)",
             f"{m['env_bytes_per_game']:,.0f}",
             "",
             "",

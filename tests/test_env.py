@@ -17,6 +17,7 @@ from cshogi import dlshogi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from keisei._games import GameBatch
 from keisei.encoding import NUM_ACTIONS, NUM_PLANES, OBS_SHAPE
 from keisei.env import REASONS, GameResult, IllegalActionError, ShogiEnv, StepResult
 from keisei.selfplay import random_actions
@@ -673,3 +674,25 @@ def test_load_state_dict_with_another_game_count_is_an_error() -> None:
     env, _ = _played(num_games=3)
     with pytest.raises(ValueError, match="3 games"):
         ShogiEnv(2).load_state_dict(env.state_dict())
+
+
+# -- the C++ games underneath --------------------------------------------------------------
+def test_game_batch_refuses_an_illegal_move_before_moving_any_game() -> None:
+    games = GameBatch(2)
+    for i in range(2):
+        games.set_game(i, START)
+    legal = games.legal_moves(0)[0]
+    winner, reason = np.zeros(2, np.int8), np.zeros(2, np.int8)
+    with pytest.raises(ValueError, match="game 1: move 0 is not legal"):
+        games.push(np.array([legal, 0], dtype=np.int64), 512, winner, reason)
+    assert [games.ply(0), games.ply(1)] == [0, 0]
+    assert games.sfen(0) == games.sfen(1) == cshogi.Board().sfen()
+
+
+def test_game_batch_refuses_output_arrays_it_cannot_write_in_place() -> None:
+    games = GameBatch(1)
+    games.set_game(0, START)
+    move = np.array(games.legal_moves(0)[:1], dtype=np.int64)
+    with pytest.raises(ValueError, match="winner: expected a writable C-contiguous array of 1"):
+        games.push(move, 512, np.zeros(1, np.int32), np.zeros(1, np.int8))
+    assert games.ply(0) == 0
