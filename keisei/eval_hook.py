@@ -170,9 +170,8 @@ class EvaluationHook:
         seconds = round(time.perf_counter() - started, 2)
         entry: dict[str, Any] = {"rating": None, "interval": None}
         if results:  # nothing to rate if every opponent failed
-            table = RatingTable.load(ctx.run_dir)
-            entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
-            table.save(ctx.run_dir)
+            with RatingTable.locked(ctx.run_dir) as table:
+                entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
             if self.plot:
                 try:
                     plot_learning_curve(table, ctx.run_dir / PLOT_FILE)

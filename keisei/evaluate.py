@@ -174,12 +174,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--records {args.records} exists and is not a directory")
         if args.records.is_dir() and any(args.records.iterdir()):
             raise UsageError(f"--records {args.records} is not empty; choose a new directory")
-    table: RatingTable | None = None
     if args.ratings is not None:
         if not args.ratings.is_dir():
             raise UsageError(f"--ratings {args.ratings} is not a directory")
         try:
-            table = RatingTable.load(args.ratings)
+            RatingTable.load(args.ratings)  # a malformed file is refused before playing
         except RatingsError as exc:
             raise UsageError(str(exc)) from None
     seeds = np.random.SeedSequence(args.seed).spawn(2)
@@ -223,11 +222,16 @@ def run(args: argparse.Namespace) -> int:
     print_report(report)
     if args.json is not None:
         dump_json(report, args.json)
-    if table is not None:
-        table.record_evaluation(
-            agent.name, None, {opponent.name: report["totals"]}, {"source": "evaluate"}
-        )
-        table.save(args.ratings)
+    if args.ratings is not None:
+        # Reloaded under the lock: a training run may have added evaluations meanwhile.
+        try:
+            with RatingTable.locked(args.ratings) as table:
+                table.record_evaluation(
+                    agent.name, None, {opponent.name: report["totals"]}, {"source": "evaluate"}
+                )
+        except RatingsError as exc:
+            print(f"keisei evaluate: error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

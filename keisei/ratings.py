@@ -29,9 +29,13 @@ two-player table above (so they are finite for a 20-0 sweep, and agree with
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -364,11 +368,27 @@ class RatingTable:
             raise RatingsError(f"{path} is not a keisei ratings file")
         return cls.from_dict(data, str(path))
 
+    @classmethod
+    @contextlib.contextmanager
+    def locked(cls, run_dir: Path) -> Iterator[RatingTable]:
+        """Load the run's table under an exclusive lock, and save it if the block succeeds.
+
+        A training run's evaluations and ``keisei evaluate --ratings`` on the same run may
+        write at the same time; each read-modify-write holds ``.ratings.json.lock`` so
+        neither loses the other's games.
+        """
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / f".{RATINGS_FILE}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            table = cls.load(run_dir)
+            yield table
+            table.save(run_dir)
+
     def save(self, run_dir: Path) -> Path:
         """Write ``RUN_DIR/ratings.json`` atomically (temporary file + rename)."""
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / RATINGS_FILE
-        tmp = run_dir / f".{RATINGS_FILE}.{os.getpid()}.tmp"
+        tmp = run_dir / f".{RATINGS_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
         return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,28 @@ def test_ratings_file_round_trip_and_history(tmp_path: Path) -> None:
     (tmp_path / "ratings.json").write_text('{"format": "other"}')
     with pytest.raises(RatingsError, match="not a keisei ratings file"):
         RatingTable.load(tmp_path)
+
+
+def test_concurrent_writers_lose_no_evaluation(tmp_path: Path) -> None:
+    """Two writers (say, training's evaluations and `keisei evaluate --ratings`) at once."""
+
+    def writer(name: str) -> None:
+        for k in range(12):
+            with RatingTable.locked(tmp_path) as table:
+                time.sleep(0.001)  # widen the read-modify-write window
+                table.record_evaluation(name, k, {"random": {"wins": 1, "losses": 0, "draws": 1}})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    data = json.loads((tmp_path / "ratings.json").read_text())
+    assert sorted((h["player"], h["step"]) for h in data["history"]) == sorted(
+        (n, k) for n in ("a", "b") for k in range(12)
+    )
+    row = data["games"][data["players"].index("random")]
+    assert dict(zip(data["players"], row, strict=True)) == {"a": 24, "random": 0, "b": 24}
 
 
 def test_ratings_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
