@@ -24,6 +24,16 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; the
         fi
     fi
     # Builds keisei._games (C++, about a minute): needs g++ and the Python headers.
+    if ! command -v g++ >/dev/null 2>&1; then
+        if command -v apt-get >/dev/null 2>&1; then
+            echo "keisei: installing g++ (Debian package) to build the environment" >&2
+            SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+            $SUDO apt-get update -qq >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >&2
+        else
+            echo "keisei: g++ is needed to build keisei's C++ environment; install it first" >&2
+            exit 1
+        fi
+    fi
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]" >&2
     echo "$WANT" > "$STAMP"
 fi
