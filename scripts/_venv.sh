@@ -24,13 +24,18 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; the
         fi
     fi
     # Builds keisei._games (C++, about a minute): needs g++ and the Python headers.
-    if ! command -v g++ >/dev/null 2>&1; then
+    NEED=""
+    command -v g++ >/dev/null 2>&1 || NEED="g++"
+    "$VENV/bin/python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        || NEED="$NEED python3-dev"
+    if [ -n "$NEED" ]; then
         if command -v apt-get >/dev/null 2>&1; then
-            echo "keisei: installing g++ (Debian package) to build the environment" >&2
+            echo "keisei: installing $NEED (Debian packages) to build the environment" >&2
             SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-            $SUDO apt-get update -qq >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >&2
+            # shellcheck disable=SC2086
+            $SUDO apt-get update -qq >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $NEED >&2
         else
-            echo "keisei: g++ is needed to build keisei's C++ environment; install it first" >&2
+            echo "keisei: $NEED needed to build keisei's C++ environment; install it first" >&2
             exit 1
         fi
     fi
