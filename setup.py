@@ -12,8 +12,9 @@ from pybind11.setup_helpers import Pybind11Extension
 from setuptools import setup
 
 CSHOGI = Path("third_party/cshogi/src")
-# cshogi's sources minus those of features keisei does not use (book, search, df-pn
-# mate search) whose symbols are still referenced by cshogi.h and so must link.
+# All of cshogi's C++ sources, as in cshogi's own setup.py: cshogi.h, which games.cpp
+# includes for __Board and the dlshogi encodings, also refers to the book, search and
+# df-pn code, so those must link although keisei does not call them.
 SOURCES = [
     "bitboard.cpp",
     "book.cpp",
