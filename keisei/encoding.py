@@ -4,6 +4,9 @@ Observations are dlshogi's 62 + 57 = 119 binary planes over the 9x9 board, alway
 from the side to move. Actions are dlshogi's move labels: ``direction * 81 + square``
 with 27 move kinds (10 directions, 10 promoting directions, 7 drops), so 2187 ids that
 map onto a policy head of 27 planes over the 81 squares.
+
+The environment writes both for whole batches in C++ (``keisei._games``); the functions
+here are the one-position versions, straight from cshogi.
 """
 
 from __future__ import annotations
@@ -23,35 +26,6 @@ PACKED_MASK_BYTES: int = (NUM_ACTIONS + 7) // 8  # 274
 
 class ActionCollisionError(RuntimeError):
     """Two legal moves of one position got the same action id (must never happen)."""
-
-
-class LabelTable:
-    """Maps cshogi move integers to action ids with one numpy lookup.
-
-    dlshogi's label depends only on the low 16 bits of a move and on the side to move.
-    The table is filled lazily from ``cshogi.dlshogi.make_move_label``; after a few
-    hundred positions nearly every lookup is a pure array operation.
-    """
-
-    def __init__(self) -> None:
-        self.table = np.full((2, 1 << 16), -1, dtype=np.int16)
-        self._flat = self.table.reshape(-1)  # a view: index (color << 16) | (move & 0xFFFF)
-
-    def labels(
-        self, moves: npt.NDArray[np.int64], colors: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.int64]:
-        keys = (moves & 0xFFFF) | (colors << 16)
-        out: npt.NDArray[np.int64] = self._flat[keys].astype(np.int64)
-        missing = np.flatnonzero(out < 0)
-        if missing.size:
-            for i in missing.tolist():
-                label = dlshogi.make_move_label(int(moves[i]), int(colors[i]))
-                self._flat[keys[i]] = label
-                out[i] = label
-        return out
-
-
-LABELS = LabelTable()
 
 
 def move_label(move: int, color: int) -> int:
@@ -81,11 +55,3 @@ def pack_mask(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
 
 def unpack_mask(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return np.unpackbits(packed, axis=1, count=NUM_ACTIONS).astype(bool)
-
-
-def legal_moves(board: cshogi.Board) -> npt.NDArray[np.int64]:
-    return np.fromiter(board.legal_moves, dtype=np.int64)
-
-
-BLACK: int = int(cshogi.BLACK)
-WHITE: int = int(cshogi.WHITE)
