@@ -1,4 +1,4 @@
-"""Build of keisei._games, the C++ part of the environment (all metadata is in pyproject.toml).
+"""Build of keisei.game._games, the C++ part of the environment (metadata: pyproject.toml).
 
 It compiles keisei's csrc/games.cpp together with cshogi's own C++ sources, vendored
 unmodified from the cshogi 1.1.0 sdist in third_party/cshogi, with the flags cshogi's
@@ -34,7 +34,7 @@ SOURCES = [
 
 x86 = platform.machine().lower() in ("x86_64", "amd64")
 games = Pybind11Extension(
-    "keisei._games",
+    "keisei.game._games",
     sources=["csrc/games.cpp", *(str(CSHOGI / s) for s in SOURCES)],
     include_dirs=[str(CSHOGI)],
     cxx_std=17,

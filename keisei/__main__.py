@@ -1,5 +1,5 @@
 import sys
 
-from keisei.cli import main
+from keisei.cli.main import main
 
 sys.exit(main())

@@ -16,9 +16,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from keisei.network import ModelConfig
-from keisei.ppo import PPOConfig
-
 PRESETS: tuple[str, ...] = ("default", "tiny")
 
 
@@ -28,6 +25,43 @@ class ConfigError(ValueError):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(BaseModel):
+    """The shape of an :class:`ActorCritic`; equal configs mean loadable weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    blocks: int = Field(default=2, ge=1, description="residual blocks in the tower")
+    channels: int = Field(default=32, ge=1, description="channels of the tower")
+    se: bool = Field(default=False, description="squeeze-and-excitation in every block")
+    se_ratio: int = Field(default=4, ge=1, description="channel reduction inside SE")
+    value_head: Literal["scalar", "wdl"] = "scalar"
+
+    def describe(self) -> str:
+        """A one-line description, e.g. for error messages."""
+        se = f"se=True, se_ratio={self.se_ratio}" if self.se else "se=False"
+        return f"blocks={self.blocks}, channels={self.channels}, {se}, value_head={self.value_head}"
+
+
+class PPOConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    learning_rate: float = Field(default=3e-4, gt=0)
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    epochs: int = Field(default=2, ge=1)
+    minibatch_size: int = Field(default=64, ge=1)
+    clip: float = Field(default=0.2, gt=0)
+    value_clip: float | None = Field(default=None, gt=0, description="scalar value heads only")
+    value_coef: float = Field(default=0.5, ge=0)
+    entropy_coef: float = Field(default=0.01, ge=0)
+    max_grad_norm: float = Field(default=0.5, gt=0)
+    target_kl: float | None = Field(default=None, gt=0, description="stop the epochs above this KL")
+    weight_decay: float = Field(default=0.0, ge=0)
+    gamma: float = Field(default=0.99, ge=0, le=1)
+    gae_lambda: float = Field(default=0.95, ge=0, le=1)
+    bf16: bool = Field(default=False, description="bf16 autocast; used only on CUDA")
+    compile: bool = Field(default=False, description="torch.compile the model's forward")
 
 
 class RunSection(_Section):

@@ -1,6 +1,6 @@
 # Sourced by scripts/keisei and scripts/test: create or reuse .venv and install keisei into it.
 # Reinstalls when the build inputs (pyproject.toml, setup.py, the C++ sources) changed since
-# the last install, or when the compiled environment (keisei/_games*.so) is missing.
+# the last install, or when the compiled environment (keisei/game/_games*.so) is missing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KEISEI_VENV:-$ROOT/.venv}"
@@ -11,7 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 STAMP="$VENV/.keisei-installed"
 WANT="$(cd "$ROOT" && cat pyproject.toml setup.py csrc/* third_party/cshogi/src/* | sha256sum | cut -d' ' -f1)"
-BUILT="$(ls "$ROOT"/keisei/_games*.so 2>/dev/null || true)"
+BUILT="$(ls "$ROOT"/keisei/game/_games*.so 2>/dev/null || true)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; then
     echo "keisei: installing dependencies (first run takes a few minutes)" >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
@@ -23,7 +23,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; the
             "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" >&2
         fi
     fi
-    # Builds keisei._games (C++, about a minute): needs g++ and the Python headers.
+    # Builds keisei.game._games (C++, about a minute): needs g++ and the Python headers.
     NEED=""
     command -v g++ >/dev/null 2>&1 || NEED="g++"
     "$VENV/bin/python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from keisei.cli import main
+from keisei.cli.main import main
 from keisei.config import TrainConfig, load_config
 
 # Keep child processes (and wandb) quiet and offline.

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
-from keisei.checkpoint import write_checkpoint
-from keisei.network import ActorCritic, ModelConfig
+from keisei.config import ModelConfig
+from keisei.rl.network import ActorCritic
+from keisei.training.checkpoint import write_checkpoint
 
 
 def fairy_stockfish() -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from keisei.bench import profile_top
-from keisei.cli import main
+from keisei.cli.bench import profile_top
+from keisei.cli.main import main
 
 
 def positive(value: Any) -> bool:

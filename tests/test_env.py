@@ -17,10 +17,10 @@ from cshogi import dlshogi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keisei._games import GameBatch
-from keisei.encoding import NUM_ACTIONS, NUM_PLANES, OBS_SHAPE
-from keisei.env import REASONS, GameResult, IllegalActionError, ShogiEnv, StepResult
-from keisei.selfplay import random_actions
+from keisei.cli.selfplay import random_actions
+from keisei.game._games import GameBatch
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, OBS_SHAPE
+from keisei.game.env import REASONS, GameResult, IllegalActionError, ShogiEnv, StepResult
 
 START = cshogi.STARTING_SFEN
 # A few start positions: handicaps (fewer pieces), a mid-game with pieces in hand, and a

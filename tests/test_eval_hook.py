@@ -11,17 +11,25 @@ import numpy as np
 import pytest
 import torch
 
-from keisei.eval_hook import EvaluationHook, pick_past
-from keisei.hooks import HookContext
-from keisei.plots import curve_data
-from keisei.ratings import RatingTable
-from keisei.state import TrainState
+from keisei.evaluation.hook import EvaluationHook, pick_past
+from keisei.evaluation.plots import curve_data
+from keisei.evaluation.ratings import RatingTable
+from keisei.training.hooks import HookContext
+from keisei.training.state import TrainState
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
-def context(run_dir: Path, step: int, model: Any, events: list[dict[str, Any]]) -> HookContext:
+def context(
+    run_dir: Path,
+    step: int,
+    model: Any,
+    events: list[dict[str, Any]],
+    saved: list[str] | None = None,
+) -> HookContext:
+    """The hook's view of a run; what the hook logs and saves goes to ``saved``."""
+    said = saved if saved is not None else []
     return HookContext(
         state=TrainState(global_step=step),
         run_dir=run_dir,
@@ -29,6 +37,9 @@ def context(run_dir: Path, step: int, model: Any, events: list[dict[str, Any]]) 
         config=None,
         emit=lambda kind, **fields: events.append({"kind": kind, **fields}),
         checkpoint_dir=run_dir / "checkpoints",
+        info=said.append,
+        save_checkpoint=lambda status: said.append(f"checkpoint {status}") or run_dir,
+        save_best=lambda: said.append("best") or run_dir,
     )
 
 
@@ -55,7 +66,8 @@ def test_hook_rates_the_model_and_leaves_the_trainer_rngs_alone(tmp_path: Path) 
     random.seed(123)
     before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
     events: list[dict[str, Any]] = []
-    hook.run(context(run, 300, model, events))
+    saved: list[str] = []
+    hook.run(context(run, 300, model, events, saved))
     assert torch.equal(torch.get_rng_state(), before[0])
     assert np.array_equal(np.random.get_state()[1], before[1])
     assert random.getstate() == before[2]
@@ -64,6 +76,8 @@ def test_hook_rates_the_model_and_leaves_the_trainer_rngs_alone(tmp_path: Path) 
     assert len(events) == 1
     event = events[0]
     assert event["kind"] == "evaluation" and event["step"] == 300
+    # The first rated evaluation is the best so far: the hook saves best.pt through ctx.
+    assert saved == ["best", f"New best checkpoint (rating {event['rating']:.1f}) at step 300"]
     assert event["player"] == "step_300"
     assert set(event["scores"]) == {"random", "greedy", "step_100", "step_200"}
     assert event["score_vs_random"] == event["scores"]["random"]

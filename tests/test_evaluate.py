@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from keisei.cli import main
-from keisei.match import ALL_REASONS
-from keisei.ratings import RatingTable
+from keisei.cli.main import main
+from keisei.evaluation.match import ALL_REASONS
+from keisei.evaluation.ratings import RatingTable
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
 from tests.usi_faults import fault_engine
 
@@ -143,7 +143,7 @@ def test_checkpoint_of_another_network_shape_is_exit_2(
 ) -> None:
     import torch
 
-    from keisei.checkpoint import write_checkpoint
+    from keisei.training.checkpoint import write_checkpoint
 
     model = tiny_model(0, blocks=2, channels=8)
     bad = tmp_path / "bad.pt"

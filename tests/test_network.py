@@ -8,9 +8,10 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from keisei.encoding import NUM_ACTIONS
-from keisei.env import ShogiEnv
-from keisei.network import ActorCritic, ModelConfig, PolicyValue, load_weights, obs_to_tensor
+from keisei.config import ModelConfig
+from keisei.game.encoding import NUM_ACTIONS
+from keisei.game.env import ShogiEnv
+from keisei.rl.network import ActorCritic, PolicyValue, load_weights, obs_to_tensor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

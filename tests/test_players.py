@@ -11,20 +11,12 @@ import pytest
 import torch
 from cshogi import CSA, KIF
 
-from keisei.encoding import move_label
-from keisei.env import ShogiEnv
-from keisei.match import play_match
-from keisei.players import (
-    CheckpointPlayer,
-    EngineSettings,
-    GreedyPlayer,
-    PlayerError,
-    PlayerOptions,
-    RandomPlayer,
-    USIPlayer,
-    parse_option,
-    parse_player,
-)
+from keisei.evaluation.match import play_match
+from keisei.evaluation.players import CheckpointPlayer, GreedyPlayer, PlayerError, RandomPlayer
+from keisei.evaluation.specs import PlayerOptions, parse_player
+from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_option
+from keisei.game.encoding import move_label
+from keisei.game.env import ShogiEnv
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
 from tests.usi_faults import fault_engine
 

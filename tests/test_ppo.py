@@ -11,17 +11,13 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from keisei.encoding import NUM_ACTIONS, move_label, unpack_mask, unpack_obs, write_features
-from keisei.env import GameResult, ShogiEnv
-from keisei.network import ActorCritic, ModelConfig
-from keisei.ppo import (
-    MaskedCategorical,
-    PPOAgent,
-    PPOConfig,
-    RolloutBuffer,
-    compute_gae,
-    wdl_targets,
-)
+from keisei.config import ModelConfig, PPOConfig
+from keisei.game.encoding import NUM_ACTIONS, move_label, unpack_mask, unpack_obs, write_features
+from keisei.game.env import GameResult, ShogiEnv
+from keisei.rl.network import ActorCritic
+from keisei.rl.policy import MaskedCategorical
+from keisei.rl.ppo import PPOAgent, wdl_targets
+from keisei.rl.rollout import RolloutBuffer, compute_gae
 
 TINY = ModelConfig(blocks=1, channels=8)
 

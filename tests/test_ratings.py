@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keisei.cli import main
-from keisei.ratings import (
+from keisei.cli.main import main
+from keisei.evaluation.ratings import (
     RatingsError,
     RatingTable,
     elo_of_score,

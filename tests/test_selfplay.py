@@ -13,11 +13,11 @@ import cshogi
 import pytest
 from cshogi import CSA, KIF
 
-from keisei.cli import main
-from keisei.env import REASONS
+from keisei.cli.main import main
+from keisei.game.env import REASONS
 
 GAMES = 6
-# The CSA special move written for each reason (keisei.records).
+# The CSA special move written for each reason (keisei.game.records).
 CSA_END = {
     "checkmate": "%TSUMI",
     "no_legal_moves": "%TSUMI",

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from keisei.checkpoint import list_checkpoints, read_checkpoint, weights_sha256
-from keisei.checkpoint_cli import checkpoint_info
-from keisei.cli import build_parser
-from keisei.hooks import HookContext
-from keisei.train_cli import run as train_run
+from keisei.cli.checkpoint import checkpoint_info
+from keisei.cli.main import build_parser
+from keisei.cli.train import run as train_run
+from keisei.training.checkpoint import list_checkpoints, read_checkpoint, weights_sha256
+from keisei.training.hooks import HookContext
 from tests.conftest import Train, read_events, wait_for_event
 
 STEPS_PER_UPDATE = 64  # tiny preset: 4 games x 16 plies

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from keisei.checkpoint import list_checkpoints, read_checkpoint, write_checkpoint
-from keisei.checkpoint_cli import checkpoint_info
-from keisei.cli import main
+from keisei.cli.checkpoint import checkpoint_info
+from keisei.cli.main import main
+from keisei.training.checkpoint import list_checkpoints, read_checkpoint, write_checkpoint
 from tests.conftest import Train, read_events, wait_for_event
 from tests.wandb_records import history, record_types
 

@@ -6,25 +6,15 @@ Exit codes: 0 finished, 1 failed, 2 bad input, 130 SIGINT, 143 SIGTERM, 129 SIGH
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from keisei import __version__
+from keisei.cli import bench, checkpoint, evaluate, ratings, selfplay, train
+from keisei.errors import UsageError
 
-# (subcommand, module): each module has ``register(subparsers)`` which sets ``func``.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("train", "keisei.train_cli"),
-    ("checkpoint", "keisei.checkpoint_cli"),
-    ("selfplay", "keisei.selfplay"),
-    ("evaluate", "keisei.evaluate"),
-    ("ratings", "keisei.ratings_cli"),
-    ("bench", "keisei.bench"),
-)
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
+# One module per subcommand, each with ``register(subparsers)`` which sets ``func``.
+COMMANDS = (train, checkpoint, selfplay, evaluate, ratings, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"keisei {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for _name, module_name in COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # subcommand not built yet
+    for module in COMMANDS:
         module.register(subparsers)
     return parser
 

@@ -28,16 +28,17 @@ import numpy as np
 import torch
 
 from keisei import __version__
-from keisei.checkpoint import BEST_NAME, prune, weights_sha256, write_checkpoint
 from keisei.config import TrainConfig
-from keisei.encoding import NUM_ACTIONS, NUM_PLANES
-from keisei.env import ShogiEnv, StepResult
-from keisei.hooks import Hook, HookContext, due
-from keisei.network import load_weights
-from keisei.ppo import PPOAgent, RolloutBuffer
-from keisei.records import write_records
-from keisei.sinks import Sinks
-from keisei.state import TrainState
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
+from keisei.game.env import ShogiEnv, StepResult
+from keisei.game.records import write_records
+from keisei.rl.network import load_weights
+from keisei.rl.ppo import PPOAgent
+from keisei.rl.rollout import RolloutBuffer
+from keisei.training.checkpoint import BEST_NAME, prune, weights_sha256, write_checkpoint
+from keisei.training.hooks import Hook, HookContext, due
+from keisei.training.sinks import Sinks
+from keisei.training.state import TrainState
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -170,30 +171,23 @@ class Trainer:
         self.current = self.env.reset(self.config.run.seed)
 
     # -- the loop --------------------------------------------------------------------
+    def save_best(self) -> Path:
+        path = self.checkpoint_dir / BEST_NAME
+        write_checkpoint(path, self.payload("running"))
+        return path
+
     def _context(self) -> HookContext:
         return HookContext(
             state=self.state,
             run_dir=self.run_dir,
             model=self.agent.model,
             config=self.config,
-            emit=self._emit_from_hook,
+            emit=self.sinks.emit,
             checkpoint_dir=self.checkpoint_dir,
+            info=self.sinks.info,
+            save_checkpoint=self.save_checkpoint,
+            save_best=self.save_best,
         )
-
-    def _emit_from_hook(self, kind: str, **fields: Any) -> None:
-        self.sinks.emit(kind, **fields)
-        score = fields.get("rating")
-        best = self.state.best_score
-        if (
-            kind == "evaluation"
-            and isinstance(score, int | float)
-            and (best is None or score > best)
-        ):
-            self.state.best_score = float(score)
-            write_checkpoint(self.checkpoint_dir / BEST_NAME, self.payload("running"))
-            self.sinks.info(
-                f"New best checkpoint (rating {score:.1f}) at step {self.state.global_step}"
-            )
 
     def _record_finished(self, step: StepResult) -> None:
         every = self.config.logging.record_every_episodes

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from keisei.env import REASONS, ShogiEnv, StepResult
-from keisei.records import write_records
+from keisei.errors import UsageError
+from keisei.game.env import REASONS, GameResult, ShogiEnv, StepResult
+from keisei.game.records import write_records
 
 
 def random_actions(step: StepResult, rng: np.random.Generator) -> np.ndarray[Any, Any]:
@@ -27,8 +28,6 @@ def play_random_games(
     games: int, seed: int, max_plies: int, parallel: int = 16, start_sfens: list[str] | None = None
 ) -> list[Any]:
     """Play ``games`` complete games of a uniformly random legal-move player against itself."""
-    from keisei.env import GameResult
-
     env = ShogiEnv(min(parallel, games), max_plies=max_plies, start_sfens=start_sfens)
     rng = np.random.default_rng(seed)
     step = env.reset(seed)
@@ -56,7 +55,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from keisei.cli import UsageError
 
     if args.games < 1:
         raise UsageError(f"--games must be >= 1, got {args.games}")

@@ -5,7 +5,7 @@ from the side to move. Actions are dlshogi's move labels: ``direction * 81 + squ
 with 27 move kinds (10 directions, 10 promoting directions, 7 drops), so 2187 ids that
 map onto a policy head of 27 planes over the 81 squares.
 
-The environment writes both for whole batches in C++ (``keisei._games``); the functions
+The environment writes both for whole batches in C++ (``keisei.game._games``); the functions
 here are the one-position versions, straight from cshogi.
 """
 

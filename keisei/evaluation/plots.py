@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keisei.ratings import RatingTable
+from keisei.evaluation.ratings import RatingTable
 
 PLOT_FILE = "learning_curve.png"
 

@@ -18,36 +18,19 @@ value head.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from keisei.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
+from keisei.config import ModelConfig
+from keisei.game.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
 
 # Channels of the 1x1 convolution that feeds the value head's small dense layers.
 _VALUE_PLANES = 2
 _VALUE_HIDDEN = 64
-
-
-class ModelConfig(BaseModel):
-    """The shape of an :class:`ActorCritic`; equal configs mean loadable weights."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    blocks: int = Field(default=2, ge=1, description="residual blocks in the tower")
-    channels: int = Field(default=32, ge=1, description="channels of the tower")
-    se: bool = Field(default=False, description="squeeze-and-excitation in every block")
-    se_ratio: int = Field(default=4, ge=1, description="channel reduction inside SE")
-    value_head: Literal["scalar", "wdl"] = "scalar"
-
-    def describe(self) -> str:
-        """A one-line description, e.g. for error messages."""
-        se = f"se=True, se_ratio={self.se_ratio}" if self.se else "se=False"
-        return f"blocks={self.blocks}, channels={self.channels}, {se}, value_head={self.value_head}"
 
 
 class PolicyValue(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from keisei.env import REASONS, GameResult
+from keisei.game.env import REASONS, GameResult
 
 
 @dataclass

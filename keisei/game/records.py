@@ -8,7 +8,7 @@ from pathlib import Path
 import cshogi
 from cshogi import CSA, KIF
 
-from keisei.env import GameResult
+from keisei.game.env import GameResult
 
 # Fixed so that the same game always gives the same bytes (records are compared in tests).
 _EPOCH = dt.datetime(2000, 1, 1)

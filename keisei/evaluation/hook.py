@@ -1,4 +1,4 @@
-"""Periodic evaluation during training (a ``keisei.hooks.Hook``).
+"""Periodic evaluation during training (a ``keisei.training.hooks.Hook``).
 
 Every ``every_steps`` the current model (greedy) plays ``games`` games against each fixed
 opponent (``random``, ``greedy``, or any player spec, e.g. an engine at fixed settings:
@@ -22,22 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from keisei.hooks import HookContext
-from keisei.match import play_match
-from keisei.players import (
-    CheckpointPlayer,
-    EngineSettings,
-    Player,
-    PlayerError,
-    PlayerOptions,
-    load_checkpoint_model,
-    parse_engine_spec,
-    parse_player,
-    resolve_engine_path,
-)
-from keisei.plots import PLOT_FILE, plot_learning_curve
-from keisei.ratings import RatingTable
+from keisei.evaluation.match import play_match
+from keisei.evaluation.players import CheckpointPlayer, Player, PlayerError
+from keisei.evaluation.plots import PLOT_FILE, plot_learning_curve
+from keisei.evaluation.ratings import RatingTable
+from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
+from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_engine_path
+from keisei.training.checkpoint import list_checkpoints, step_of
+from keisei.training.hooks import HookContext
 
 
 def _key(name: str) -> str:
@@ -97,10 +91,6 @@ class EvaluationHook:
                 raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
 
     def _past_players(self, ctx: HookContext, step: int, device: str) -> list[Player]:
-        import torch
-
-        from keisei.checkpoint import list_checkpoints, step_of
-
         paths = {step_of(p): p for p in list_checkpoints(ctx.run_dir)}
         players: list[Player] = []
         for s in pick_past(list(paths), step, self.past_checkpoints):
@@ -113,8 +103,6 @@ class EvaluationHook:
         return players
 
     def run(self, ctx: HookContext) -> None:
-        import torch
-
         started = time.perf_counter()
         step = int(ctx.state.global_step)
         try:
@@ -201,3 +189,10 @@ class EvaluationHook:
             fields["errors"] = errors
         self.last = fields
         ctx.emit("evaluation", **fields)
+        rating = entry["rating"]
+        best = ctx.state.best_score
+        if rating is not None and (best is None or rating > best):
+            # Like Stable-Baselines3's EvalCallback: the best-rated model so far is kept.
+            ctx.state.best_score = float(rating)
+            ctx.save_best()
+            ctx.info(f"New best checkpoint (rating {rating:.1f}) at step {step}")

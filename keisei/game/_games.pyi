@@ -1,4 +1,4 @@
-# Stub of the C++ extension built from csrc/games.cpp (see keisei.env).
+# Stub of the C++ extension built from csrc/games.cpp (see keisei.game.env).
 import numpy as np
 import numpy.typing as npt
 

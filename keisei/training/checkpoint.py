@@ -20,6 +20,9 @@ from typing import Any
 
 import torch
 
+from keisei.config import ModelConfig
+from keisei.rl.network import ActorCritic, load_weights
+
 MAGIC = b"KEISEI-CKPT 1\n"
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 BEST_NAME = "best.pt"
@@ -152,10 +155,8 @@ def prune(directory: Path, keep_last: int) -> list[Path]:
     return doomed
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+def load_model(path: str | Path, device: str = "cpu") -> tuple[ActorCritic, dict[str, Any]]:
     """An ActorCritic with a checkpoint's weights (a .pt file or a run directory)."""
-    from keisei.network import ActorCritic, ModelConfig, load_weights
-
     ckpt_path, payload = resolve(Path(path))
     try:
         model_config = ModelConfig.model_validate(payload["config"]["model"])

@@ -1,266 +1,33 @@
-"""PPO for alternating two-player self-play.
+"""PPO for alternating two-player self-play: acting, the clipped update, checkpoints of it.
 
-Credit assignment: the negamax convention
------------------------------------------
-A rollout holds, for each game slot, the interleaved sequence of both players' moves.
-Every transition is seen from the player who moves at that step:
-
-* ``values[t]`` is V(s_t) for the player to move in s_t (the network always sees the
-  board from the side to move);
-* ``rewards[t]`` is the reward of that mover (the environment returns +1 to the player
-  whose move won, -1 to one whose move lost, 0 otherwise).
-
-The next state s_{t+1} belongs to the opponent, so the current mover values it as
--V(s_{t+1}), and the opponent's advantage counts against the mover::
-
-    delta_t = r_t - gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)
-    A_t     = delta_t - gamma * lambda * (1 - done_t) * A_{t+1}
-    R_t     = A_t + V(s_t)
-
-At the end of a rollout the bootstrap is -V(last observation). ``done_t`` cuts both the
-bootstrap and the recursion, so games that end inside a rollout do not leak into the
-next game of the same slot.
-
-Worked example (gamma = lambda = 1, all values 0): a 3-ply game in which the third move
-mates. Rewards (0, 0, +1), dones (F, F, T) give advantages and returns (+1, -1, +1): the
-winner's plies 1 and 3 are credited with the win, the loser's ply 2 with the loss. GAE
-over the interleaved sequence without the sign flip (the predecessor system's bug) would
-give (+1, +1, +1), crediting the loser with the winner's reward.
+The rollout buffer and the two-player (negamax) GAE are in ``keisei.rl.rollout``; the
+masked policy in ``keisei.rl.policy``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
-from keisei.encoding import (
-    NUM_ACTIONS,
-    OBS_SHAPE,
+from keisei.config import PPOConfig
+from keisei.game.encoding import (
     PACKED_MASK_BYTES,
     PACKED_OBS_BYTES,
-    pack_mask,
-    pack_obs,
     unpack_mask,
     unpack_obs,
 )
-from keisei.network import ActorCritic, PolicyValue, load_weights, obs_to_tensor
-
-FloatArray = npt.NDArray[np.float32]
-
-
-class PPOConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    learning_rate: float = Field(default=3e-4, gt=0)
-    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
-    epochs: int = Field(default=2, ge=1)
-    minibatch_size: int = Field(default=64, ge=1)
-    clip: float = Field(default=0.2, gt=0)
-    value_clip: float | None = Field(default=None, gt=0, description="scalar value heads only")
-    value_coef: float = Field(default=0.5, ge=0)
-    entropy_coef: float = Field(default=0.01, ge=0)
-    max_grad_norm: float = Field(default=0.5, gt=0)
-    target_kl: float | None = Field(default=None, gt=0, description="stop the epochs above this KL")
-    weight_decay: float = Field(default=0.0, ge=0)
-    gamma: float = Field(default=0.99, ge=0, le=1)
-    gae_lambda: float = Field(default=0.95, ge=0, le=1)
-    bf16: bool = Field(default=False, description="bf16 autocast; used only on CUDA")
-    compile: bool = Field(default=False, description="torch.compile the model's forward")
+from keisei.rl.network import ActorCritic, PolicyValue, load_weights, obs_to_tensor
+from keisei.rl.policy import MaskedCategorical
+from keisei.rl.rollout import FloatArray, RolloutBuffer, compute_gae
 
 
-# -- masked policy ------------------------------------------------------------------------
-class MaskedCategorical:
-    """A categorical distribution over the legal actions only (the last dimension).
-
-    Illegal logits become -inf before a log-softmax, so their probability is exactly 0 and
-    their log-probability -inf; the entropy leaves them out, and gradients stay finite
-    (0 on illegal entries). A row without any legal action would be NaN, so it is refused.
-
-    The same distribution as ``torch.distributions.Categorical(logits=masked)``, computed
-    with one fused ``log_softmax`` instead of its ``logsumexp`` and subtraction, and sampled
-    by inverse CDF with one uniform number per row instead of ``torch.multinomial``'s one
-    exponential per action (2187 per row): see docs/performance.md.
-    """
-
-    def __init__(self, logits: torch.Tensor, mask: torch.Tensor) -> None:
-        if mask.shape != logits.shape:
-            raise ValueError(
-                f"mask shape {tuple(mask.shape)} != logits shape {tuple(logits.shape)}"
-            )
-        if mask.dtype != torch.bool:
-            mask = mask.bool()
-        # A max over the bytes is some 50 times faster than any() over bools on CPU.
-        empty = mask.view(torch.uint8).amax(dim=-1) == 0
-        if bool(empty.any()):
-            rows = torch.nonzero(empty).flatten().tolist()
-            raise ValueError(f"mask rows {rows} have no legal action")
-        self.mask = mask
-        # float32 whatever the autocast dtype: bf16 log-probabilities are too coarse for
-        # PPO ratios. ``logits`` are normalized: the log-probabilities of all actions.
-        self.logits: torch.Tensor = (
-            logits.float().masked_fill(~mask, float("-inf")).log_softmax(dim=-1)
-        )
-
-    @functools.cached_property
-    def probs(self) -> torch.Tensor:
-        return self.logits.exp()
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
-
-    def entropy(self) -> torch.Tensor:
-        return -(self.probs * self.logits.masked_fill(~self.mask, 0.0)).sum(dim=-1)
-
-    def sample_with(self, generator: torch.Generator) -> torch.Tensor:
-        """Draw one action per row from ``generator`` (never the global RNG).
-
-        Inverse CDF: with U uniform in [0, 1), the first action whose cumulative
-        probability reaches (1 - U) * total. That point lies in (0, total], so the action
-        found always has a nonzero probability (a zero adds nothing to the sum).
-        """
-        probs = self.probs
-        if probs.device != generator.device:
-            probs = probs.to(generator.device)
-        flat = probs.reshape(-1, probs.shape[-1])
-        cdf = flat.double().cumsum(dim=-1)
-        u = torch.rand((flat.shape[0], 1), generator=generator, device=cdf.device, dtype=cdf.dtype)
-        actions = torch.searchsorted(cdf, (1.0 - u) * cdf[:, -1:]).squeeze(1)
-        # Cannot happen with a sequential cumulative sum; a guard for other devices.
-        bad = flat.gather(1, actions.unsqueeze(1)).squeeze(1) <= 0
-        if bool(bad.any()):
-            actions[bad] = torch.multinomial(flat[bad], 1, generator=generator).squeeze(1)
-        return actions.reshape(probs.shape[:-1]).to(self.probs.device)
-
-
-# -- credit assignment -----------------------------------------------------------------
-def compute_gae(
-    rewards: FloatArray,
-    values: FloatArray,
-    dones: npt.NDArray[np.bool_],
-    last_values: FloatArray,
-    gamma: float,
-    lam: float,
-) -> tuple[FloatArray, FloatArray]:
-    """Negamax GAE over (T, N) interleaved two-player rollouts; see the module docstring.
-
-    Returns ``(advantages, returns)``, both (T, N) float32.
-    """
-    steps = rewards.shape[0]
-    advantages = np.zeros(rewards.shape, dtype=np.float32)
-    next_adv = np.zeros(rewards.shape[1:], dtype=np.float32)
-    next_value = np.asarray(last_values, dtype=np.float32)
-    g, gl = np.float32(gamma), np.float32(gamma * lam)
-    for t in range(steps - 1, -1, -1):
-        live = 1.0 - dones[t].astype(np.float32)
-        delta = rewards[t] - g * next_value * live - values[t]
-        next_adv = (delta - gl * live * next_adv).astype(np.float32)
-        advantages[t] = next_adv
-        next_value = values[t]
-    returns = (advantages + values).astype(np.float32)
-    return advantages, returns
-
-
-# -- rollout storage -------------------------------------------------------------------
-class RolloutBuffer:
-    """Preallocated (steps, envs) rollout storage.
-
-    Per transition: observation bit-packed (1205 bytes), legal mask bit-packed (274),
-    action int16 (2), log-prob, value and reward float32 (12), done bool (1): 1494 bytes,
-    against 9639 + 2187 bytes for uint8 planes and a bool mask.
-    """
-
-    BYTES_PER_STEP: int = PACKED_OBS_BYTES + PACKED_MASK_BYTES + 2 + 3 * 4 + 1
-    _FIELDS = ("obs", "masks", "actions", "logp", "values", "rewards", "dones")
-
-    def __init__(self, steps: int, envs: int) -> None:
-        if steps < 1 or envs < 1:
-            raise ValueError(f"steps and envs must be >= 1, got steps={steps}, envs={envs}")
-        self.steps = steps
-        self.envs = envs
-        self.obs = np.zeros((steps, envs, PACKED_OBS_BYTES), dtype=np.uint8)
-        self.masks = np.zeros((steps, envs, PACKED_MASK_BYTES), dtype=np.uint8)
-        self.actions = np.zeros((steps, envs), dtype=np.int16)  # ids < 2187 fit
-        self.logp = np.zeros((steps, envs), dtype=np.float32)
-        self.values = np.zeros((steps, envs), dtype=np.float32)
-        self.rewards = np.zeros((steps, envs), dtype=np.float32)
-        self.dones = np.zeros((steps, envs), dtype=bool)
-        self.pos = 0
-
-    def _arrays(self) -> list[npt.NDArray[Any]]:
-        return [getattr(self, name) for name in self._FIELDS]
-
-    def bytes_per_step(self) -> int:
-        """Bytes of storage per transition (one env, one step), from the arrays themselves."""
-        return sum(a.nbytes for a in self._arrays()) // (self.steps * self.envs)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self._arrays())
-
-    @property
-    def full(self) -> bool:
-        return self.pos >= self.steps
-
-    def reset(self) -> None:
-        self.pos = 0
-
-    def add(
-        self,
-        obs: npt.NDArray[np.uint8],
-        mask: npt.NDArray[np.bool_],
-        actions: npt.NDArray[np.integer[Any]],
-        logp: FloatArray,
-        values: FloatArray,
-        rewards: FloatArray,
-        dones: npt.NDArray[np.bool_],
-    ) -> None:
-        """Store one step of all envs: the obs/mask acted on, and what the action earned."""
-        if self.full:
-            raise RuntimeError(f"rollout buffer is full ({self.steps} steps); call reset()")
-        if obs.shape != (self.envs, *OBS_SHAPE):
-            raise ValueError(f"obs shape {obs.shape} != {(self.envs, *OBS_SHAPE)}")
-        if mask.shape != (self.envs, NUM_ACTIONS):
-            raise ValueError(f"mask shape {mask.shape} != {(self.envs, NUM_ACTIONS)}")
-        t = self.pos
-        self.obs[t] = pack_obs(obs)
-        self.masks[t] = pack_mask(mask)
-        self.actions[t] = actions
-        self.logp[t] = logp
-        self.values[t] = values
-        self.rewards[t] = rewards
-        self.dones[t] = dones
-        self.pos = t + 1
-
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            name: a.copy() for name, a in zip(self._FIELDS, self._arrays(), strict=True)
-        }
-        state["pos"] = self.pos
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in self._FIELDS:
-            mine, theirs = getattr(self, name), np.asarray(state[name])
-            if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
-                raise ValueError(
-                    f"saved rollout {name} is {theirs.dtype}{list(theirs.shape)}, "
-                    f"this buffer's is {mine.dtype}{list(mine.shape)}"
-                )
-        for name in self._FIELDS:
-            getattr(self, name)[...] = state[name]
-        self.pos = int(state["pos"])
-
-
-# -- the agent ---------------------------------------------------------------------------
 @dataclass
 class _Batch:
     """A flattened rollout, ready for minibatches; obs and masks stay packed until used."""

@@ -2,7 +2,7 @@
 
 Conventions
 -----------
-* Observations are relative to the side to move (dlshogi planes, see ``keisei.encoding``).
+* Observations are relative to the side to move (dlshogi planes, see ``keisei.game.encoding``).
 * ``step`` returns, for each game, the reward of the player who just moved: +1 if that
   move won the game, -1 if it lost it, 0 otherwise (draws and unfinished games).
 * Termination is judged right after each move:
@@ -16,7 +16,7 @@ Conventions
 * Finished games restart at once (auto-reset); the returned observation of such a game is
   the first position of its new game and ``finished[i]`` holds the result of the old one.
 
-The per-ply work runs in C++ (``keisei._games``, csrc/games.cpp, compiled with cshogi's
+The per-ply work runs in C++ (``keisei.game._games``, csrc/games.cpp, compiled with cshogi's
 own sources); this module decides start positions, results, checks actions and saves.
 """
 
@@ -30,13 +30,13 @@ import numpy as np
 import numpy.typing as npt
 
 try:
-    from keisei._games import GameBatch
+    from keisei.game._games import GameBatch
 except ImportError as exc:  # a source tree used without installing it
     raise ImportError(
-        "keisei's C++ environment (keisei._games) is not built: run ./scripts/keisei or "
+        "keisei's C++ environment (keisei.game._games) is not built: run ./scripts/keisei or "
         "./scripts/test once, or `pip install -e .` (needs g++ and the Python headers)"
     ) from exc
-from keisei.encoding import NUM_ACTIONS, OBS_SHAPE, ActionCollisionError
+from keisei.game.encoding import NUM_ACTIONS, OBS_SHAPE, ActionCollisionError
 
 REASONS: tuple[str, ...] = (
     "checkmate",
@@ -208,7 +208,7 @@ class ShogiEnv:
         self.num_games = num_games
         self.max_plies = max_plies
         self.rng = np.random.default_rng(0)
-        # The games themselves live in C++ (keisei._games, on cshogi's code); this class
+        # The games themselves live in C++ (keisei.game._games, on cshogi's code); this class
         # keeps what Python decides: start positions, results and the auto-reset order.
         self._games = GameBatch(num_games)
         self._started = False

@@ -28,12 +28,12 @@ import cshogi
 import numpy as np
 from cshogi import CSA, KIF
 
-from keisei.env import REASONS, GameResult, ShogiEnv
-from keisei.players import FAULT_REASONS, FORFEIT_REASONS, Forfeit, Player
-from keisei.records import usi_position, write_records
+from keisei.evaluation.players import FAULT_REASONS, FORFEIT_REASONS, Forfeit, Player
+from keisei.game.env import REASONS, GameResult, ShogiEnv
+from keisei.game.records import usi_position, write_records
 
 ALL_REASONS: tuple[str, ...] = REASONS + FORFEIT_REASONS
-_EPOCH = dt.datetime(2000, 1, 1)  # as keisei.records: same game, same bytes
+_EPOCH = dt.datetime(2000, 1, 1)  # as keisei.game.records: same game, same bytes
 COLORS: tuple[str, str] = ("black", "white")
 
 
@@ -113,7 +113,7 @@ def write_game_records(
 ) -> dict[str, str]:
     """KIF, CSA and USI records of a game, including games ended by a forfeit.
 
-    ``keisei.records`` writes games that ended on the board; a forfeit (which always
+    ``keisei.game.records`` writes games that ended on the board; a forfeit (which always
     happens on the forfeiting side's turn, so the side to move loses) ends with CSA
     ``%TORYO`` / ``%ILLEGAL_MOVE`` / ``%TIME_UP`` and KIF 投了 / 反則負け / 切れ負け,
     preceded by a comment saying what happened.

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from keisei.checkpoint import CheckpointError, resolve, weights_sha256
-from keisei.cli import UsageError
-from keisei.state import TrainState
+from keisei.errors import UsageError
+from keisei.training.checkpoint import CheckpointError, resolve, weights_sha256
+from keisei.training.state import TrainState
 
 
 def register(subparsers: Any) -> None:

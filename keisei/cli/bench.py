@@ -14,7 +14,7 @@ Sections (the positional argument)
     ``--rounds`` rounds of ``--seconds / (2 * rounds)`` each.
 ``infer``
     The compute bound of the configured model (``--preset``/``--config``/overrides), built
-    by ``keisei.train_cli.build_trainer`` as ``keisei train`` builds it:
+    by ``keisei.cli.train.build_trainer`` as ``keisei train`` builds it:
 
     * inference: ``PPOAgent``'s forward pass (observations to tensor, network, autocast on
       CUDA) under ``torch.inference_mode`` on batches of ``env.num_games`` real
@@ -58,7 +58,7 @@ Adding a section
    config) are added once, in ``register``.
 3. Append a ``Section`` to ``SECTIONS`` and, if ``all`` should run it, add it to ``ALL``.
 
-The profile helper: ``python -m keisei.bench profile-top RAW`` summarizes a
+The profile helper: ``python -m keisei.cli.bench profile-top RAW`` summarizes a
 ``py-spy record -f raw`` file (see docs/performance.md).
 """
 
@@ -87,8 +87,9 @@ from typing import Any
 import cshogi
 import numpy as np
 
-from keisei.env import ShogiEnv
-from keisei.selfplay import random_actions
+from keisei.cli.selfplay import random_actions
+from keisei.errors import UsageError
+from keisei.game.env import ShogiEnv
 
 # The issue's targets.
 ENV_RATIO_TARGET = 0.3
@@ -121,7 +122,7 @@ class Section:
     run: Callable[[argparse.Namespace, Context], dict[str, dict[str, Any]]]
     rows: Callable[[dict[str, dict[str, Any]]], list[Row]]
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    # Raises keisei.cli.UsageError on bad options; runs before any section starts measuring.
+    # Raises keisei.cli.main.UsageError on bad options; runs before any section starts measuring.
     check: Callable[[argparse.Namespace], None] | None = None
     uses_config: bool = False
 
@@ -261,7 +262,6 @@ def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_env(args: argparse.Namespace) -> None:
-    from keisei.cli import UsageError
 
     if args.games < 1:
         raise UsageError(f"--games must be >= 1, got {args.games}")
@@ -355,7 +355,6 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
-    from keisei.cli import UsageError
 
     if args.updates < 1:
         raise UsageError(f"--updates must be >= 1, got {args.updates}")
@@ -366,9 +365,8 @@ def _check_model_options(args: argparse.Namespace) -> None:
 def resolve_config(args: argparse.Namespace) -> Any:
     """The config the model sections measure: as ``keisei train`` would load it, with bf16
     autocast switched on where the run would use CUDA."""
-    from keisei.cli import UsageError
     from keisei.config import ConfigError, load_config
-    from keisei.train_cli import device_for
+    from keisei.training.build import device_for
 
     try:
         config = load_config(args.preset, args.config, args.overrides)
@@ -389,8 +387,8 @@ def reference_config(config: Any) -> Any:
 
 
 def _model_info(config: Any) -> dict[str, Any]:
-    from keisei.network import ActorCritic
-    from keisei.train_cli import device_for
+    from keisei.rl.network import ActorCritic
+    from keisei.training.build import device_for
 
     model = ActorCritic(config.model)
     return {
@@ -419,8 +417,8 @@ class _Bound:
     """Inference and update rates of the configured model, on real self-play data."""
 
     def __init__(self, config: Any, run_dir: Path) -> None:
-        from keisei.sinks import Sinks
-        from keisei.train_cli import build_trainer
+        from keisei.training.build import build_trainer
+        from keisei.training.sinks import Sinks
 
         # The same assembly as `keisei train` (threads, device, compile), no sinks needed.
         trainer = build_trainer(config, run_dir, Sinks([]), hooks=[])
@@ -551,8 +549,8 @@ class _EndToEnd:
     """The real trainer, run for a given number of updates at a time."""
 
     def __init__(self, config: Any, run_dir: Path) -> None:
-        from keisei.sinks import EventLog, Sinks, TextLog
-        from keisei.train_cli import build_trainer
+        from keisei.training.build import build_trainer
+        from keisei.training.sinks import EventLog, Sinks, TextLog
 
         run_dir.mkdir(parents=True, exist_ok=True)
         self.sinks = Sinks(
@@ -716,8 +714,8 @@ def _env_bytes_per_game(config: Any, seed: int) -> dict[str, Any]:
 
 def _run_memory(args: argparse.Namespace, ctx: Context) -> dict[str, dict[str, Any]]:
     from keisei.config import dump_yaml
-    from keisei.encoding import NUM_ACTIONS, NUM_PLANES
-    from keisei.ppo import RolloutBuffer
+    from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
+    from keisei.rl.rollout import RolloutBuffer
 
     config = ctx.config
     steps = args.memory_updates * config.steps_per_update
@@ -855,7 +853,6 @@ def register(subparsers: Any) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from keisei.cli import UsageError
 
     if not args.seconds > 0:
         raise UsageError(f"--seconds must be > 0, got {args.seconds}")
@@ -996,7 +993,7 @@ def profile_top(
 
 def _profile_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m keisei.bench profile-top",
+        prog="python -m keisei.cli.bench profile-top",
         description="Summarize a `py-spy record -f raw` profile below one function.",
     )
     p.add_argument("raw", type=Path)
@@ -1015,5 +1012,5 @@ def _profile_main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["profile-top"]:
-        sys.exit("usage: python -m keisei.bench profile-top RAW [--root FUNC] [--lines N]")
+        sys.exit("usage: python -m keisei.cli.bench profile-top RAW [--root FUNC] [--lines N]")
     sys.exit(_profile_main(sys.argv[2:]))

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from keisei.checkpoint import (
+from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config
+from keisei.errors import UsageError
+from keisei.evaluation.hook import EvaluationHook
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
+from keisei.training.build import build_trainer, open_sinks
+from keisei.training.checkpoint import (
     CheckpointError,
     latest_valid,
     read_checkpoint,
     remove_stale_temporaries,
 )
-from keisei.cli import UsageError
-from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config
-from keisei.encoding import NUM_ACTIONS, NUM_PLANES
-from keisei.env import ShogiEnv
-from keisei.hooks import Hook
-from keisei.network import ActorCritic
-from keisei.ppo import PPOAgent, RolloutBuffer
-from keisei.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
-from keisei.train import RNG, StopRequest, Trainer, run_session
+from keisei.training.hooks import CheckpointHook, Hook
+from keisei.training.trainer import StopRequest, run_session
 
 
 def register(subparsers: Any) -> None:
@@ -51,50 +45,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def device_for(config: TrainConfig) -> torch.device:
-    wanted = config.run.device
-    if wanted == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if wanted == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'run.device' is 'cuda' but no CUDA device is available")
-    return torch.device(wanted)
-
-
-def build_trainer(
-    config: TrainConfig,
-    run_dir: Path,
-    sinks: Sinks,
-    hooks: list[Hook] | None = None,
-    stop: StopRequest | None = None,
-) -> Trainer:
-    """The real parts of a run, built from the config alone (weights seeded by run.seed)."""
-    if config.run.torch_threads:
-        torch.set_num_threads(config.run.torch_threads)
-    torch.manual_seed(config.run.seed)
-    device = device_for(config)
-    model = ActorCritic(config.model)
-    env = ShogiEnv(config.env.num_games, config.env.max_plies, config.env.start_sfens or None)
-    total_updates = max(1, math.ceil(config.run.total_steps / config.steps_per_update))
-    agent = PPOAgent(model, config.ppo, total_updates, device)
-    buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
-    return Trainer(
-        config=config,
-        run_dir=run_dir,
-        env=env,
-        agent=agent,
-        buffer=buffer,
-        sinks=sinks,
-        rng=RNG.seeded(config.run.seed),
-        hooks=list(hooks or []),
-        stop=stop or StopRequest(),
-    )
-
-
 def default_hooks(config: TrainConfig) -> list[Hook]:
     hooks: list[Hook] = [CheckpointHook(config.checkpoint.every_steps)]
     if config.evaluation.enabled:
-        from keisei.eval_hook import EvaluationHook
-
         ev = config.evaluation
         hooks.append(
             EvaluationHook(
@@ -107,20 +60,6 @@ def default_hooks(config: TrainConfig) -> list[Hook]:
             )
         )
     return hooks
-
-
-class CheckpointHook:
-    """Writes a checkpoint every ``every_steps`` (the trainer keeps the last K)."""
-
-    name = "checkpoint"
-
-    def __init__(self, every_steps: int) -> None:
-        self.every_steps = every_steps
-        self.trainer: Trainer | None = None
-
-    def run(self, ctx: Any) -> None:
-        assert self.trainer is not None
-        self.trainer.save_checkpoint("running")
 
 
 def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
@@ -203,44 +142,6 @@ def prepare(
     return config, run_dir, path, payload, warnings
 
 
-def open_sinks(
-    config: TrainConfig, run_dir: Path, wandb_run_id: str | None
-) -> tuple[Sinks, str | None]:
-    console = config.logging.console
-    interactive = console == "rich" or (console == "auto" and sys.stderr.isatty())
-    sinks: list[Any] = [
-        EventLog(run_dir / "events.jsonl"),
-        TextLog(run_dir / "train.log", echo=not interactive),
-    ]
-    fanout = Sinks(sinks)
-    if interactive:
-        from keisei.console import ConsoleSink
-
-        fanout.sinks.append(ConsoleSink(config))
-    if config.logging.tensorboard:
-        try:
-            fanout.sinks.append(TensorBoardSink(run_dir / "tensorboard"))
-        except Exception as exc:
-            fanout.warning(f"TensorBoard disabled: {exc!r}")
-    run_id = wandb_run_id
-    if config.wandb.enabled and config.wandb.mode != "disabled":
-        try:
-            sink = WandbSink(
-                run_dir,
-                config.model_dump(mode="json"),
-                config.wandb.project,
-                config.wandb.mode,
-                config.wandb.entity,
-                config.run.name,
-                wandb_run_id,
-            )
-            fanout.sinks.append(sink)
-            run_id = sink.run_id
-        except Exception as exc:
-            fanout.warning(f"W&B disabled: {exc!r}")
-    return fanout, run_id
-
-
 def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
     config, run_dir, resume_path, payload, warnings = prepare(args)
     # From here on a signal is a request to stop at the next safe point.
@@ -272,9 +173,6 @@ def _run(
     hooks = default_hooks(config) + list(extra_hooks or [])
     try:
         trainer = build_trainer(config, run_dir, sinks, hooks, stop)
-        for hook in hooks:
-            if isinstance(hook, CheckpointHook):
-                hook.trainer = trainer
         if payload is not None:
             trainer.restore(payload)
             if trainer.state.global_step >= config.run.total_steps:

@@ -8,7 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from keisei.ratings import RATINGS_FILE, RatingsError, RatingTable
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from keisei.errors import UsageError
+from keisei.evaluation.ratings import RATINGS_FILE, RatingsError, RatingTable
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +50,6 @@ def rows(table: RatingTable) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from keisei.cli import UsageError
 
     run_dir: Path = args.run_dir
     if not run_dir.is_dir():
@@ -64,10 +68,6 @@ def run(args: argparse.Namespace) -> int:
         data["table"] = rows(table)
         print(json.dumps(data, indent=2))
         return 0
-
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     out = Table(
         title=f"ratings of {escape(str(run_dir))} (Elo, {table.anchor} = 0, 95% intervals)",

@@ -14,8 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
-from keisei.match import (
+from keisei.errors import UsageError
+from keisei.evaluation.match import (
     ALL_REASONS,
     COLORS,
     GameOutcome,
@@ -24,15 +36,10 @@ from keisei.match import (
     play_match,
     summary_by,
 )
-from keisei.players import (
-    EngineSettings,
-    Player,
-    PlayerError,
-    PlayerOptions,
-    parse_option,
-    parse_player,
-)
-from keisei.ratings import RatingsError, RatingTable, match_stats
+from keisei.evaluation.players import Player, PlayerError
+from keisei.evaluation.ratings import RatingsError, RatingTable, match_stats
+from keisei.evaluation.specs import PlayerOptions, parse_player
+from keisei.evaluation.usi import EngineSettings, parse_option
 
 
 def register(subparsers: Any) -> None:
@@ -111,7 +118,6 @@ def register(subparsers: Any) -> None:
 
 
 def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
-    from keisei.cli import UsageError
 
     def get(name: str) -> Any:
         return getattr(args, f"{role}_{name}")
@@ -157,7 +163,6 @@ def _slug(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from keisei.cli import UsageError
 
     for flag, value, low in (
         ("--games", args.games, 1),
@@ -236,15 +241,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _play(args: argparse.Namespace, agent: Player, opponent: Player, records: Path) -> MatchResult:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     kwargs: dict[str, Any] = dict(
         seed=args.seed,
@@ -321,9 +317,6 @@ def build_report(
 
 
 def print_report(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)  # long lines stay whole
     console.print(

@@ -1,0 +1,1 @@
+"""The keisei command line: argument parsing and one module per subcommand."""

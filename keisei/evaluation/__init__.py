@@ -1,0 +1,1 @@
+"""Measuring strength: players, USI engines, matches, ratings, the evaluation hook."""

@@ -1,0 +1,1 @@
+"""Shogi itself: encoding, the batched environment (C++ on cshogi), records."""

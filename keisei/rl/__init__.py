@@ -1,0 +1,1 @@
+"""Reinforcement learning: the network, the masked policy, GAE, the rollout buffer, PPO."""

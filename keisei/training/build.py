@@ -1,0 +1,95 @@
+"""The real parts of a training run, built from a config: device, trainer, sinks."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from keisei.config import ConfigError, TrainConfig
+from keisei.game.env import ShogiEnv
+from keisei.rl.network import ActorCritic
+from keisei.rl.ppo import PPOAgent
+from keisei.rl.rollout import RolloutBuffer
+from keisei.training.console import ConsoleSink
+from keisei.training.hooks import Hook
+from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
+from keisei.training.trainer import RNG, StopRequest, Trainer
+
+
+def device_for(config: TrainConfig) -> torch.device:
+    wanted = config.run.device
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key 'run.device' is 'cuda' but no CUDA device is available")
+    return torch.device(wanted)
+
+
+def build_trainer(
+    config: TrainConfig,
+    run_dir: Path,
+    sinks: Sinks,
+    hooks: list[Hook] | None = None,
+    stop: StopRequest | None = None,
+) -> Trainer:
+    """The real parts of a run, built from the config alone (weights seeded by run.seed)."""
+    if config.run.torch_threads:
+        torch.set_num_threads(config.run.torch_threads)
+    torch.manual_seed(config.run.seed)
+    device = device_for(config)
+    model = ActorCritic(config.model)
+    env = ShogiEnv(config.env.num_games, config.env.max_plies, config.env.start_sfens or None)
+    total_updates = max(1, math.ceil(config.run.total_steps / config.steps_per_update))
+    agent = PPOAgent(model, config.ppo, total_updates, device)
+    buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
+    return Trainer(
+        config=config,
+        run_dir=run_dir,
+        env=env,
+        agent=agent,
+        buffer=buffer,
+        sinks=sinks,
+        rng=RNG.seeded(config.run.seed),
+        hooks=list(hooks or []),
+        stop=stop or StopRequest(),
+    )
+
+
+def open_sinks(
+    config: TrainConfig, run_dir: Path, wandb_run_id: str | None
+) -> tuple[Sinks, str | None]:
+    console = config.logging.console
+    interactive = console == "rich" or (console == "auto" and sys.stderr.isatty())
+    sinks: list[Any] = [
+        EventLog(run_dir / "events.jsonl"),
+        TextLog(run_dir / "train.log", echo=not interactive),
+    ]
+    fanout = Sinks(sinks)
+    if interactive:
+        fanout.sinks.append(ConsoleSink(config))
+    if config.logging.tensorboard:
+        try:
+            fanout.sinks.append(TensorBoardSink(run_dir / "tensorboard"))
+        except Exception as exc:
+            fanout.warning(f"TensorBoard disabled: {exc!r}")
+    run_id = wandb_run_id
+    if config.wandb.enabled and config.wandb.mode != "disabled":
+        try:
+            sink = WandbSink(
+                run_dir,
+                config.model_dump(mode="json"),
+                config.wandb.project,
+                config.wandb.mode,
+                config.wandb.entity,
+                config.run.name,
+                wandb_run_id,
+            )
+            fanout.sinks.append(sink)
+            run_id = sink.run_id
+        except Exception as exc:
+            fanout.warning(f"W&B disabled: {exc!r}")
+    return fanout, run_id
