@@ -17,10 +17,16 @@ from cshogi import dlshogi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keisei.cli.selfplay import random_actions
 from keisei.game._games import GameBatch
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, OBS_SHAPE
-from keisei.game.env import REASONS, GameResult, IllegalActionError, ShogiEnv, StepResult
+from keisei.game.env import (
+    REASONS,
+    GameResult,
+    IllegalActionError,
+    ShogiEnv,
+    StepResult,
+    random_legal,
+)
 
 START = cshogi.STARTING_SFEN
 # A few start positions: handicaps (fewer pieces), a mid-game with pieces in hand, and a
@@ -214,7 +220,7 @@ def test_random_games_agree_with_cshogi(
     starts = {cshogi.Board(s).sfen() for s in (start_sfens or [START])}
     for _ in range(steps):
         before = [b.copy() for b in env.boards()]
-        actions = random_actions(step, rng)
+        actions = random_legal(step, rng)
         moves = [env.move_of(i, int(a)) for i, a in enumerate(actions)]
         step = env.step(actions)
         check_step(env, step)
@@ -467,7 +473,7 @@ def test_restarts_draw_start_positions_from_the_list() -> None:
     seen = set()
     for _ in range(10):
         seen.update(b.sfen() for b in env.boards())
-        step = env.step(random_actions(step, np.random.default_rng(0)))
+        step = env.step(random_legal(step, np.random.default_rng(0)))
         assert step.done.all() and all(
             f is not None and f.reason == "max_plies" for f in step.finished
         )
@@ -518,7 +524,7 @@ def _played(num_games: int = 3, seed: int = 5, plies: int = 7) -> tuple[ShogiEnv
     rng = np.random.default_rng(seed)
     step = env.reset(seed)
     for _ in range(plies):
-        step = env.step(random_actions(step, rng))
+        step = env.step(random_legal(step, rng))
     return env, step
 
 
@@ -530,7 +536,7 @@ def test_an_illegal_action_names_its_game_and_changes_nothing() -> None:
     env, step = _played()
     twin, _twin_step = _played()
     before = _state(env)
-    actions = random_actions(step, np.random.default_rng(1))
+    actions = random_legal(step, np.random.default_rng(1))
     bad = actions.copy()
     bad[1] = int(np.flatnonzero(~step.mask[1])[0])
     with pytest.raises(IllegalActionError, match="game 1") as info:
@@ -546,7 +552,7 @@ def test_an_illegal_action_names_its_game_and_changes_nothing() -> None:
 def test_an_action_out_of_range_names_its_game(value: int) -> None:
     env, step = _played()
     before = _state(env)
-    actions = random_actions(step, np.random.default_rng(1))
+    actions = random_legal(step, np.random.default_rng(1))
     actions[2] = value
     with pytest.raises(IllegalActionError, match=f"game 2: action {value} is outside"):
         env.step(actions)
@@ -555,7 +561,7 @@ def test_an_action_out_of_range_names_its_game(value: int) -> None:
 
 def test_every_bad_game_is_named() -> None:
     env, step = _played()
-    actions = random_actions(step, np.random.default_rng(1))
+    actions = random_legal(step, np.random.default_rng(1))
     actions[0] = -5
     actions[2] = int(np.flatnonzero(~step.mask[2])[0])
     with pytest.raises(IllegalActionError) as info:
@@ -580,7 +586,7 @@ def test_wrong_shape_is_rejected(make: Any) -> None:
     env, step = _played()
     before = _state(env)
     with pytest.raises(IllegalActionError, match=r"shape \(3,\)"):
-        env.step(make(random_actions(step, np.random.default_rng(1))))
+        env.step(make(random_legal(step, np.random.default_rng(1))))
     assert _state(env) == before
 
 
@@ -588,7 +594,7 @@ def test_wrong_shape_is_rejected(make: Any) -> None:
 def test_non_integer_dtype_is_rejected(dtype: Any) -> None:
     env, step = _played()
     before = _state(env)
-    actions = random_actions(step, np.random.default_rng(1)).astype(dtype)
+    actions = random_legal(step, np.random.default_rng(1)).astype(dtype)
     with pytest.raises(IllegalActionError, match="must be integers"):
         env.step(actions)
     assert _state(env) == before
@@ -597,7 +603,7 @@ def test_non_integer_dtype_is_rejected(dtype: Any) -> None:
 def test_python_ints_and_narrow_integer_dtypes_are_accepted() -> None:
     env, step = _played()
     twin, _ = _played()
-    actions = random_actions(step, np.random.default_rng(1))
+    actions = random_legal(step, np.random.default_rng(1))
     assert snapshot(env.step(actions.astype(np.int16).tolist())) == snapshot(twin.step(actions))
 
 
@@ -629,8 +635,8 @@ def test_state_dict_round_trip_continues_identically() -> None:
     rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
     step_b = restored
     for _ in range(60):  # long enough for games to finish and restart from the saved RNG
-        step = env.step(random_actions(step, rng_a))
-        step_b = other.step(random_actions(step_b, rng_b))
+        step = env.step(random_legal(step, rng_a))
+        step_b = other.step(random_legal(step_b, rng_b))
         assert snapshot(step) == snapshot(step_b)
 
 
@@ -652,7 +658,7 @@ def test_load_state_dict_refuses_an_illegal_move_and_changes_nothing() -> None:
     with pytest.raises(ValueError, match=r"game 1: move \d+ is not legal"):
         env.load_state_dict(state)
     assert env.state_dict() == before
-    assert snapshot(env.step(random_actions(step, np.random.default_rng(3)))) is not None
+    assert snapshot(env.step(random_legal(step, np.random.default_rng(3)))) is not None
 
 
 def test_load_state_dict_refuses_a_game_that_already_ended() -> None:

@@ -32,7 +32,6 @@ from keisei.evaluation.match import (
     COLORS,
     GameOutcome,
     MatchResult,
-    dump_json,
     play_match,
     summary_by,
 )
@@ -40,6 +39,7 @@ from keisei.evaluation.players import Player, PlayerError
 from keisei.evaluation.ratings import RatingsError, RatingTable, match_stats
 from keisei.evaluation.specs import PlayerOptions, parse_player
 from keisei.evaluation.usi import EngineSettings, parse_option
+from keisei.files import atomic_write_json
 
 
 def register(subparsers: Any) -> None:
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(result, args, records)
     print_report(report)
     if args.json is not None:
-        dump_json(report, args.json)
+        atomic_write_json(args.json, report)
     if args.ratings is not None:
         # Reloaded under the lock: a training run may have added evaluations meanwhile.
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,9 @@ from typing import Any
 import numpy as np
 
 from keisei.errors import UsageError
-from keisei.game.env import REASONS, GameResult, ShogiEnv, StepResult
+from keisei.files import atomic_write_json
+from keisei.game.env import REASONS, GameResult, ShogiEnv, random_legal
 from keisei.game.records import write_records
-
-
-def random_actions(step: StepResult, rng: np.random.Generator) -> np.ndarray[Any, Any]:
-    """One uniformly random legal action per game, with array operations only."""
-    counts = step.legal_counts
-    offsets = np.cumsum(counts) - counts
-    picks = (rng.random(counts.size) * counts).astype(np.int64)
-    actions: np.ndarray[Any, Any] = step.legal_actions[offsets + picks]
-    return actions
 
 
 def play_random_games(
@@ -34,7 +25,7 @@ def play_random_games(
     # Games are taken in the order they finish; the seed fixes that order.
     results: list[GameResult] = []
     while len(results) < games:
-        step = env.step(random_actions(step, rng))
+        step = env.step(random_legal(step, rng))
         results.extend(f for f in step.finished if f is not None)
     return results[:games]
 
@@ -101,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             "plies": sum(g.plies for g in results),
         },
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(out / "summary.json", summary)
     t = summary["totals"]
     print(
         f"{t['games']} games: black {t['black']}, white {t['white']}, draw {t['draw']}; "

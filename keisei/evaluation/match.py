@@ -16,8 +16,6 @@ ran out of time) ends at once as that player's loss, with the reason; the match 
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,14 +24,12 @@ from typing import Any
 
 import cshogi
 import numpy as np
-from cshogi import CSA, KIF
 
 from keisei.evaluation.players import FAULT_REASONS, FORFEIT_REASONS, Forfeit, Player
-from keisei.game.env import REASONS, GameResult, ShogiEnv
-from keisei.game.records import usi_position, write_records
+from keisei.game.env import REASONS, GameResult, ShogiEnv, random_legal
+from keisei.game.records import write_records
 
 ALL_REASONS: tuple[str, ...] = REASONS + FORFEIT_REASONS
-_EPOCH = dt.datetime(2000, 1, 1)  # as keisei.game.records: same game, same bytes
 COLORS: tuple[str, str] = ("black", "white")
 
 
@@ -95,64 +91,6 @@ class MatchResult:
 
     def faults(self) -> list[GameOutcome]:
         return [g for g in self.games if g.reason in FAULT_REASONS]
-
-
-# -- records -----------------------------------------------------------------------------
-
-_CSA_FORFEIT = {
-    "resign": "%TORYO",
-    "engine_crash": "%TORYO",
-    "engine_illegal_move": "%ILLEGAL_MOVE",
-    "engine_timeout": "%TIME_UP",
-}
-_KIF_FORFEIT = {"resign": "投了", "engine_crash": "投了", "engine_illegal_move": "反則負け"}
-
-
-def write_game_records(
-    game: GameResult, directory: Path, stem: str, names: tuple[str, str], detail: str | None
-) -> dict[str, str]:
-    """KIF, CSA and USI records of a game, including games ended by a forfeit.
-
-    ``keisei.game.records`` writes games that ended on the board; a forfeit (which always
-    happens on the forfeiting side's turn, so the side to move loses) ends with CSA
-    ``%TORYO`` / ``%ILLEGAL_MOVE`` / ``%TIME_UP`` and KIF 投了 / 反則負け / 切れ負け,
-    preceded by a comment saying what happened.
-    """
-    if game.reason in REASONS:
-        return write_records(game, directory, stem, names)
-    directory.mkdir(parents=True, exist_ok=True)
-    note = f"keisei: {game.reason}" + (f": {detail}" if detail else "")
-    csa = CSA.Exporter(str(directory / f"{stem}.csa"))
-    try:
-        csa.info(cshogi.Board(game.start_sfen), names=list(names), version="V2.2")
-        for move in game.moves:
-            csa.move(move)
-        csa.f.write(f"'{note}\n")
-        csa.endgame(_CSA_FORFEIT[game.reason])
-    finally:
-        csa.close()
-    kif = KIF.Exporter(str(directory / f"{stem}.kif"))
-    try:
-        handicap = (
-            None if game.start_sfen == cshogi.STARTING_SFEN else cshogi.Board(game.start_sfen)
-        )
-        kif.header(list(names), starttime=_EPOCH, handicap=handicap)
-        for move in game.moves:
-            kif.move(move)
-        ending = _KIF_FORFEIT.get(game.reason, "切れ負け")
-        n = len(game.moves) + 1
-        winner = "先手" if len(game.moves) % 2 == 1 else "後手"
-        kif.kifu.write(f"*{note.encode('cp932', 'replace').decode('cp932')}\n")
-        kif.kifu.write(f"{n:>4} {ending}      ( 0:00/00:00:00)\n")
-        if game.reason == "engine_illegal_move":
-            loser = "後手" if winner == "先手" else "先手"
-            kif.kifu.write(f"まで{n - 1}手で{loser}の反則負け\n")
-        else:
-            kif.kifu.write(f"まで{n - 1}手で{winner}の勝ち\n")
-    finally:
-        kif.close()
-    (directory / f"{stem}.usi").write_text(usi_position(game) + "\n", encoding="ascii")
-    return {"csa": f"{stem}.csa", "kif": f"{stem}.kif", "usi": f"{stem}.usi"}
 
 
 # -- playing -----------------------------------------------------------------------------
@@ -219,7 +157,8 @@ def play_match(
         )
         records: dict[str, str] = {}
         if records_dir is not None:
-            records = write_game_records(result, records_dir, f"game_{g:0{width}d}", names, detail)
+            stem = f"game_{g:0{width}d}"
+            records = write_records(result, records_dir, stem, names, note=detail)
         out = GameOutcome(
             index=g,
             agent_color=COLORS[color],
@@ -249,9 +188,9 @@ def play_match(
                 continue
             g = slot_game[slot]
             if g < 0:
-                pending[slot] = int(_one_random(step, slot, idle_rng))
+                pending[slot] = int(random_legal(step, idle_rng, np.array([slot]))[0])
             elif plies[slot] < opening_plies:
-                pending[slot] = int(_one_random(step, slot, opening_rngs[g]))
+                pending[slot] = int(random_legal(step, opening_rngs[g], np.array([slot]))[0])
             else:
                 asked[0 if to_move[slot] == agent_color(g) else 1].append(slot)
         forfeited: list[int] = []
@@ -300,12 +239,6 @@ def play_match(
     )
 
 
-def _one_random(step: Any, slot: int, rng: np.random.Generator) -> int:
-    counts = step.legal_counts
-    start = int(counts[:slot].sum())
-    return int(step.legal_actions[start + int(rng.integers(int(counts[slot])))])
-
-
 def summary_by(
     result: MatchResult, key: Callable[[GameOutcome], str], keys: tuple[str, ...]
 ) -> dict[str, dict[str, int]]:
@@ -315,10 +248,3 @@ def summary_by(
         row = table.setdefault(key(g), {"wins": 0, "losses": 0, "draws": 0})
         row[{"win": "wins", "loss": "losses", "draw": "draws"}[g.outcome]] += 1
     return table
-
-
-def dump_json(data: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)

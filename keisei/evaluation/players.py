@@ -23,9 +23,12 @@ from typing import Any
 import cshogi
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from keisei.game.encoding import move_label
-from keisei.game.env import ShogiEnv, StepResult
+from keisei.game.env import ShogiEnv, StepResult, random_legal
+from keisei.rl.network import obs_to_tensor
+from keisei.rl.policy import MaskedCategorical
 
 IntArray = npt.NDArray[np.int64]
 
@@ -107,15 +110,6 @@ class Player:
         self.close()
 
 
-def random_legal(step: StepResult, slots: IntArray, rng: np.random.Generator) -> IntArray:
-    """One uniformly random legal action for each game in ``slots``."""
-    counts = step.legal_counts
-    offsets = np.cumsum(counts) - counts
-    picks = (rng.random(slots.size) * counts[slots]).astype(np.int64)
-    actions: IntArray = step.legal_actions[offsets[slots] + picks]
-    return actions
-
-
 class RandomPlayer(Player):
     """A uniformly random legal mover."""
 
@@ -124,7 +118,7 @@ class RandomPlayer(Player):
         self.rng = np.random.default_rng(seed)
 
     def act(self, env: ShogiEnv, step: StepResult, slots: IntArray) -> Moves:
-        return Moves(random_legal(step, slots, self.rng))
+        return Moves(random_legal(step, self.rng, slots))
 
 
 class GreedyPlayer(Player):
@@ -175,11 +169,12 @@ class GreedyPlayer(Player):
 
 
 class CheckpointPlayer(Player):
-    """A policy network: argmax (temperature 0) or sampled from the masked softmax.
+    """A policy network: its most probable legal move (temperature 0), or sampled.
 
-    All games in which the player is to move are evaluated in one forward pass. Illegal
-    actions get probability exactly zero (their logits are set to -inf before the
-    softmax). Sampling uses the player's own numpy generator, never torch's global one.
+    All games in which the player is to move are evaluated in one forward pass (in chunks
+    of ``batch_size``). The policy is ``keisei.rl.policy.MaskedCategorical``, the one the
+    trainer acts with: illegal actions get probability exactly zero. Sampling draws from
+    the player's own torch generator (seeded from ``seed``), never a global one.
     """
 
     def __init__(
@@ -191,19 +186,20 @@ class CheckpointPlayer(Player):
         device: str | None = None,
         batch_size: int = 256,
     ) -> None:
-        if temperature < 0:
+        if not temperature >= 0:  # also rejects nan
             raise PlayerError(f"temperature must be >= 0, got {temperature}")
         self.model = model
         self.name = name
         self.temperature = float(temperature)
         self.deterministic = self.temperature == 0.0
-        self.rng = np.random.default_rng(seed)
         if device is None:
             try:
                 device = str(next(model.parameters()).device)
             except StopIteration:
                 device = "cpu"
         self.device = device
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.generator = torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
         self.batch_size = batch_size
         self._was_training: bool | None = None
 
@@ -217,46 +213,19 @@ class CheckpointPlayer(Player):
             self.model.train(self._was_training)
             self._was_training = None
 
-    def probabilities(
-        self, obs: npt.NDArray[np.uint8], mask: npt.NDArray[np.bool_]
-    ) -> npt.NDArray[np.float64]:
-        """The masked policy (B, 2187) at this player's temperature (1 if greedy)."""
-        logits = self._logits(obs, mask)
-        t = self.temperature if self.temperature > 0 else 1.0
-        z = logits / t
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p[~mask] = 0.0
-        p /= p.sum(axis=1, keepdims=True)
-        return p
-
-    def _logits(
-        self, obs: npt.NDArray[np.uint8], mask: npt.NDArray[np.bool_]
-    ) -> npt.NDArray[np.float64]:
-        import torch
-
+    def policy(self, obs: npt.NDArray[np.uint8], mask: npt.NDArray[np.bool_]) -> MaskedCategorical:
+        """The masked policy over ``obs`` at this player's temperature (1 if greedy)."""
         chunks = []
         with torch.inference_mode():
             for start in range(0, obs.shape[0], self.batch_size):
-                x = torch.as_tensor(obs[start : start + self.batch_size], device=self.device)
-                out = self.model(x.float())
-                logits = out.logits if hasattr(out, "logits") else out[0]
-                chunks.append(logits.float().cpu().numpy().astype(np.float64))
-        logits = np.concatenate(chunks) if chunks else np.zeros(mask.shape)
-        return np.where(mask, logits, -np.inf)
+                out = self.model(obs_to_tensor(obs[start : start + self.batch_size], self.device))
+                chunks.append(out.logits.float())
+        logits = torch.cat(chunks) if chunks else torch.zeros(mask.shape)
+        if self.temperature > 0:
+            logits = logits / self.temperature
+        return MaskedCategorical(logits, torch.as_tensor(mask, device=logits.device))
 
     def act(self, env: ShogiEnv, step: StepResult, slots: IntArray) -> Moves:
-        obs = step.obs[slots]
-        mask = step.mask[slots]
-        if self.temperature == 0.0:
-            return Moves(self._logits(obs, mask).argmax(axis=1).astype(np.int64))
-        p = self.probabilities(obs, mask)
-        cdf = np.cumsum(p, axis=1)
-        u = self.rng.random(slots.size)[:, None] * cdf[:, -1:]
-        picks = (cdf <= u).sum(axis=1)
-        # Guard against float round-off landing on a zero-probability (illegal) tail.
-        picks = np.minimum(picks, p.shape[1] - 1)
-        bad = ~mask[np.arange(slots.size), picks]
-        if bad.any():
-            picks[bad] = p[bad].argmax(axis=1)
-        return Moves(picks.astype(np.int64))
+        dist = self.policy(step.obs[slots], step.mask[slots])
+        actions = dist.mode() if self.temperature == 0.0 else dist.sample_with(self.generator)
+        return Moves(actions.cpu().numpy().astype(np.int64))

@@ -11,10 +11,12 @@ backend switch, safe inside a training process.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 from keisei.evaluation.ratings import RatingTable
+from keisei.files import atomic_write
 
 PLOT_FILE = "learning_curve.png"
 
@@ -100,8 +102,6 @@ def plot_learning_curve(table: RatingTable, path: Path) -> Path:
     if data["scores"]:
         ax2.legend(loc="best", fontsize="small")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path
+    image = io.BytesIO()
+    fig.savefig(image, format="png")
+    return atomic_write(path, image.getvalue())

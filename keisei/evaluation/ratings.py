@@ -33,8 +33,6 @@ import contextlib
 import fcntl
 import json
 import math
-import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from keisei.files import atomic_write_json
 
 RATINGS_FILE = "ratings.json"
 ANCHOR = "random"
@@ -385,13 +385,8 @@ class RatingTable:
             table.save(run_dir)
 
     def save(self, run_dir: Path) -> Path:
-        """Write ``RUN_DIR/ratings.json`` atomically (temporary file + rename)."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / RATINGS_FILE
-        tmp = run_dir / f".{RATINGS_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        """Write ``RUN_DIR/ratings.json`` atomically (``keisei.files.atomic_write``)."""
+        return atomic_write_json(run_dir / RATINGS_FILE, self.to_dict())
 
 
 def _score(res: dict[str, int]) -> float | None:

@@ -83,6 +83,23 @@ class StepResult:
     legal_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
+def random_legal(
+    step: StepResult, rng: np.random.Generator, slots: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.int64]:
+    """One uniformly random legal action for each game in ``slots`` (default: every game).
+
+    One uniform draw per game, with array operations only: the random player, random
+    self-play, the benchmarks and the random openings of matches all use it.
+    """
+    counts = step.legal_counts
+    offsets = np.cumsum(counts) - counts
+    if slots is None:
+        slots = np.arange(counts.size, dtype=np.int64)
+    picks = (rng.random(slots.size) * counts[slots]).astype(np.int64)
+    actions: npt.NDArray[np.int64] = step.legal_actions[offsets[slots] + picks]
+    return actions
+
+
 _PIECE_LIMITS: dict[str, int] = {"K": 2, "R": 2, "B": 2, "G": 4, "S": 4, "N": 4, "L": 4, "P": 18}
 _PROMOTABLE = frozenset("PLNSBR")
 _HAND_PIECES = "RBGSNLPrbgsnlp"
@@ -397,3 +414,17 @@ class ShogiEnv:
                 board.push(move)
             boards.append(board)
         return boards
+
+    def memory_bytes(self) -> dict[str, int]:
+        """An estimate of the memory this environment holds, in bytes, by part.
+
+        ``"games"``: the C++ games' own estimate of their state (boards, per-ply history,
+        repetition keys; from container sizes). ``"action_tables"``: the legal-action mask
+        and the action-to-move table of the current positions (``num_games x NUM_ACTIONS``
+        each). Python objects, the start positions and the last ``StepResult`` are not
+        counted (``tracemalloc`` sees those).
+        """
+        return {
+            "games": int(self._games.memory_bytes()),
+            "action_tables": int(self._mask.nbytes + self._move_of.nbytes),
+        }

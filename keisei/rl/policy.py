@@ -39,13 +39,20 @@ class MaskedCategorical:
         self.mask = mask
         # float32 whatever the autocast dtype: bf16 log-probabilities are too coarse for
         # PPO ratios. ``logits`` are normalized: the log-probabilities of all actions.
-        self.logits: torch.Tensor = (
-            logits.float().masked_fill(~mask, float("-inf")).log_softmax(dim=-1)
-        )
+        self.masked = logits.float().masked_fill(~mask, float("-inf"))
+        self.logits: torch.Tensor = self.masked.log_softmax(dim=-1)
 
     @functools.cached_property
     def probs(self) -> torch.Tensor:
         return self.logits.exp()
+
+    def mode(self) -> torch.Tensor:
+        """The most probable legal action of each row (the first one on a tie).
+
+        Taken over the raw masked logits: normalizing first could round two nearly equal
+        logits into a tie.
+        """
+        return self.masked.argmax(dim=-1)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)

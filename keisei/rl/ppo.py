@@ -147,7 +147,7 @@ class PPOAgent:
     ) -> npt.NDArray[np.int64]:
         """The most probable legal action of each row."""
         dist = MaskedCategorical(self._run(obs).logits, self._mask(mask))
-        return dist.logits.argmax(dim=1).cpu().numpy().astype(np.int64)
+        return dist.mode().cpu().numpy().astype(np.int64)
 
     # -- learning -------------------------------------------------------------------
     def _prepare(self, buffer: RolloutBuffer, last_values: FloatArray) -> _Batch:
@@ -297,3 +297,14 @@ class PPOAgent:
 
     def load_model_state(self, state: dict[str, Any]) -> None:
         load_weights(self.model, state["weights"], state["config"])
+
+    @torch.inference_mode()
+    def infer(self, obs: npt.NDArray[np.uint8]) -> PolicyValue:
+        """The network's outputs for a batch of observations, computed as ``act`` computes
+        them (observations to a tensor on the device, the compiled model with
+        ``ppo.compile``, bf16 autocast with ``ppo.bf16`` on CUDA), without sampling.
+
+        The tensors stay on the device and the call does not wait for it: synchronize
+        (``torch.cuda.synchronize``) before reading a clock.
+        """
+        return self._run(obs)
