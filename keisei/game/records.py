@@ -1,8 +1,37 @@
-"""Game records: KIF, CSA and USI move lists, written with cshogi's exporters."""
+"""Game records: KIF, CSA and USI move lists of finished games, for every way a game ends.
+
+The one implementation of records: training, ``keisei selfplay`` and matches all write
+through ``write_records``. cshogi's exporters write the header and the moves; the ending
+(the special move and, in KIF, the closing sentence) is written here, from the
+``GameResult``'s winner and reason, so that a reader gets back exactly that result:
+
+========================  ===================  ============  ==============================
+reason                    CSA                  KIF           KIF closing sentence
+========================  ===================  ============  ==============================
+checkmate                 ``%TSUMI``           詰み          まで64手で後手の勝ち
+no_legal_moves            ``%TSUMI``           詰み          まで64手で後手の勝ち
+perpetual_check           ``%+ILLEGAL_ACTION`` 反則勝ち      まで12手で後手の反則勝ち
+                          (black lost) or      (the checker  (or 反則負け naming the loser,
+                          ``%-ILLEGAL_ACTION`` just moved)   when the checker is to move)
+repetition                ``%SENNICHITE``      千日手        まで80手で千日手
+nyugyoku                  ``%KACHI``           入玉勝ち      まで201手で後手の入玉勝ち
+max_plies                 ``%HIKIWAKE``        中断          まで512手で中断
+resign, engine_crash      ``%TORYO``           投了          まで64手で先手の勝ち
+engine_illegal_move       ``%ILLEGAL_MOVE``    反則負け      まで64手で後手の反則負け
+engine_timeout            ``%TIME_UP``         切れ負け      まで64手で先手の勝ち
+========================  ===================  ============  ==============================
+
+The last four are forfeits by an external player (``keisei.evaluation``): they happen on
+the forfeiting side's turn, so the side to move loses. Sides are named 先手 (black) and
+後手 (white), as in the KIF header cshogi writes, also for games that start with white to
+move. Before the ending, a comment (``'keisei: REASON[: NOTE]`` in CSA, ``*keisei: ...``
+in KIF) names keisei's reason and, for forfeits, what happened.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import cshogi
@@ -12,24 +41,87 @@ from keisei.game.env import GameResult
 
 # Fixed so that the same game always gives the same bytes (records are compared in tests).
 _EPOCH = dt.datetime(2000, 1, 1)
+SIDES: tuple[str, str] = ("先手", "後手")  # black, white, as in cshogi's KIF header
 
-# CSA special moves for each termination reason, from the loser's (or side to move's) view.
-_CSA_END = {
-    "checkmate": "%TSUMI",
-    "no_legal_moves": "%TSUMI",
-    "perpetual_check": "%ILLEGAL_MOVE",
-    "repetition": "%SENNICHITE",
-    "nyugyoku": "%KACHI",
-    "max_plies": "%HIKIWAKE",
+# Reasons after which the side to move has lost: (CSA special move, KIF special move,
+# closing sentence after "まで{n}手で", filled with the winner's side).
+_SIDE_TO_MOVE_LOSES: dict[str, tuple[str, str, str]] = {
+    "checkmate": ("%TSUMI", "詰み", "{winner}の勝ち"),
+    "no_legal_moves": ("%TSUMI", "詰み", "{winner}の勝ち"),
+    "resign": ("%TORYO", "投了", "{winner}の勝ち"),
+    "engine_crash": ("%TORYO", "投了", "{winner}の勝ち"),
+    "engine_timeout": ("%TIME_UP", "切れ負け", "{winner}の勝ち"),
+    "engine_illegal_move": ("%ILLEGAL_MOVE", "反則負け", "{loser}の反則負け"),
 }
-_KIF_END = {
-    "checkmate": "resign",
-    "no_legal_moves": "resign",
-    "perpetual_check": "illegal_lose",
-    "repetition": "sennichite",
-    "nyugyoku": "win",
-    "max_plies": "draw",
+_DRAWS: dict[str, tuple[str, str, str]] = {
+    "repetition": ("%SENNICHITE", "千日手", "千日手"),
+    "max_plies": ("%HIKIWAKE", "中断", "中断"),
 }
+#: Every reason records can end with: the environment's and external players' forfeits.
+RECORD_REASONS: tuple[str, ...] = (
+    *_SIDE_TO_MOVE_LOSES,
+    *_DRAWS,
+    "perpetual_check",
+    "nyugyoku",
+)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a record ends: the CSA and KIF special moves and the KIF closing sentence."""
+
+    csa: str  # e.g. "%TSUMI"
+    kif: str  # e.g. "詰み"
+    sentence: str  # e.g. "まで64手で後手の勝ち"
+
+
+def side_to_move_at_end(game: GameResult) -> int:
+    """cshogi.BLACK or cshogi.WHITE: the side to move after the game's last move."""
+    start = 0 if game.start_sfen.split()[1] == "b" else 1  # cshogi.BLACK, cshogi.WHITE
+    return start ^ (len(game.moves) % 2)
+
+
+def ending(game: GameResult) -> Ending:
+    """The ending of ``game``'s records; ValueError if its winner cannot go with its reason."""
+    n = len(game.moves)
+    to_move = side_to_move_at_end(game)
+    reason, winner = game.reason, game.winner
+
+    def need(expected: int | None, why: str) -> None:
+        if winner != expected:
+            who = "a draw" if winner is None else f"won by {SIDES[winner]}"
+            raise ValueError(f"a game ending by {reason} ({why}) cannot be {who}")
+
+    if reason in _SIDE_TO_MOVE_LOSES:
+        need(1 - to_move, "the side to move loses")
+        csa, kif, sentence = _SIDE_TO_MOVE_LOSES[reason]
+    elif reason in _DRAWS:
+        need(None, "a draw")
+        csa, kif, sentence = _DRAWS[reason]
+    elif reason == "nyugyoku":
+        need(to_move, "the side to move declares and wins")
+        csa, kif, sentence = "%KACHI", "入玉勝ち", "{winner}の入玉勝ち"
+    elif reason == "perpetual_check":
+        if winner is None:
+            raise ValueError("a game ending by perpetual_check cannot be a draw")
+        loser = 1 - winner
+        # CSA names the side whose illegal action lost the game; KIF says whether the side
+        # to move wins (its opponent's last check was the foul) or loses.
+        csa = "%+ILLEGAL_ACTION" if loser == cshogi.BLACK else "%-ILLEGAL_ACTION"
+        if loser == to_move:
+            kif, sentence = "反則負け", "{loser}の反則負け"
+        else:
+            kif, sentence = "反則勝ち", "{winner}の反則勝ち"
+    else:
+        raise ValueError(f"no record ending for reason {reason!r}")
+    if winner is not None:
+        sentence = sentence.format(winner=SIDES[winner], loser=SIDES[1 - winner])
+    return Ending(csa, kif, f"まで{n}手で{sentence}")
+
+
+def _note_lines(game: GameResult, note: str | None) -> list[str]:
+    text = f"keisei: {game.reason}" + (f": {note}" if note else "")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def usi_moves(game: GameResult) -> list[str]:
@@ -43,19 +135,40 @@ def usi_position(game: GameResult) -> str:
     return f"{head} moves {moves}" if moves else head
 
 
-def write_csa(game: GameResult, path: Path, names: tuple[str, str] = ("black", "white")) -> None:
+def write_csa(
+    game: GameResult,
+    path: Path,
+    names: tuple[str, str] = ("black", "white"),
+    note: str | None = None,
+) -> None:
+    """CSA V2.2; ``note`` (what happened, e.g. an engine's fault) goes into a comment."""
+    end = ending(game)
     exporter = CSA.Exporter(str(path))
     try:
         exporter.info(cshogi.Board(game.start_sfen), names=list(names), version="V2.2")
         for move in game.moves:
             exporter.move(move)
-        exporter.endgame(_CSA_END[game.reason])
+        for line in _note_lines(game, note):
+            # ASCII only: CSA files are read as Shift_JIS or UTF-8 depending on the reader.
+            exporter.f.write("'" + line.encode("ascii", "replace").decode("ascii") + "\n")
+        exporter.endgame(end.csa)
     finally:
         exporter.close()
 
 
-def write_kif(game: GameResult, path: Path, names: tuple[str, str] = ("black", "white")) -> None:
-    """Writes KIF (Shift_JIS, as Shogi GUIs expect; use a ``.kifu`` suffix for UTF-8)."""
+def write_kif(
+    game: GameResult,
+    path: Path,
+    names: tuple[str, str] = ("black", "white"),
+    note: str | None = None,
+) -> None:
+    """KIF (Shift_JIS, as Shogi GUIs expect; use a ``.kifu`` suffix for UTF-8).
+
+    cshogi's exporter writes the header and the moves; the special move, the comment and
+    the closing sentence are written here (cshogi's own ``end`` names the winner by move
+    parity from black and numbers a draw two moves too far).
+    """
+    end = ending(game)
     exporter = KIF.Exporter(str(path))
     try:
         start = game.start_sfen
@@ -63,17 +176,33 @@ def write_kif(game: GameResult, path: Path, names: tuple[str, str] = ("black", "
         exporter.header(list(names), starttime=_EPOCH, handicap=handicap)
         for move in game.moves:
             exporter.move(move)
-        exporter.end(_KIF_END[game.reason])
+        # The special move, in the layout of cshogi's move lines (names padded to 12 columns).
+        pad = " " * (12 - 2 * len(end.kif))
+        exporter.kifu.write(f"{len(game.moves) + 1:>4} {end.kif}{pad}      ( 0:00/00:00:00)\n")
+        encoding = exporter.kifu.encoding
+        for line in _note_lines(game, note):
+            safe = line.encode(encoding, "replace").decode(encoding)
+            exporter.kifu.write(f"*{safe}\n")
+        exporter.kifu.write(end.sentence + "\n")
     finally:
         exporter.close()
 
 
 def write_records(
-    game: GameResult, directory: Path, stem: str, names: tuple[str, str] = ("black", "white")
+    game: GameResult,
+    directory: Path,
+    stem: str,
+    names: tuple[str, str] = ("black", "white"),
+    note: str | None = None,
 ) -> dict[str, str]:
-    """Write ``stem.csa``, ``stem.kif`` and ``stem.usi``; return their file names."""
+    """Write ``stem.csa``, ``stem.kif`` and ``stem.usi``; return their file names.
+
+    Works for every ending in ``RECORD_REASONS``; ``note`` says what happened (for a
+    forfeit: the engine's fault) and is written as a comment in the CSA and KIF records.
+    """
+    ending(game)  # an impossible result fails before any file is written
     directory.mkdir(parents=True, exist_ok=True)
-    write_csa(game, directory / f"{stem}.csa", names)
-    write_kif(game, directory / f"{stem}.kif", names)
+    write_csa(game, directory / f"{stem}.csa", names, note)
+    write_kif(game, directory / f"{stem}.kif", names, note)
     (directory / f"{stem}.usi").write_text(usi_position(game) + "\n", encoding="ascii")
     return {"csa": f"{stem}.csa", "kif": f"{stem}.kif", "usi": f"{stem}.usi"}
