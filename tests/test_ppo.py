@@ -16,7 +16,7 @@ from keisei.game.encoding import NUM_ACTIONS, move_label, unpack_mask, unpack_ob
 from keisei.game.env import GameResult, ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
-from keisei.rl.ppo import PPOAgent, wdl_targets
+from keisei.rl.ppo import PPOAgent, explained_variance, wdl_targets
 from keisei.rl.rollout import RolloutBuffer, compute_gae
 
 TINY = ModelConfig(blocks=1, channels=8)
@@ -342,9 +342,33 @@ def test_update_metrics_and_lr_schedules() -> None:
         np.testing.assert_allclose(lrs, np.array(factors) * 1e-3, rtol=1e-6)
     assert set(m) == {
         "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
-        "grad_norm", "learning_rate", "epochs_run", "minibatch_steps",
+        "grad_norm", "learning_rate", "epochs_run", "minibatch_steps", "explained_variance",
+        "approx_kl_first_epoch", "approx_kl_last_epoch",
     }  # fmt: skip
     assert all(np.isfinite(v) for v in m.values())
+
+
+def test_explained_variance() -> None:
+    returns = np.array([1.0, -1.0, 1.0, -1.0])
+    assert explained_variance(returns, returns) == 1.0
+    assert explained_variance(np.zeros(4), returns) == 0.0
+    assert explained_variance(-returns, returns) == -3.0
+    assert explained_variance(np.array([0.5, -0.5, 0.5, -0.5]), returns) == 0.75
+    assert np.isnan(explained_variance(returns, np.ones(4)))
+
+
+def test_kl_of_the_first_and_last_epochs() -> None:
+    cfg = PPOConfig(learning_rate=1e-2, epochs=2, minibatch_size=32)
+    agent = make_agent(cfg)
+    buf = fill_rollout(agent)
+    m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
+    # One minibatch per epoch: the first sees the rollout's own policy (KL 0).
+    assert m["minibatch_steps"] == 2.0
+    assert m["approx_kl_first_epoch"] == pytest.approx(0.0, abs=1e-6)
+    assert m["approx_kl_last_epoch"] > 1e-4
+    assert m["approx_kl"] == pytest.approx(
+        (m["approx_kl_first_epoch"] + m["approx_kl_last_epoch"]) / 2, rel=1e-6
+    )
 
 
 def test_target_kl_stops_epochs_early() -> None:

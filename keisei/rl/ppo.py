@@ -28,6 +28,16 @@ from keisei.rl.policy import MaskedCategorical
 from keisei.rl.rollout import FloatArray, RolloutBuffer, compute_gae
 
 
+def explained_variance(values: npt.NDArray[Any], returns: npt.NDArray[Any]) -> float:
+    """1 - Var(returns - values) / Var(returns): 1 is a perfect value head, 0 no better
+    than a constant, negative worse. NaN when the returns do not vary (nothing to explain).
+    """
+    var = float(np.var(returns, dtype=np.float64))
+    if var == 0.0:
+        return float("nan")
+    return 1.0 - float(np.var(returns - values, dtype=np.float64)) / var
+
+
 @dataclass
 class _Batch:
     """A flattened rollout, ready for minibatches; obs and masks stay packed until used."""
@@ -242,6 +252,9 @@ class PPOAgent:
         cfg = self.cfg
         batch = self._prepare(buffer, last_values)
         n = len(batch)
+        # Of the value head as it was when the rollout was collected (as CleanRL and SB3).
+        ev = explained_variance(batch.old_values.cpu().numpy(), batch.returns.cpu().numpy())
+        epoch_kl: list[list[float]] = []
         learning_rate = float(self.optimizer.param_groups[0]["lr"])
         keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
         sums = dict.fromkeys((*keys, "grad_norm"), 0.0)
@@ -250,6 +263,7 @@ class PPOAgent:
         stop = False
         for _ in range(cfg.epochs):
             epochs_run += 1
+            epoch_kl.append([])
             order = torch.randperm(n, generator=generator, device=generator.device)
             for start in range(0, n, cfg.minibatch_size):
                 losses = self._losses(batch, order[start : start + cfg.minibatch_size])
@@ -267,6 +281,7 @@ class PPOAgent:
                 steps += 1
                 for key in keys:
                     sums[key] += float(losses[key].detach())
+                epoch_kl[-1].append(float(losses["approx_kl"]))
                 sums["grad_norm"] += float(grad_norm)
             if stop:
                 break
@@ -275,6 +290,13 @@ class PPOAgent:
         metrics["learning_rate"] = learning_rate
         metrics["epochs_run"] = float(epochs_run)
         metrics["minibatch_steps"] = float(steps)
+        if math.isfinite(ev):  # undefined when the returns do not vary; JSON has no NaN
+            metrics["explained_variance"] = ev
+        # How far the policy moved from the rollout's policy: early in the update (first
+        # epoch; its first minibatch is 0 by construction) and by its end (last epoch).
+        kls = [k for k in epoch_kl if k]
+        metrics["approx_kl_first_epoch"] = float(np.mean(kls[0])) if kls else 0.0
+        metrics["approx_kl_last_epoch"] = float(np.mean(kls[-1])) if kls else 0.0
         return metrics
 
     # -- checkpoints ------------------------------------------------------------------
