@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_option
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
-from tests.usi_faults import fault_engine
+from tests.usi_faults import fault_engine, started, wrapped
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -252,3 +253,79 @@ def test_opening_plies_give_pairs_the_same_opening() -> None:
     assert openings[0] != openings[2]
     labels = [move_label(m, i % 2) for i, m in enumerate(openings[0])]
     assert len(labels) == 4
+
+
+def group_gone(pgid: int) -> bool:
+    """No live process is left in process group ``pgid``.
+
+    ``os.killpg(pgid, 0)`` raises ProcessLookupError once every member is gone; where the
+    init process does not reap orphans (some containers), killed orphans stay as zombies,
+    which are dead but still members: those are read from /proc and ignored.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return False
+    return True
+
+
+def test_timed_out_engine_is_killed_with_its_whole_process_group(tmp_path: Path) -> None:
+    # The engine runs under a wrapper script, ignores SIGTERM and hangs at its 2nd move
+    # (first process only): on the timeout its group gets SIGTERM, then SIGKILL.
+    pids = tmp_path / "pids"
+    inner = fault_engine(tmp_path, "hang", 2, once=True, ignore_term=True, pids=pids)
+    engine = USIPlayer(wrapped(tmp_path, inner), EngineSettings(time_limit_s=0.3))
+    started_at = time.monotonic()
+    with engine:
+        result = play_match(engine, RandomPlayer(0), 2, seed=0, parallel=1, max_plies=8)
+        (first_pid, first_group), (_, second_group) = started(pids)
+        assert first_pid != first_group  # the engine is the wrapper's child, in its group
+        assert group_gone(first_group)
+        assert not group_gone(second_group)  # the restarted engine, playing on
+    assert time.monotonic() - started_at < 10.0
+    assert [(g.reason, g.plies) for g in result.games] == [
+        ("engine_timeout", 2),
+        ("max_plies", 8),
+    ]
+    assert result.games[0].detail == ("no move within 0.3 s (engine killed, to be restarted)")
+    assert group_gone(second_group)
+
+
+def test_engine_that_ignores_quit_and_sigterm_leaves_no_process_after_close(
+    tmp_path: Path,
+) -> None:
+    pids = tmp_path / "pids"
+    inner = fault_engine(tmp_path, "linger", 0, ignore_term=True, pids=pids)
+    engine = USIPlayer(wrapped(tmp_path, inner), EngineSettings())
+    engine.open()
+    ((pid, group),) = started(pids)
+    assert pid != group and not group_gone(group)
+    engine.close()
+    assert group_gone(group)
+
+
+def test_engine_garbage_is_reported_with_what_it_sent(tmp_path: Path) -> None:
+    engine = USIPlayer(fault_engine(tmp_path, "garbage", 2), EngineSettings(time_limit_s=0.3))
+    with engine:
+        result = play_match(engine, RandomPlayer(0), 1, seed=0, max_plies=8)
+    g = result.games[0]
+    assert (g.reason, g.plies, g.outcome) == ("engine_timeout", 2, "loss")
+    assert g.detail == (
+        "no move within 0.3 s; it sent 'bestmvoe 7g7f' '" + "x" * 80 + "...' "
+        "(engine killed, to be restarted)"
+    )
+    silent = USIPlayer(fault_engine(tmp_path, "garbage", 0), EngineSettings(startup_timeout_s=2.0))
+    with pytest.raises(PlayerError) as info:
+        silent.open()
+    assert str(info.value) == (
+        f"engine {tmp_path / 'faulty_garbage_0.py'} failed to start: no answer before the "
+        "deadline; it sent 4 lines, ending 'option name Depth type spin default 1 "
+        "min 1 max 9' 'bestmvoe 7g7f' '" + "x" * 80 + "...'"
+    )

@@ -2,10 +2,16 @@
 
 ``fault_engine(tmp_path, mode, at)`` writes an executable copy into ``tmp_path``. The
 engine misbehaves at its ``at``-th ``go`` (counted per process): ``crash`` exits with
-code 3, ``illegal`` answers an illegal move, ``hang`` never answers, ``resign`` resigns.
-With ``once=True`` it misbehaves only in the first process started (a marker file
-remembers), so a restarted engine plays on normally. Before each move it writes an info
-string in Shift_JIS, as Japanese engines do.
+code 3, ``illegal`` answers an illegal move, ``hang`` never answers, ``resign`` resigns,
+``garbage`` writes ``GARBAGE`` instead of a move (and, with ``at=0``, instead of
+``usiok``), ``linger`` plays on but does not quit on ``quit``. With ``once=True`` it
+misbehaves only in the first process started (a marker file remembers), so a restarted
+engine plays on normally. With ``ignore_term=True`` it ignores SIGTERM; with ``pids`` it
+appends "PID PGID" to that file when it starts. Before each move it writes an info string
+in Shift_JIS, as Japanese engines do.
+
+``wrapped(tmp_path, engine)`` writes a shell script that runs ``engine`` as its child (not
+with ``exec``): the engine then is a grandchild of keisei, in the wrapper's process group.
 """
 
 from __future__ import annotations
@@ -14,11 +20,20 @@ import stat
 import sys
 from pathlib import Path
 
+# What the ``garbage`` engine writes: a misspelt keyword and a long line.
+GARBAGE = ("bestmvoe 7g7f", "x" * 200)
+
 ENGINE = r"""#!{python}
-import os, sys, time
+import os, signal, sys, time
 import cshogi
 
-MODE, AT, MARKER = {mode!r}, {at}, {marker!r}
+MODE, AT, MARKER, PIDS = {mode!r}, {at}, {marker!r}, {pids!r}
+GARBAGE = {garbage!r}
+if {ignore_term!r}:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if PIDS:
+    with open(PIDS, "a") as f:
+        f.write(f"{{os.getpid()}} {{os.getpgrp()}}\n")
 armed = not (MARKER and os.path.exists(MARKER))
 board = cshogi.Board()
 count = 0
@@ -29,6 +44,9 @@ for line in sys.stdin:
     if cmd[0] == "usi":
         print("id name faulty-{mode}")
         print("option name Depth type spin default 1 min 1 max 9")
+        if armed and MODE == "garbage" and AT == 0:
+            print("\n".join(GARBAGE), flush=True)
+            continue
         print("usiok", flush=True)
     elif cmd[0] == "isready":
         print("readyok", flush=True)
@@ -53,6 +71,9 @@ for line in sys.stdin:
                 continue
             if MODE == "hang":
                 time.sleep(60)
+            if MODE == "garbage":
+                print("\n".join(GARBAGE), flush=True)
+                continue
         move = next(iter(board.legal_moves))
         # Free text in Shift_JIS, as Japanese engines write it: must not upset the client.
         sys.stdout.flush()
@@ -60,13 +81,44 @@ for line in sys.stdin:
         sys.stdout.buffer.flush()
         print("bestmove " + cshogi.move_to_usi(move), flush=True)
     elif cmd[0] == "quit":
+        if MODE == "linger":
+            time.sleep(60)
         break
 """
 
 
-def fault_engine(directory: Path, mode: str, at: int, once: bool = False) -> Path:
+def fault_engine(
+    directory: Path,
+    mode: str,
+    at: int,
+    once: bool = False,
+    ignore_term: bool = False,
+    pids: Path | None = None,
+) -> Path:
     path = directory / f"faulty_{mode}_{at}.py"
     marker = str(directory / f"faulty_{mode}_{at}.fired") if once else ""
-    path.write_text(ENGINE.format(python=sys.executable, mode=mode, at=at, marker=marker))
+    text = ENGINE.format(
+        python=sys.executable,
+        mode=mode,
+        at=at,
+        marker=marker,
+        pids=str(pids or ""),
+        garbage=GARBAGE,
+        ignore_term=ignore_term,
+    )
+    path.write_text(text)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
+
+
+def wrapped(directory: Path, engine: Path) -> Path:
+    path = directory / f"wrapper_{engine.stem}.sh"
+    path.write_text(f'#!/bin/sh\n"{engine}"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def started(pids: Path) -> list[tuple[int, int]]:
+    """(pid, process group id) of every engine process started, in order."""
+    rows = pids.read_text().split("\n") if pids.exists() else []
+    return [(int(a), int(b)) for a, b in (row.split() for row in rows if row)]

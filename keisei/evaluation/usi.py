@@ -7,10 +7,12 @@ protocol command is cshogi's. Engine specs: ``PATH[NAME=VALUE,nodes=N,byoyomi=MS
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -35,7 +37,16 @@ class EngineFault(Exception):
 
 
 class EngineTimeout(EngineFault):
-    """The engine did not answer before its deadline."""
+    """The engine did not answer before its deadline; ``sent``: what it wrote meanwhile."""
+
+    def __init__(self, sent: str = "") -> None:
+        self.sent = sent
+        super().__init__("no answer before the deadline" + (f"; it sent {sent}" if sent else ""))
+
+
+# What a timeout message quotes of the engine's output: its last lines, each cut short.
+_SENT_LINES = 3
+_SENT_CHARS = 80
 
 
 class _DeadlineReader:
@@ -43,13 +54,37 @@ class _DeadlineReader:
 
     cshogi reads with ``proc.stdout.readline()`` and compares the result with ``''``,
     which never matches bytes, so a dead engine makes it loop forever; and a silent
-    engine blocks it forever. This reader raises instead. Lines come back ASCII.
+    engine blocks it forever. This reader raises instead. Lines come back ASCII. It
+    remembers the last lines it returned since ``start``, so that a timeout can say what
+    the engine sent instead of the expected answer (garbage, or only ``info`` lines).
     """
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer = bytearray()
         self.deadline: float | None = None
+        self.recent: collections.deque[bytes] = collections.deque(maxlen=_SENT_LINES)
+        self.lines = 0
+
+    def start(self, deadline: float | None) -> None:
+        """A new command: its answer is due by ``deadline`` (``time.monotonic`` seconds)."""
+        self.deadline = deadline
+        self.recent.clear()
+        self.lines = 0
+
+    def sent(self) -> str:
+        """The last lines read since ``start`` and any unfinished one, quoted and cut short."""
+        pending = bytes(self.buffer)
+        lines = [*self.recent, pending] if pending else list(self.recent)
+        quoted = []
+        for raw in lines:
+            text = raw.rstrip(b"\r\n").decode("ascii", "replace")
+            quoted.append(repr(text if len(text) <= _SENT_CHARS else text[:_SENT_CHARS] + "..."))
+        if not quoted:
+            return ""
+        head = f"{self.lines} lines, ending " if self.lines > len(self.recent) else ""
+        tail = " (no newline)" if pending else ""
+        return head + " ".join(quoted) + tail
 
     def flush(self) -> None:
         pass
@@ -65,15 +100,17 @@ class _DeadlineReader:
                     # names) as the locale's encoding or Shift_JIS, and an undecodable
                     # byte would read as a protocol error. Replace non-ASCII with "?".
                     line = bytes(b if b < 128 else 63 for b in line)
+                self.recent.append(line)
+                self.lines += 1
                 return line
             timeout = None
             if self.deadline is not None:
                 timeout = self.deadline - time.monotonic()
                 if timeout <= 0:
-                    raise EngineTimeout("no answer before the deadline")
+                    raise EngineTimeout(self.sent())
             ready, _, _ = select.select([self.fd], [], [], timeout)
             if not ready:
-                raise EngineTimeout("no answer before the deadline")
+                raise EngineTimeout(self.sent())
             chunk = os.read(self.fd, 65536)
             if not chunk:
                 raise EngineFault("the engine closed its output")
@@ -195,7 +232,7 @@ class USIPlayer(Player):
 
     def _call(self, timeout: float, fn: Any, *args: Any, **kwargs: Any) -> Any:
         assert self._reader is not None
-        self._reader.deadline = time.monotonic() + timeout
+        self._reader.start(time.monotonic() + timeout)
         try:
             return fn(*args, **kwargs)
         except EngineFault:
@@ -216,20 +253,29 @@ class USIPlayer(Player):
         return text.splitlines()[-1] if text else ""
 
     def _kill(self, grace: float = 0.0) -> str:
-        """Stop the process (after ``grace`` seconds); return how it ended."""
+        """Stop the engine and every process it started; return how it ended.
+
+        The engine runs in its own process group (``start_new_session``), so a wrapper
+        script's children go with it: after ``grace`` seconds the group gets SIGTERM, and
+        ``_TERM_WAIT`` seconds later SIGKILL, which nothing can ignore. The engine process
+        is reaped only after that, so that its id (the group's id) cannot be reused meanwhile.
+        """
         how = ""
         proc = self._proc
         if proc is not None:
-            code = proc.poll()
-            if code is None and grace > 0:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    code = proc.wait(timeout=grace)
-            if code is None:
-                proc.kill()
+            if proc.returncode is None:
+                exited = _exited(proc.pid, grace)
+                if not exited:
+                    _signal_group(proc.pid, signal.SIGTERM)
+                    _exited(proc.pid, _TERM_WAIT)
+                _signal_group(proc.pid, signal.SIGKILL)  # children that outlived the engine
                 code = proc.wait()
-                how = "killed"
+                if self._stdout is not None:
+                    # Killed children die a moment later; their end of the pipe closes then.
+                    _wait_for_eof(self._stdout.fileno(), _TERM_WAIT)
+                how = f"exited with code {code}" if exited else "killed"
             else:
-                how = f"exited with code {code}"
+                how = f"exited with code {proc.returncode}"
             tail = self._stderr_tail()
             if tail:
                 how += f"; stderr: {tail}"
@@ -249,13 +295,12 @@ class USIPlayer(Player):
 
     def close(self) -> None:
         engine, proc = self.engine, self._proc
-        if engine is not None and proc is not None and proc.poll() is None:
+        if engine is not None and proc is not None and not _exited(proc.pid, 0.0):
             with contextlib.suppress(OSError, ValueError):
                 assert proc.stdin is not None
                 proc.stdin.write(b"quit\n")
                 proc.stdin.flush()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2.0)
+            _exited(proc.pid, 2.0)
         self._kill()
 
     # -- playing ---------------------------------------------------------------------
@@ -297,10 +342,12 @@ class USIPlayer(Player):
                 self._fresh.discard(slot)
             self._call(deadline, engine.position, moves, sfen)
             bestmove, _ponder = self._call(deadline, engine.go, **self.settings.go_limits())
-        except EngineTimeout:
+        except EngineTimeout as exc:
             how = self._kill()
+            sent = f"; it sent {exc.sent}" if exc.sent else ""
             return Forfeit(
-                "engine_timeout", f"no move within {deadline:g} s (engine {how}, to be restarted)"
+                "engine_timeout",
+                f"no move within {deadline:g} s{sent} (engine {how}, to be restarted)",
             )
         except EngineFault as exc:
             how = self._kill(grace=1.0)  # a crashing engine: report its exit code
@@ -315,6 +362,37 @@ class USIPlayer(Player):
         if not mask[action]:  # cannot happen for a legal move; keep the env's view the law
             return Forfeit("engine_illegal_move", f"played {bestmove!r}, rejected by keisei")
         return action
+
+
+_TERM_WAIT = 0.5  # seconds between SIGTERM and SIGKILL to an engine's process group
+
+
+def _exited(pid: int, timeout: float) -> bool:
+    """Whether child ``pid`` has exited, waiting up to ``timeout`` s; it is not reaped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True  # already reaped
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
+def _wait_for_eof(fd: int, timeout: float) -> None:
+    """Read and drop ``fd`` until end of file (every writer gone) or ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready and not os.read(fd, 65536):
+            return
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 def parse_option(text: str) -> tuple[str, str]:
