@@ -11,12 +11,20 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PRESETS: tuple[str, ...] = ("default", "tiny")
+
+# Upper bounds of integer keys. Counters and intervals are stored as int64 (checkpoints,
+# TensorBoard); plies go to the C++ environment as a C int; seeds to torch and numpy, which
+# take at most 64 bits; torch threads beyond this many crash torch (100,000: SIGSEGV).
+INT64_MAX = 2**63 - 1
+SEED_MAX = 2**64 - 1
+MAX_PLIES = 2**31 - 1
+MAX_TORCH_THREADS = 1024
 
 
 class ConfigError(ValueError):
@@ -24,18 +32,17 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Floats must be finite: inf and nan are refused for every float key.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class ModelConfig(BaseModel):
+class ModelConfig(_Section):
     """The shape of an :class:`ActorCritic`; equal configs mean loadable weights."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    blocks: int = Field(default=2, ge=1, description="residual blocks in the tower")
-    channels: int = Field(default=32, ge=1, description="channels of the tower")
+    blocks: int = Field(default=2, ge=1, le=INT64_MAX, description="residual blocks in the tower")
+    channels: int = Field(default=32, ge=1, le=INT64_MAX, description="channels of the tower")
     se: bool = Field(default=False, description="squeeze-and-excitation in every block")
-    se_ratio: int = Field(default=4, ge=1, description="channel reduction inside SE")
+    se_ratio: int = Field(default=4, ge=1, le=INT64_MAX, description="channel reduction inside SE")
     value_head: Literal["scalar", "wdl"] = "scalar"
 
     def describe(self) -> str:
@@ -44,13 +51,11 @@ class ModelConfig(BaseModel):
         return f"blocks={self.blocks}, channels={self.channels}, {se}, value_head={self.value_head}"
 
 
-class PPOConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    learning_rate: float = Field(default=3e-4, gt=0)
+class PPOConfig(_Section):
+    learning_rate: float = Field(default=3e-4, gt=0, le=1)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
-    epochs: int = Field(default=2, ge=1)
-    minibatch_size: int = Field(default=64, ge=1)
+    epochs: int = Field(default=2, ge=1, le=INT64_MAX)
+    minibatch_size: int = Field(default=64, ge=1, le=INT64_MAX)
     clip: float = Field(default=0.2, gt=0)
     value_clip: float | None = Field(default=None, gt=0, description="scalar value heads only")
     value_coef: float = Field(default=0.5, ge=0)
@@ -65,37 +70,65 @@ class PPOConfig(BaseModel):
 
 
 class RunSection(_Section):
-    name: str = Field("default", min_length=1, description="run name: runs/<name>/")
-    seed: int = Field(0, ge=0, description="seeds weights, sampling, minibatches, start positions")
-    total_steps: int = Field(500_000, ge=1, description="environment plies to train for")
+    name: str = Field(
+        "default",
+        min_length=1,
+        description="run name: runs/<name>/ (no '/', not '.' or '..')",
+    )
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="seeds weights, sampling, minibatches, start positions"
+    )
+    total_steps: int = Field(
+        500_000, ge=1, le=INT64_MAX, description="environment plies to train for"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda if available")
-    torch_threads: int = Field(0, ge=0, description="0: leave torch's default")
+    torch_threads: int = Field(
+        0, ge=0, le=MAX_TORCH_THREADS, description="0: leave torch's default"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _one_component(cls, name: str) -> str:
+        # One path component, so that runs/<name>/ stays under runs/.
+        if name in (".", "..") or any(c in name for c in "/\\\x00"):
+            raise ValueError("must be one path component: no '/', '\\' or NUL, not '.' or '..'")
+        return name
 
 
 class EnvSection(_Section):
-    num_games: int = Field(64, ge=1, description="games played in parallel")
-    max_plies: int = Field(256, ge=1, description="a game reaching this many plies is a draw")
+    num_games: int = Field(64, ge=1, le=INT64_MAX, description="games played in parallel")
+    max_plies: int = Field(
+        256, ge=1, le=MAX_PLIES, description="a game reaching this many plies is a draw"
+    )
     start_sfens: list[str] = Field(default_factory=list, description="empty: standard start")
 
 
 class RolloutSection(_Section):
-    steps_per_game: int = Field(32, ge=1, description="plies per game between PPO updates")
+    steps_per_game: int = Field(
+        32, ge=1, le=INT64_MAX, description="plies per game between PPO updates"
+    )
 
 
 class CheckpointSection(_Section):
-    every_steps: int = Field(20_480, ge=1, description="periodic checkpoint interval")
-    keep_last: int = Field(3, ge=1, description="step checkpoints kept (best.pt apart)")
+    every_steps: int = Field(20_480, ge=1, le=INT64_MAX, description="periodic checkpoint interval")
+    keep_last: int = Field(
+        3, ge=1, le=INT64_MAX, description="step checkpoints kept (best.pt apart)"
+    )
 
 
 class EvaluationSection(_Section):
     enabled: bool = Field(True, description="periodic evaluation during training")
-    every_steps: int = Field(61_440, ge=1, description="evaluation interval")
-    games: int = Field(20, ge=1, description="games per opponent")
-    opponents: list[str] = Field(
+    every_steps: int = Field(61_440, ge=1, le=INT64_MAX, description="evaluation interval")
+    games: int = Field(20, ge=1, le=INT64_MAX, description="games per opponent")
+    opponents: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=lambda: ["random", "greedy"], description="baseline player specs"
     )
-    past_checkpoints: int = Field(2, ge=0, description="earlier checkpoints also played")
-    max_plies: int = Field(256, ge=1, description="evaluation games are draws after this")
+    past_checkpoints: int = Field(
+        2, ge=0, le=INT64_MAX, description="earlier checkpoints also played"
+    )
+    max_plies: int = Field(
+        256, ge=1, le=MAX_PLIES, description="evaluation games are draws after this"
+    )
 
 
 class LoggingSection(_Section):
@@ -103,9 +136,11 @@ class LoggingSection(_Section):
     console: Literal["auto", "rich", "plain"] = Field(
         "auto", description="auto: live view on a terminal, plain lines otherwise"
     )
-    log_every_updates: int = Field(1, ge=1, description="console/log line every N updates")
+    log_every_updates: int = Field(
+        1, ge=1, le=INT64_MAX, description="console/log line every N updates"
+    )
     record_every_episodes: int = Field(
-        100, ge=0, description="write every Nth finished game as KIF+CSA (0: none)"
+        100, ge=0, le=INT64_MAX, description="write every Nth finished game as KIF+CSA (0: none)"
     )
 
 
@@ -142,15 +177,26 @@ def config_sha256(config: TrainConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown config key '{key}'")
+        elif err["type"] == "value_error":
+            error = err.get("ctx", {}).get("error", err["msg"])
+            parts.append(f"config key '{key}': {error} (got {shown(err['input'])})")
+        elif err["type"] == "finite_number":
+            parts.append(f"config key '{key}': must be a finite number (got {shown(err['input'])})")
         else:
-            parts.append(f"config key '{key}': {err['msg']} (got {err.get('input')!r})")
-    return "; ".join(parts)
+            parts.append(f"config key '{key}': {err['msg']} (got {shown(err.get('input'))})")
+    return "; ".join(parts[:3]) + (f"; and {len(parts) - 3} more" if len(parts) > 3 else "")
 
 
 def validate(data: dict[str, Any]) -> TrainConfig:

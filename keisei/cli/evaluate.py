@@ -26,6 +26,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from keisei.cli.checks import ENV_BYTES_PER_GAME, available_memory, check_creatable, device
+from keisei.config import MAX_PLIES
 from keisei.errors import UsageError
 from keisei.evaluation.match import (
     ALL_REASONS,
@@ -162,6 +164,25 @@ def _slug(name: str) -> str:
     return keep.strip("_")[:40] or "player"
 
 
+def _check_sizes(args: argparse.Namespace) -> None:
+    """--max-plies, --parallel (memory) and --device, against what this machine can do."""
+    if args.max_plies > MAX_PLIES:
+        raise UsageError(f"--max-plies must be <= {MAX_PLIES}, got {args.max_plies}")
+    slots = min(args.games, args.parallel)
+    available = available_memory()
+    if slots * ENV_BYTES_PER_GAME > available:
+        raise UsageError(
+            f"--parallel {args.parallel}: {slots:,} games at once would need about "
+            f"{slots * ENV_BYTES_PER_GAME / 1e9:,.1f} GB of memory, "
+            f"{available / 1e9:,.1f} GB is available; at most "
+            f"{available // ENV_BYTES_PER_GAME:,} fit"
+        )
+    try:
+        device(args.device)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--device {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
 
     for flag, value, low in (
@@ -172,11 +193,13 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value < low:
             raise UsageError(f"{flag} must be >= {low}, got {value}")
+    _check_sizes(args)
     if args.json is not None and args.json.is_dir():
         raise UsageError(f"--json {args.json} is a directory")
+    if args.json is not None:
+        check_creatable(args.json.parent, f"--json {args.json}: directory")
     if args.records is not None:
-        if args.records.exists() and not args.records.is_dir():
-            raise UsageError(f"--records {args.records} exists and is not a directory")
+        check_creatable(args.records, "--records")
         if args.records.is_dir() and any(args.records.iterdir()):
             raise UsageError(f"--records {args.records} is not empty; choose a new directory")
     if args.ratings is not None:
@@ -198,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     records = args.records or Path("evaluations") / (
         f"{_slug(agent.name)}-vs-{_slug(opponent.name)}-{datetime.now():%Y%m%d-%H%M%S}"
     )
+    check_creatable(records, "records directory")
     opened: list[Player] = []
     try:
         try:

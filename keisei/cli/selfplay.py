@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from keisei.cli.checks import check_creatable
+from keisei.config import MAX_PLIES
 from keisei.errors import UsageError
 from keisei.files import atomic_write_json
 from keisei.game.env import REASONS, GameResult, ShogiEnv, random_legal
@@ -51,14 +53,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--games must be >= 1, got {args.games}")
     if args.max_plies < 1:
         raise UsageError(f"--max-plies must be >= 1, got {args.max_plies}")
+    if args.max_plies > MAX_PLIES:
+        raise UsageError(f"--max-plies must be <= {MAX_PLIES}, got {args.max_plies}")
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    check_creatable(out, "--out")
     if out.is_dir() and (out / "summary.json").exists():
         raise UsageError(f"--out {out} already holds a summary.json; choose a new directory")
-    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise UsageError(f"--out {out}: {blocker} is a file, not a directory")
     results = play_random_games(args.games, args.seed, args.max_plies)
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(len(results)))

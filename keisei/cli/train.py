@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config
+from keisei.cli.checks import check_creatable, check_resume_payload, check_train_config
+from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
 from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
@@ -113,8 +114,8 @@ def prepare(
         raise UsageError(str(exc)) from None
     if args.resume is None:
         run_dir = args.run_dir or Path("runs") / config.run.name
-        if run_dir.exists() and not run_dir.is_dir():
-            raise UsageError(f"run directory {run_dir} exists and is not a directory")
+        check_creatable(run_dir, "run directory")
+        check_train_config(config)
         existing = sorted((run_dir / "checkpoints").glob("*.pt")) if run_dir.is_dir() else []
         if existing:
             raise UsageError(
@@ -128,7 +129,13 @@ def prepare(
         run_dir = args.run_dir or default_dir
     else:
         run_dir = args.run_dir or Path("runs") / config.run.name
+    check_creatable(run_dir, "run directory")
     path, payload, warnings = _resolve_resume(args, run_dir)
+    check_resume_payload(payload, path)
+    try:
+        validate(payload["config"])
+    except ConfigError as exc:
+        raise UsageError(f"checkpoint {path} holds a config this keisei refuses: {exc}") from None
     try:
         # The saved config is the base; --config, overrides and --total-steps go on top.
         config = load_config(
@@ -136,9 +143,8 @@ def prepare(
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    except KeyError:
-        raise UsageError(f"checkpoint {path} has no config") from None
     _check_compatible(payload, config, path)
+    check_train_config(config)
     return config, run_dir, path, payload, warnings
 
 

@@ -185,21 +185,49 @@ def _sfen_problem(sfen: str) -> str | None:
     return None
 
 
+def _quiet_is_ok(board: cshogi.Board) -> bool:
+    """``board.is_ok()`` without the report (failed step and board) that cshogi's C++ prints
+    to file descriptor 1 when the position is not ok."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+        finally:
+            os.close(devnull)
+        return bool(board.is_ok())
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def validate_sfen(sfen: str, where: str = "start position") -> str:
     """Return ``sfen`` (normalized by cshogi) if it is a playable position, else ValueError."""
     if not isinstance(sfen, str):
         raise ValueError(f"{where} is not a valid SFEN: {sfen!r} (not a string)")
+    shown = sfen if len(sfen) <= 120 else sfen[:117] + "..."
     problem = _sfen_problem(sfen)
     if problem is not None:
-        raise ValueError(f"{where} is not a valid SFEN: {sfen!r} ({problem})")
+        raise ValueError(f"{where} is not a valid SFEN: {shown!r} ({problem})")
     fields = sfen.split()
     full = " ".join(fields if len(fields) == 4 else [*fields, "1"])
     try:
         board = cshogi.Board(full)
+        # The other side to move: in check there means the side not to move is in check.
+        other = cshogi.Board(" ".join([fields[0], "w" if fields[1] == "b" else "b", *fields[2:]]))
     except RuntimeError as exc:
-        raise ValueError(f"{where} is not a valid SFEN: {sfen!r} ({exc})") from None
-    if not board.is_ok():
-        raise ValueError(f"{where} is not a legal position: {sfen!r}")
+        raise ValueError(f"{where} is not a valid SFEN: {shown!r} ({exc})") from None
+    if other.is_check():
+        side = "white" if fields[1] == "b" else "black"
+        raise ValueError(
+            f"{where} is not a legal position: {shown!r} ({side}, not to move, is in check)"
+        )
+    if not _quiet_is_ok(board):
+        raise ValueError(f"{where} is not a legal position: {shown!r}")
     if len(board.legal_moves) == 0:
         raise ValueError(f"{where} has no legal move for the side to move: {sfen!r}")
     if board.is_nyugyoku():

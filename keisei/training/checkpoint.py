@@ -64,10 +64,67 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     data = blob[header:]
     if hashlib.sha256(data).hexdigest() != expected:
         raise CheckpointError(f"{path} is corrupt or truncated (checksum mismatch)")
-    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    except Exception as exc:  # unpickling garbage that happens to match the checksum
+        raise CheckpointError(f"{path} cannot be unpickled ({type(exc).__name__})") from None
+    problem = _payload_problem(payload)
+    if problem is not None:
+        raise CheckpointError(f"{path} is not a keisei training checkpoint ({problem})")
+    checked: dict[str, Any] = payload
+    return checked
+
+
+_STATE_COUNTERS = (
+    "global_step",
+    "updates",
+    "episodes",
+    "black_wins",
+    "white_wins",
+    "draws",
+    "finished_plies",
+)
+
+
+def _payload_problem(payload: Any) -> str | None:
+    """What a checkpoint's unpickled payload lacks that every reader needs, or None.
+
+    The header and checksum only say the file is whole; a foreign object (a list, another
+    program's dict) saved under a valid header is refused here, by name, not by a KeyError.
+    """
     if not isinstance(payload, dict):
-        raise CheckpointError(f"{path} does not hold a checkpoint dictionary")
-    return payload
+        return f"it holds a {type(payload).__name__}, not a checkpoint dictionary"
+    config = payload.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        return "no config with a model section"
+    try:
+        ModelConfig.model_validate(config["model"])
+    except ValueError:
+        return "its model config is not valid"
+    model = payload.get("model")
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
+        return "no model weights (a dict of named tensors)"
+    state = payload.get("state")
+    if not isinstance(state, dict):
+        return "no training state"
+    for key in _STATE_COUNTERS:
+        value = state.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"training state has no counter {key!r}"
+    reasons = state.get("reasons", {})
+    if not isinstance(reasons, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) for k, v in reasons.items()
+    ):
+        return "training state has no termination reason counts"
+    best = state.get("best_score")
+    if best is not None and (not isinstance(best, int | float) or isinstance(best, bool)):
+        return "training state has a best_score that is not a number"
+    extra = set(state) - {*_STATE_COUNTERS, "reasons", "best_score"}
+    if extra:
+        return f"training state has unknown fields {sorted(extra)}"
+    return None
 
 
 def step_of(path: Path) -> int:

@@ -1,0 +1,250 @@
+"""Checks of user input that the subcommands share, made before anything is created.
+
+* argparse types for numeric flags (:class:`IntRange`, :class:`FloatRange`, ``SEED``,
+  ``PLIES``) and for ``--device``: a bad value is refused by argparse in one line that
+  names the flag (exit 2);
+* checks of a training config that need more than its schema: start positions, the
+  device, torch threads against this machine's CPUs, memory against this machine's
+  available memory, evaluation opponents (:func:`check_train_config`);
+* the parts of a checkpoint that a resumed run needs (:func:`check_resume_payload`).
+
+Every check raises :class:`UsageError` with one line naming the flag, key or file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import torch
+
+from keisei.config import INT64_MAX, MAX_PLIES, SEED_MAX, ConfigError, TrainConfig, shown
+from keisei.errors import UsageError
+from keisei.evaluation.hook import EvaluationHook
+from keisei.game.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
+from keisei.game.env import validate_sfen
+from keisei.rl.rollout import RolloutBuffer
+from keisei.training.build import device_for
+
+
+# -- argparse types ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class IntRange:
+    """An integer flag in ``[low, high]`` (``None``: unbounded below)."""
+
+    low: int | None = None
+    high: int = INT64_MAX
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {shown(text)}") from None
+        if self.low is not None and value < self.low:
+            raise argparse.ArgumentTypeError(f"must be >= {self.low}, got {shown(value)}")
+        if value > self.high:
+            raise argparse.ArgumentTypeError(f"must be <= {self.high}, got {shown(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A finite float flag above ``low`` (``low_open``: strictly above)."""
+
+    low: float | None = None
+    low_open: bool = False
+
+    def __call__(self, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {shown(text)}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {shown(text)}")
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            bound = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+
+SEED = IntRange(0, SEED_MAX)  # torch and numpy take seeds of at most 64 bits
+PLIES = IntRange(1, MAX_PLIES)  # the C++ environment counts plies in a C int
+COUNT = IntRange(1)
+
+
+def device(text: str) -> str:
+    """``--device``: ``cpu``, ``cuda`` or ``cuda:N``, and only a CUDA device that exists."""
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown device {shown(text)} (use cpu, cuda or cuda:N)"
+        ) from None
+    if dev.type == "cpu":
+        return text
+    if dev.type != "cuda":
+        raise argparse.ArgumentTypeError(f"device {shown(text)}: only cpu and cuda are supported")
+    if not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{shown(text)}: no CUDA device is available")
+    count = torch.cuda.device_count()
+    if dev.index is not None and dev.index >= count:
+        raise argparse.ArgumentTypeError(f"{shown(text)}: this machine has {count} CUDA device(s)")
+    return text
+
+
+def harden(parser: argparse.ArgumentParser) -> None:
+    """Give every plain ``int``/``float`` flag of ``parser`` and its subparsers a checked type.
+
+    ``float`` becomes a finite float, ``int`` an int64 (``seed``: 0 .. 2**64 - 1), so that a
+    subcommand that declares ``type=int`` still refuses nan, inf and unrepresentable values.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                harden(sub)
+        elif action.type is float:
+            action.type = FloatRange()
+        elif action.type is int:
+            action.type = SEED if action.dest == "seed" else IntRange(-INT64_MAX - 1)
+
+
+# -- paths -------------------------------------------------------------------------------
+def check_creatable(path: Path, flag: str) -> None:
+    """Refuse a directory ``path`` that cannot be created: it or a parent is not a directory."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} exists and is not a directory")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UsageError(f"{flag} {path}: {blocker} is a file, not a directory")
+
+
+# -- memory ------------------------------------------------------------------------------
+# Bytes per game of a ShogiEnv (Python and numpy arrays ~48 KB, the C++ games' history
+# ~36 KB after 256 plies; `keisei bench memory` measures them), plus its observation as
+# float32 for the forward pass.
+ENV_BYTES_PER_GAME = 96_000 + 4 * NUM_PLANES * 81
+
+
+def available_memory() -> int:
+    return int(psutil.virtual_memory().available)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:,.1f} GB" if n < 10**15 else f"{n:.1e} bytes"
+
+
+def train_memory_bytes(sizes: dict[str, int]) -> int:
+    """A rough estimate of a training run's memory from its size keys (by dotted key)."""
+    games, steps = sizes["env.num_games"], sizes["rollout.steps_per_game"]
+    blocks, channels = sizes["model.blocks"], sizes["model.channels"]
+    batch = games * steps
+    plane = 4 * 81 * channels  # one float32 activation map of the tower, per sample
+    params = (blocks + 1) * 9 * channels**2 * 2 + 9 * NUM_PLANES * channels
+    params += channels * (NUM_MOVE_KINDS + 2) + 2 * 81 * 64 + 64 * 3
+    model = 16 * params  # weights, gradients and AdamW's two moments, float32
+    acting = games * (ENV_BYTES_PER_GAME + 3 * plane + 3 * 4 * NUM_ACTIONS)
+    rollout = batch * (RolloutBuffer.BYTES_PER_STEP + 3 * 4)  # plus advantages, returns
+    sample = 4 * NUM_PLANES * 81 + 17 * NUM_ACTIONS + plane * (6 * blocks + 4)
+    update = min(sizes["ppo.minibatch_size"], batch) * sample
+    return model + acting + rollout + update
+
+
+def _largest_fitting(estimate: Callable[[int], int], limit: int, high: int) -> int:
+    """The largest n in [0, high] with estimate(n) <= limit (estimate grows with n)."""
+    lo, hi = 0, high
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if estimate(mid) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def check_memory(config: TrainConfig, available: int | None = None) -> None:
+    """Refuse a config whose estimated memory exceeds what this machine has available,
+    naming the key most over its share and the largest value of it that fits."""
+    sizes = {
+        "env.num_games": config.env.num_games,
+        "rollout.steps_per_game": config.rollout.steps_per_game,
+        "model.blocks": config.model.blocks,
+        "model.channels": config.model.channels,
+        "ppo.minibatch_size": config.ppo.minibatch_size,
+    }
+    limit = available_memory() if available is None else available
+    needed = train_memory_bytes(sizes)
+    if needed <= limit:
+        return
+    def varied(key: str) -> Callable[[int], int]:
+        return lambda n: train_memory_bytes({**sizes, key: n})
+
+    fits = {key: _largest_fitting(varied(key), limit, sizes[key]) for key in sizes}
+    alone = [k for k in sizes if fits[k] >= 1]  # keys that can make it fit on their own
+    if alone:
+        key = max(alone, key=lambda k: sizes[k] / fits[k])
+        fit = f"at most {fits[key]:,} fits with the rest of the config"
+    else:
+        key = max(sizes, key=lambda k: needed - train_memory_bytes({**sizes, k: 1}))
+        fit = "even 1 does not fit with the rest of the config"
+    raise UsageError(
+        f"config key '{key}' is {sizes[key]:,}: the run would need about {_gb(needed)} of "
+        f"memory, {_gb(limit)} is available; {fit}"
+    )
+
+
+# -- a training config -------------------------------------------------------------------
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_train_config(config: TrainConfig) -> None:
+    """What the schema cannot check: start positions, device, threads, memory, opponents."""
+    for i, sfen in enumerate(config.env.start_sfens):
+        try:
+            validate_sfen(sfen, where=f"config key 'env.start_sfens' entry {i}")
+        except ValueError as exc:
+            raise UsageError(" ".join(str(exc).split())) from None
+    try:
+        device_for(config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    cpus = usable_cpus()
+    if config.run.torch_threads > 4 * cpus:
+        raise UsageError(
+            f"config key 'run.torch_threads' is {config.run.torch_threads}, more than 4 per "
+            f"CPU of this machine ({cpus} CPUs): use at most {4 * cpus} (0: torch's default)"
+        )
+    check_memory(config)
+    if config.evaluation.enabled:
+        ev = config.evaluation
+        try:
+            EvaluationHook(
+                every_steps=ev.every_steps,
+                games=ev.games,
+                opponents=list(ev.opponents),
+                max_plies=ev.max_plies,
+            )
+        except ValueError as exc:
+            raise UsageError(f"config key 'evaluation.opponents': {exc}") from None
+
+
+_RESUME_KEYS = ("agent", "rollout", "env", "rng")
+
+
+def check_resume_payload(payload: dict[str, Any], path: Path) -> None:
+    """The parts of a checkpoint that ``read_checkpoint`` leaves to a resumed run."""
+    missing = [k for k in _RESUME_KEYS if not isinstance(payload.get(k), dict)]
+    if missing:
+        raise UsageError(
+            f"checkpoint {path} cannot be resumed: it has no {', '.join(missing)} "
+            "(not written by keisei train)"
+        )
