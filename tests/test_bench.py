@@ -7,14 +7,44 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
-from keisei.cli.bench import profile_top
 from keisei.cli.main import main
+from keisei.config import TrainConfig
+from keisei.game.encoding import NUM_ACTIONS
+from keisei.game.env import ShogiEnv, random_legal
+from keisei.rl.network import ActorCritic
+from keisei.rl.ppo import PPOAgent
+from tools.profile import main as profile_main
+from tools.profile import profile_top
 
 
 def positive(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def keys(data: Any) -> set[str]:
+    """Every key of a JSON value, at any depth (the training config excepted)."""
+    if isinstance(data, dict):
+        found = set(data)
+        for key, value in data.items():
+            if key != "train_config":
+                found |= keys(value)
+        return found
+    if isinstance(data, list):
+        return set().union(*(keys(v) for v in data)) if data else set()
+    return set()
+
+
+def no_targets(data: dict[str, Any], printed: str) -> None:
+    """Measurements only: no target, verdict or predecessor in the JSON or the table."""
+    words = ("target", "predecessor", "speedup", "reference", "verdict")
+    assert [k for k in keys(data) if any(w in k for w in words)] == []
+    assert not any(w in printed for w in words)
+    header = next(line for line in printed.splitlines() if "figure" in line)
+    assert [c.strip() for c in header.split("┃") if c.strip()] == ["figure", "measured"]
 
 
 def test_bench_env_writes_positive_rates(
@@ -36,8 +66,19 @@ def test_bench_env_writes_positive_rates(
     assert "train" not in data and "train_config" not in data
     machine = data["machine"]
     assert machine["cpu_count"] >= 1 and machine["python"] and machine["versions"]["cshogi"]
+    assert set(data) == {
+        "command",
+        "sections",
+        "options",
+        "env",
+        "machine",
+        "env_plies_per_s",
+        "cshogi_plies_per_s",
+        "ratio",
+    }
     printed = capsys.readouterr().out
     assert "environment" in printed and "bare cshogi" in printed and "env.ratio" in printed
+    no_targets(data, printed)
 
 
 def test_bench_without_json_only_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,10 +112,9 @@ def test_bench_all_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     )
     assert train["bound_steps_per_s"] == infer["bound_steps_per_s"]
     assert train["ratio"] == pytest.approx(train["steps_per_s"] / train["bound_steps_per_s"])
-    # The tiny preset is not the reference tower: that one is measured separately.
     assert infer["model"]["blocks"] == 1 and infer["num_games"] == 4
-    assert train["reference_is_config"] is False and positive(train["reference_steps_per_s"])
-    assert train["speedup_vs_predecessor"] == pytest.approx(train["reference_steps_per_s"] / 21)
+    assert len(train["rounds_steps_per_s"]) == len(infer["rounds_update_steps_per_s"]) == 1
+    assert train["updates_per_measurement"] == 1 and train["steps_per_update"] == 64
     assert memory["rollout_bytes_per_step"] == memory["rollout_bytes_per_step_measured"] == 1494
     assert positive(memory["env_bytes_per_game"]) and memory["train_steps"] == 64
     machine = data["machine"]
@@ -84,6 +124,7 @@ def test_bench_all_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     printed = capsys.readouterr().out
     for figure in ("env.ratio", "train.ratio", "bound steps/s", "peak RSS"):
         assert figure in printed, figure
+    no_targets(data, printed)
 
 
 @pytest.mark.usefixtures("one_torch_thread")
@@ -137,6 +178,30 @@ def test_unknown_section_is_an_argparse_error(capsys: pytest.CaptureFixture[str]
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_env_memory_bytes_is_the_games_and_the_action_tables() -> None:
+    env = ShogiEnv(3)
+    before = env.memory_bytes()
+    assert before["action_tables"] == 3 * NUM_ACTIONS * (1 + 8)  # bool mask, int64 moves
+    step = env.reset(0)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        step = env.step(random_legal(step, rng))
+    after = env.memory_bytes()
+    assert set(after) == {"games", "action_tables"}
+    assert after["action_tables"] == before["action_tables"]
+    assert after["games"] > before["games"] > 0  # ten plies of history more
+
+
+def test_agent_infer_is_the_acting_forward_pass(tiny_config: TrainConfig) -> None:
+    torch.manual_seed(0)
+    agent = PPOAgent(ActorCritic(tiny_config.model), tiny_config.ppo, total_updates=1)
+    step = ShogiEnv(2).reset(0)
+    out = agent.infer(step.obs)
+    assert out.logits.shape == (2, NUM_ACTIONS) and out.value.shape == (2,)
+    assert not out.logits.requires_grad
+    assert torch.equal(out.value.float(), torch.as_tensor(agent.values(step.obs)))
+
+
 def test_profile_top_attributes_samples_to_the_deepest_keisei_line(tmp_path: Path) -> None:
     raw = tmp_path / "p.raw"
     run = "main (keisei/cli.py:1);Trainer.run (keisei/train.py:10)"
@@ -154,4 +219,26 @@ def test_profile_top_attributes_samples_to_the_deepest_keisei_line(tmp_path: Pat
         (60.0, "step (keisei/env.py:2)"),
         (30.0, "act (keisei/ppo.py:5)"),
         (10.0, "_run (keisei/ppo.py:7)"),
+    ]
+
+
+def test_profile_command_prints_both_summaries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "p.raw"
+    raw.write_text(
+        "main (keisei/cli.py:1);_EnvLoop.run (keisei/benchmark.py:9);"
+        "step (keisei/game/env.py:2) 3\n"
+        "main (keisei/cli.py:1);_EnvLoop.run (keisei/benchmark.py:9) 1\n",
+        encoding="utf-8",
+    )
+    assert profile_main([str(raw), "--root", "_EnvLoop.run", "--lines", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "4 samples below _EnvLoop.run",
+        "",
+        "by call below _EnvLoop.run:",
+        " 75.0 %  step (keisei/game/env.py:2)",
+        "",
+        "by deepest keisei line:",
+        " 75.0 %  step (keisei/game/env.py:2)",
     ]

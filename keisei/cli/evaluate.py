@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
         help="play a match between two players and report score and Elo",
         description="Play N games between --agent and --opponent (colors alternate), write "
         "every game as KIF, CSA and USI, and report wins/losses/draws by color and by "
-        "termination reason, the score with a 95%% interval and the Elo difference with a "
-        "95%% interval. Player specs: random, greedy, a checkpoint .pt, a run directory "
+        "termination reason, the score with a 95% interval and the Elo difference with a "
+        "95% interval. Player specs: random, greedy, a checkpoint .pt, a run directory "
         "(its newest valid checkpoint), usi:PATH (a USI engine).",
     )
     p.add_argument("--agent", required=True, metavar="SPEC", help="the player being evaluated")
@@ -242,7 +242,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"keisei evaluate: error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print(f"keisei evaluate: interrupted; finished games are in {records}", file=sys.stderr)
+            done = len(list(records.glob("*.kif"))) if records.is_dir() else 0
+            where = f"the {done} finished game(s) are in {records}" if done else "no game finished"
+            print(f"keisei evaluate: interrupted; {where}", file=sys.stderr)
             return 130
     finally:
         for player in opened:

@@ -1,0 +1,1 @@
+"""Developer tools, outside the installed package (run them from the repository root)."""
