@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ from keisei.cli.main import main
 from keisei.evaluation.match import ALL_REASONS
 from keisei.evaluation.ratings import RatingTable
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
-from tests.usi_faults import fault_engine
+from tests.usi_faults import fault_engine, group_gone, started
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -218,3 +222,33 @@ def test_checkpoint_agent_and_ratings(tmp_path: Path) -> None:
     assert table.players == ["step_100", "random"]
     assert table.games_matrix() == [[0, 4], [4, 0]]
     assert table.ratings()["step_100"].rating == pytest.approx(report["elo"], abs=0.05)
+
+
+def test_help_prints_single_percent_signs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the score with a 95% interval and the Elo difference with a 95% interval." in text
+    assert "%%" not in text
+
+
+def test_interrupted_before_any_game_finished_names_no_directory(tmp_path: Path) -> None:
+    # The engine hangs at its first move; Ctrl-C (SIGINT) arrives while keisei waits for it.
+    pids = tmp_path / "pids"
+    engine = fault_engine(tmp_path, "hang", 1, pids=pids)
+    records = tmp_path / "records"
+    cmd = [sys.executable, "-m", "keisei", "evaluate", "--agent", f"usi:{engine}",
+           "--opponent", "random", "--games", "2", "--records", str(records)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not started(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ((_, group),) = started(pids)
+    time.sleep(1.5)  # handshake done, the first "go" sent (the move is due in 6 s)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "keisei evaluate: interrupted; no game finished"
+    assert not records.exists()
+    assert group_gone(group)  # the engine was stopped

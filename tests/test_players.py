@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_option
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
-from tests.usi_faults import fault_engine, started, wrapped
+from tests.usi_faults import fault_engine, group_gone, started, wrapped
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -253,27 +252,6 @@ def test_opening_plies_give_pairs_the_same_opening() -> None:
     assert openings[0] != openings[2]
     labels = [move_label(m, i % 2) for i, m in enumerate(openings[0])]
     assert len(labels) == 4
-
-
-def group_gone(pgid: int) -> bool:
-    """No live process is left in process group ``pgid``.
-
-    ``os.killpg(pgid, 0)`` raises ProcessLookupError once every member is gone; where the
-    init process does not reap orphans (some containers), killed orphans stay as zombies,
-    which are dead but still members: those are read from /proc and ignored.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # exited meanwhile
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return False
-    return True
 
 
 def test_timed_out_engine_is_killed_with_its_whole_process_group(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ with ``exec``): the engine then is a grandchild of keisei, in the wrapper's proc
 
 from __future__ import annotations
 
+import os
 import stat
 import sys
 from pathlib import Path
@@ -122,3 +123,24 @@ def started(pids: Path) -> list[tuple[int, int]]:
     """(pid, process group id) of every engine process started, in order."""
     rows = pids.read_text().split("\n") if pids.exists() else []
     return [(int(a), int(b)) for a, b in (row.split() for row in rows if row)]
+
+
+def group_gone(pgid: int) -> bool:
+    """No live process is left in process group ``pgid``.
+
+    ``os.killpg(pgid, 0)`` raises ProcessLookupError once every member is gone; where the
+    init process does not reap orphans (some containers), killed orphans stay as zombies,
+    which are dead but still members: those are read from /proc and ignored.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    for info in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = info.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return False
+    return True
