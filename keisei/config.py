@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-PRESETS: tuple[str, ...] = ("default", "tiny")
+PRESETS: tuple[str, ...] = ("default", "tiny", "gpu")
 
 # Upper bounds of integer keys. Counters and intervals are stored as int64 (checkpoints,
 # TensorBoard); plies go to the C++ environment as a C int; seeds to torch and numpy, which

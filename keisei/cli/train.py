@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help="YAML config file (over the default preset)")
-    source.add_argument("--preset", help="embedded preset: default or tiny")
+    source.add_argument("--preset", help="embedded preset: default, tiny or gpu")
     p.add_argument("--run-dir", type=Path, help="run directory (default: runs/<run.name>)")
     p.add_argument(
         "--total-steps", type=int, help="train until this many steps (extends a resumed run)"
