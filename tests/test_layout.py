@@ -14,6 +14,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("keisei.game",),
     ("keisei.rl",),
     ("keisei.training",),
+    ("keisei.search",),
     ("keisei.evaluation",),
     ("keisei.benchmark",),
     ("keisei.cli",),
