@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from keisei.cli.checks import check_creatable, check_resume_payload, check_train
 from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
 from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
+from keisei.evaluation.ratings import RATINGS_FILE, RatingsError, RatingTable
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.training.build import build_trainer, open_sinks
 from keisei.training.checkpoint import (
@@ -19,6 +22,7 @@ from keisei.training.checkpoint import (
     remove_stale_temporaries,
 )
 from keisei.training.hooks import CheckpointHook, Hook
+from keisei.training.rundir import RunLock, aside_dir, check_free, set_aside
 from keisei.training.trainer import StopRequest, run_session
 
 
@@ -47,7 +51,7 @@ def register(subparsers: Any) -> None:
 
 
 def default_hooks(config: TrainConfig) -> list[Hook]:
-    hooks: list[Hook] = [CheckpointHook(config.checkpoint.every_steps)]
+    hooks: list[Hook] = []
     if config.evaluation.enabled:
         ev = config.evaluation
         hooks.append(
@@ -58,8 +62,12 @@ def default_hooks(config: TrainConfig) -> list[Hook]:
                 past_checkpoints=ev.past_checkpoints,
                 max_plies=ev.max_plies,
                 seed=config.run.seed,
+                checkpoint_every=config.checkpoint.every_steps,
             )
         )
+    # Last: a checkpoint at a step also evaluated holds that evaluation's best_score, so a
+    # run resumed from it (after kill -9) keeps best.pt exactly as an unbroken run does.
+    hooks.append(CheckpointHook(config.checkpoint.every_steps))
     return hooks
 
 
@@ -79,6 +87,45 @@ def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) ->
                     f"config key '{section}.{key}' is {new.get(key)!r} but checkpoint {path} "
                     f"was trained with {old.get(key)!r}; a resumed run cannot change it"
                 )
+
+
+def _replay(table: RatingTable, history: list[dict[str, Any]]) -> RatingTable:
+    """A table with just the results of ``history`` (each entry's per-opponent results)."""
+    out = RatingTable(prior_draws=table.prior_draws)
+    for entry in history:
+        out.index(entry["player"])
+        for opponent, res in entry["opponents"].items():
+            out.add_result(entry["player"], opponent, res["wins"], res["losses"], res["draws"])
+        out.history.append(entry)
+    return out
+
+
+def _drop_later_evaluations(run_dir: Path, step: int, aside: Path) -> list[str]:
+    """Take the training evaluations after ``step`` out of ratings.json (copied to ``aside``).
+
+    The table is rebuilt from its history without them; only if the whole history rebuilds
+    the stored table exactly (a file edited by hand is left alone).
+    """
+
+    def later(entry: dict[str, Any]) -> bool:
+        return isinstance(entry.get("step"), int) and entry["step"] > step
+
+    try:
+        if not any(later(h) for h in RatingTable.load(run_dir).history):
+            return []
+        with RatingTable.locked(run_dir) as table:
+            full = _replay(table, table.history)
+            if (full.players, full.wins, full.draws) != (table.players, table.wins, table.draws):
+                raise RatingsError("ratings.json does not match its history")
+            kept = _replay(table, [h for h in table.history if not later(h)])
+            dropped = len(table.history) - len(kept.history)
+            aside.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(run_dir / RATINGS_FILE, aside / RATINGS_FILE)
+            table.players, table.wins, table.draws = kept.players, kept.wins, kept.draws
+            table.history = kept.history
+    except (RatingsError, KeyError, TypeError, ValueError, AttributeError):
+        return []
+    return [f"{dropped} evaluations from {RATINGS_FILE}"]
 
 
 def _resolve_resume(
@@ -103,9 +150,13 @@ def _resolve_resume(
 
 
 def prepare(
-    args: argparse.Namespace,
+    args: argparse.Namespace, check_lock: bool = True
 ) -> tuple[TrainConfig, Path, Path | None, dict[str, Any] | None, list[str]]:
-    """Validate everything before touching the disk: (config, run_dir, resume path, payload)."""
+    """Validate everything before touching the disk: (config, run_dir, resume path, payload).
+
+    A run directory that another ``keisei train`` holds is refused here (``check_lock``)
+    before anything else is said about it.
+    """
     if args.total_steps is not None and args.total_steps < 1:
         raise UsageError(f"--total-steps must be >= 1, got {args.total_steps}")
     try:
@@ -116,6 +167,8 @@ def prepare(
         run_dir = args.run_dir or Path("runs") / config.run.name
         check_creatable(run_dir, "run directory")
         check_train_config(config)
+        if check_lock:
+            check_free(run_dir)
         existing = sorted((run_dir / "checkpoints").glob("*.pt")) if run_dir.is_dir() else []
         if existing:
             raise UsageError(
@@ -130,6 +183,8 @@ def prepare(
     else:
         run_dir = args.run_dir or Path("runs") / config.run.name
     check_creatable(run_dir, "run directory")
+    if check_lock:
+        check_free(run_dir)
     path, payload, warnings = _resolve_resume(args, run_dir)
     check_resume_payload(payload, path)
     try:
@@ -149,14 +204,31 @@ def prepare(
 
 
 def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
-    config, run_dir, resume_path, payload, warnings = prepare(args)
-    # From here on a signal is a request to stop at the next safe point.
-    stop = StopRequest()
-    stop.install()
+    _config, run_dir, _path, _payload, _warnings = prepare(args)
+    # The run directory is ours from here until exit; nothing is written in it before.
+    lock = RunLock.acquire(run_dir)
     try:
-        return _run(config, run_dir, resume_path, payload, warnings, stop, extra_hooks)
+        # Again under the lock: another run may have changed the directory meanwhile.
+        config, run_dir, resume_path, payload, warnings = prepare(args, check_lock=False)
+        if payload is not None:
+            step = int(payload["state"]["global_step"])
+            if step >= config.run.total_steps:
+                # The checkpoint, its status and the run's files stay as they are.
+                print(
+                    f"keisei train: Nothing to do: {resume_path} is at step {step} >= "
+                    f"total_steps {config.run.total_steps} (use --total-steps to extend)",
+                    file=sys.stderr,
+                )
+                return 0
+        # From here on a signal is a request to stop at the next safe point.
+        stop = StopRequest()
+        stop.install()
+        try:
+            return _run(config, run_dir, resume_path, payload, warnings, stop, extra_hooks)
+        finally:
+            stop.uninstall()
     finally:
-        stop.uninstall()
+        lock.release()
 
 
 def _run(
@@ -170,22 +242,30 @@ def _run(
 ) -> int:
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temporaries(run_dir / "checkpoints")
+    # What the directory holds from after the resumed checkpoint (or, on a fresh start,
+    # from a run that never wrote one) belongs to another line of training: set it aside.
+    state = payload["state"] if payload is not None else {"global_step": -1, "episodes": 0}
+    aside = aside_dir(run_dir)
+    moved = set_aside(run_dir, int(state["global_step"]), int(state["episodes"]), aside)
+    moved += _drop_later_evaluations(run_dir, int(state["global_step"]), aside)
     (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
     sinks, run_id = open_sinks(config, run_dir, payload.get("wandb_run_id") if payload else None)
     for message in warnings:
         sinks.warning(message)
     for path in stale:
         sinks.warning(f"removed {path}, left by a run killed while writing a checkpoint")
+    if moved:
+        where = f"step {state['global_step']}" if payload is not None else "a fresh start"
+        sinks.warning(
+            f"moved what came after {where} to {aside}: "
+            + "; ".join(moved)
+            + " (another line of training, or a killed run's last moments)"
+        )
     hooks = default_hooks(config) + list(extra_hooks or [])
     try:
         trainer = build_trainer(config, run_dir, sinks, hooks, stop)
         if payload is not None:
             trainer.restore(payload)
-            if trainer.state.global_step >= config.run.total_steps:
-                sinks.info(
-                    f"Nothing to do: step {trainer.state.global_step} >= total_steps "
-                    f"{config.run.total_steps} (use --total-steps to extend)"
-                )
         else:
             trainer.start_fresh()
         trainer.wandb_run_id = run_id

@@ -4,7 +4,11 @@ Every ``every_steps`` the current model (greedy) plays ``games`` games against e
 opponent (``random``, ``greedy``, or any player spec, e.g. an engine at fixed settings:
 ``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``) and against up to
 ``past_checkpoints`` earlier checkpoints of the run (evenly spaced over the run, always
-including the newest one before the current step). The results go into
+including the newest one before the current step). Only periodic checkpoints (steps that
+are multiples of ``checkpoint_every``) are past opponents: one written on an interrupt, a
+failure or at the end of a run exists in some runs and not in others of the same config,
+and would make the ratings of an interrupted and resumed run differ from an uninterrupted
+one's. The results go into
 ``RUN_DIR/ratings.json`` (the model is rated as ``step_<global_step>``), the learning
 curve ``RUN_DIR/learning_curve.png`` is redrawn, and one ``evaluation`` event is emitted.
 
@@ -64,6 +68,7 @@ class EvaluationHook:
         records: bool = False,
         device: str | None = None,
         plot: bool = True,
+        checkpoint_every: int = 1,
     ) -> None:
         if games < 1:
             raise ValueError(f"evaluation games must be >= 1, got {games}")
@@ -79,6 +84,7 @@ class EvaluationHook:
         self.records = records
         self.device = device
         self.plot = plot
+        self.checkpoint_every = checkpoint_every  # past opponents: steps that are multiples
         self.last: dict[str, Any] | None = None  # the last event's fields
         # Check what can be checked now, so that a bad spec fails at startup, not hours in.
         for spec in self.opponents:
@@ -91,7 +97,11 @@ class EvaluationHook:
                 raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
 
     def _past_players(self, ctx: HookContext, step: int, device: str) -> list[Player]:
-        paths = {step_of(p): p for p in list_checkpoints(ctx.run_dir)}
+        paths = {
+            step_of(p): p
+            for p in list_checkpoints(ctx.run_dir)
+            if step_of(p) % self.checkpoint_every == 0
+        }
         players: list[Player] = []
         for s in pick_past(list(paths), step, self.past_checkpoints):
             try:

@@ -33,8 +33,38 @@ def _numeric(event: dict[str, Any]) -> dict[str, float]:
     }
 
 
+EVENTS_FILE = "events.jsonl"
+
+
+def events_past(path: Path, step: int) -> int:
+    """Byte offset in an event log where the events after ``step`` begin.
+
+    That is the first line whose ``step`` exceeds ``step``, or else a torn last line (a
+    writer killed mid-line), or else the end of the file. Event steps never decrease
+    within a log, so everything from there on is later than ``step``.
+    """
+    offset = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                return offset
+            try:
+                event = json.loads(line)
+            except ValueError:
+                return offset
+            at = event.get("step") if isinstance(event, dict) else None
+            if isinstance(at, int) and at > step:
+                return offset
+            offset += len(line)
+    return offset
+
+
 class EventLog:
-    """``events.jsonl``: one JSON object per line, flushed per event (survives kill -9)."""
+    """``events.jsonl``: one JSON object per line, flushed per event (survives kill -9).
+
+    A resumed run first cuts the log back to its checkpoint (``events_past``): the log of a
+    run directory then always describes the line of training its checkpoints continue.
+    """
 
     essential = True
 

@@ -35,8 +35,9 @@ from keisei.game.records import write_records
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
-from keisei.training.checkpoint import BEST_NAME, prune, weights_sha256, write_checkpoint
+from keisei.training.checkpoint import BEST_NAME, weights_sha256, write_checkpoint
 from keisei.training.hooks import Hook, HookContext, due
+from keisei.training.rundir import prune
 from keisei.training.sinks import Sinks
 from keisei.training.state import TrainState
 
@@ -147,7 +148,8 @@ class Trainer:
         path = self.checkpoint_dir / f"step_{self.state.global_step:010d}.pt"
         payload = self.payload(status)
         write_checkpoint(path, payload)
-        removed = prune(self.checkpoint_dir, self.config.checkpoint.keep_last)
+        cfg = self.config.checkpoint
+        removed = prune(self.checkpoint_dir, cfg.keep_last, cfg.every_steps)
         self.sinks.emit(
             "checkpoint",
             step=self.state.global_step,
