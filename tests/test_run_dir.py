@@ -230,6 +230,51 @@ def test_resume_from_an_older_checkpoint_branches(train: Train, tmp_path: Path) 
     assert_consistent(run_dir)
 
 
+def test_branch_sets_aside_later_evaluations_and_best(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    ckpt_dir = run_dir / "checkpoints"
+    common = ["evaluation.enabled=true", "logging.tensorboard=false"]
+    assert train.run(run_dir, "--total-steps", "3072", *common) == 0
+    ratings = (run_dir / "ratings.json").read_bytes()
+    assert [h["step"] for h in json.loads(ratings)["history"]] == [768, 1536, 2304, 3072]
+    best = (ckpt_dir / "best.pt").read_bytes()
+    best_step = read_checkpoint(ckpt_dir / "best.pt")["state"]["global_step"]
+    branch_point = ckpt_dir / "step_0000001536.pt"
+    assert train.run(run_dir, "--resume", str(branch_point), "--total-steps", "2304") == 0
+    aside = only_aside(run_dir)
+    assert (aside / "ratings.json").read_bytes() == ratings
+    moved = {p.name for p in (aside / "checkpoints").iterdir()}
+    later = {"step_0000002304.pt", "step_0000003072.pt"}
+    assert moved == (later | {"best.pt"} if best_step > 1536 else later)
+    if best_step > 1536:
+        assert (aside / "checkpoints" / "best.pt").read_bytes() == best
+    # The new line's evaluation at 2304 is recorded once, not added to the old line's.
+    data = json.loads((run_dir / "ratings.json").read_text())
+    assert [h["step"] for h in data["history"]] == [768, 1536, 2304]
+    me = data["players"].index("step_2304")
+    assert sum(data["games"][me]) == 4 * len(data["history"][-1]["opponents"])
+    assert "step_3072" not in data["players"]
+    assert_consistent(run_dir)
+
+
+def test_branch_is_a_new_wandb_run(train: Train, tmp_path: Path) -> None:
+    def wandb_id() -> str:
+        return str(read_checkpoint(list_checkpoints(run_dir)[-1])["wandb_run_id"])
+
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "1024", "wandb.enabled=true") == 0
+    first = wandb_id()
+    branch_point = run_dir / "checkpoints" / "step_0000000768.pt"
+    assert train.run(run_dir, "--resume", str(branch_point), "--total-steps", "1024") == 0
+    second = wandb_id()
+    assert second != first
+    # Going on along the branch continues the branch's W&B run.
+    assert train.run(run_dir, "--resume", "latest", "--total-steps", "1152") == 0
+    assert wandb_id() == second
+    names = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert names == sorted([f"run-{first}.wandb"] + [f"run-{second}.wandb"] * 2)
+
+
 def test_prune_keeps_periodic_checkpoints(tmp_path: Path) -> None:
     def files(*steps: int) -> None:
         for s in steps:

@@ -18,8 +18,10 @@ from keisei.training.build import build_trainer, open_sinks
 from keisei.training.checkpoint import (
     CheckpointError,
     latest_valid,
+    list_checkpoints,
     read_checkpoint,
     remove_stale_temporaries,
+    step_of,
 )
 from keisei.training.hooks import CheckpointHook, Hook
 from keisei.training.rundir import RunLock, aside_dir, check_free, set_aside
@@ -246,10 +248,14 @@ def _run(
     # from a run that never wrote one) belongs to another line of training: set it aside.
     state = payload["state"] if payload is not None else {"global_step": -1, "episodes": 0}
     aside = aside_dir(run_dir)
+    branched = any(step_of(p) > int(state["global_step"]) for p in list_checkpoints(run_dir))
     moved = set_aside(run_dir, int(state["global_step"]), int(state["episodes"]), aside)
     moved += _drop_later_evaluations(run_dir, int(state["global_step"]), aside)
     (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
-    sinks, run_id = open_sinks(config, run_dir, payload.get("wandb_run_id") if payload else None)
+    # A branch (later step checkpoints existed) is a new W&B run: W&B drops steps below
+    # those already logged, which would keep the old line's curves instead of the new's.
+    wandb_id = payload.get("wandb_run_id") if payload is not None and not branched else None
+    sinks, run_id = open_sinks(config, run_dir, wandb_id)
     for message in warnings:
         sinks.warning(message)
     for path in stale:
