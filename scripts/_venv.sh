@@ -27,10 +27,13 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; the
     if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
         if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
             "$VENV/bin/python" -m pip install --quiet torch >&2
-        elif ! "$VENV/bin/python" -m pip install --quiet "torch==2.13.0+cpu" \
-            --extra-index-url https://download.pytorch.org/whl/cpu >&2; then
-            # PyPI's Linux torch is the CUDA build (about 3 GB with its NVIDIA libraries):
-            # it runs on a CPU too, so take it when the CPU build is out of reach.
+        # The CPU build from PyTorch's own index (torch alone; its dependencies come from
+        # the usual index). PyPI's Linux torch is the CUDA build, about 3 GB with its NVIDIA
+        # libraries: it runs on a CPU too, so take it when the CPU build is out of reach.
+        elif "$VENV/bin/python" -m pip install --quiet --no-deps "torch==2.13.0+cpu" \
+            --index-url https://download.pytorch.org/whl/cpu >&2; then
+            "$VENV/bin/python" -m pip install --quiet "torch==2.13.0+cpu" >&2
+        else
             echo "keisei: no CPU build of torch 2.13.0 for this Python here; installing PyPI's" \
                 "torch 2.13.0 (on Linux the CUDA build, a few GB)" >&2
             "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" >&2
