@@ -104,6 +104,25 @@ def test_second_train_on_a_running_dir_is_refused(
     assert_consistent(run_dir)
 
 
+def test_two_fresh_starts_at_once_one_is_refused(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    procs = [train.spawn(run_dir, "--total-steps", "3072") for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0].decode() for p in procs]
+    codes = [p.returncode for p in procs]
+    assert sorted(codes) == [0, 2], outputs
+    winner, loser = (procs[0], procs[1]) if codes[0] == 0 else (procs[1], procs[0])
+    refused = outputs[procs.index(loser)]
+    assert refused.startswith(
+        f"keisei train: error: run directory {run_dir} is in use by another keisei train "
+        f"(pid {winner.pid} on {socket.gethostname()}, started "
+    )
+    assert len(refused.splitlines()) == 1
+    events = read_events(run_dir)
+    assert [e["kind"] for e in events].count("start") == 1
+    assert checkpoint_info(run_dir)["global_step"] == 3072
+    assert_consistent(run_dir)
+
+
 def test_killed_run_does_not_block_and_its_leftovers_are_set_aside(
     train: Train, tmp_path: Path
 ) -> None:

@@ -3,7 +3,7 @@
 Every ``every_steps`` the current model (greedy) plays ``games`` games against each fixed
 opponent (``random``, ``greedy``, or any player spec, e.g. an engine at fixed settings:
 ``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``) and against up to
-``past_checkpoints`` earlier checkpoints of the run (evenly spaced over the run, always
+``past_checkpoints`` earlier checkpoints of the run (evenly spaced over those kept, always
 including the newest one before the current step). Only periodic checkpoints (steps that
 are multiples of ``checkpoint_every``) are past opponents: one written on an interrupt, a
 failure or at the end of a run exists in some runs and not in others of the same config,
