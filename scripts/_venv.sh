@@ -69,8 +69,8 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ -z "$BUILT" ]; the
                 exit 1
             }
         else
-            echo "keisei: $MISSING not found; both are needed to build keisei's C++ environment" \
-                "(packages like$( printf ' %s' $NEED ); or set CXX to your C++ compiler)" >&2
+            echo "keisei: $MISSING not found, needed to build keisei's C++ environment" \
+                "(Debian/Ubuntu packages:$( printf ' %s' $NEED ); or set CXX to your C++ compiler)" >&2
             exit 1
         fi
     fi
