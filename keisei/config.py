@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 PRESETS: tuple[str, ...] = ("default", "tiny", "gpu")
 
@@ -31,9 +38,21 @@ class ConfigError(ValueError):
     """A configuration problem, described in one line naming the key or file."""
 
 
+_NUMBERS: tuple[Any, ...] = (int, float, int | None, float | None)
+
+
 class _Section(BaseModel):
     # Floats must be finite: inf and nan are refused for every float key.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1: a boolean where a number belongs is a mistake.
+        name = info.field_name
+        if isinstance(value, bool) and name and cls.model_fields[name].annotation in _NUMBERS:
+            raise ValueError("must be a number, not a boolean")
+        return value
 
 
 class ModelConfig(_Section):

@@ -101,17 +101,25 @@ def device(text: str) -> str:
 def harden(parser: argparse.ArgumentParser) -> None:
     """Give every plain ``int``/``float`` flag of ``parser`` and its subparsers a checked type.
 
-    ``float`` becomes a finite float, ``int`` an int64 (``seed``: 0 .. 2**64 - 1), so that a
-    subcommand that declares ``type=int`` still refuses nan, inf and unrepresentable values.
+    A ``--device`` is checked by :func:`device`; ``float`` becomes a finite float; ``int``
+    an int64 (``seed``: 0 .. 2**64 - 1; plies: at most ``MAX_PLIES``). So a subcommand that
+    declares ``type=int`` still refuses nan, inf and values that torch, numpy or the C++
+    environment cannot take.
     """
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 harden(sub)
+        elif action.dest == "device" and action.type is None:
+            action.type = device
         elif action.type is float:
             action.type = FloatRange()
         elif action.type is int:
-            action.type = SEED if action.dest == "seed" else IntRange(-INT64_MAX - 1)
+            if action.dest == "seed":
+                action.type = SEED
+            else:  # lower bounds stay with the subcommands, which name them
+                high = MAX_PLIES if action.dest.endswith("max_plies") else INT64_MAX
+                action.type = IntRange(-INT64_MAX - 1, high)
 
 
 # -- paths -------------------------------------------------------------------------------
@@ -181,6 +189,7 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
     needed = train_memory_bytes(sizes)
     if needed <= limit:
         return
+
     def varied(key: str) -> Callable[[int], int]:
         return lambda n: train_memory_bytes({**sizes, key: n})
 
@@ -224,17 +233,17 @@ def check_train_config(config: TrainConfig) -> None:
             f"CPU of this machine ({cpus} CPUs): use at most {4 * cpus} (0: torch's default)"
         )
     check_memory(config)
-    if config.evaluation.enabled:
-        ev = config.evaluation
-        try:
-            EvaluationHook(
-                every_steps=ev.every_steps,
-                games=ev.games,
-                opponents=list(ev.opponents),
-                max_plies=ev.max_plies,
-            )
-        except ValueError as exc:
-            raise UsageError(f"config key 'evaluation.opponents': {exc}") from None
+    # Even with evaluation disabled: a config that names a missing opponent is wrong.
+    ev = config.evaluation
+    try:
+        EvaluationHook(
+            every_steps=ev.every_steps,
+            games=ev.games,
+            opponents=list(ev.opponents),
+            max_plies=ev.max_plies,
+        )
+    except ValueError as exc:
+        raise UsageError(f"config key 'evaluation.opponents': {exc}") from None
 
 
 _RESUME_KEYS = ("agent", "rollout", "env", "rng")

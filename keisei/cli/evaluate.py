@@ -210,11 +210,14 @@ def run(args: argparse.Namespace) -> int:
         except RatingsError as exc:
             raise UsageError(str(exc)) from None
     seeds = np.random.SeedSequence(args.seed).spawn(2)
-    try:
-        agent = parse_player(args.agent, seeds[0], _options(args, "agent"))
-        opponent = parse_player(args.opponent, seeds[1], _options(args, "opponent"))
-    except PlayerError as exc:
-        raise UsageError(str(exc)) from None
+    players = []
+    for role, seed in zip(("agent", "opponent"), seeds, strict=True):
+        options = _options(args, role)
+        try:
+            players.append(parse_player(getattr(args, role), seed, options))
+        except PlayerError as exc:
+            raise UsageError(f"--{role}: {exc}") from None
+    agent, opponent = players
     if agent.name == opponent.name:
         agent.name += " (agent)"
         opponent.name += " (opponent)"

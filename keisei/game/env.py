@@ -227,7 +227,7 @@ def validate_sfen(sfen: str, where: str = "start position") -> str:
             f"{where} is not a legal position: {shown!r} ({side}, not to move, is in check)"
         )
     if not _quiet_is_ok(board):
-        raise ValueError(f"{where} is not a legal position: {shown!r}")
+        raise ValueError(f"{where} is not a legal position: {shown!r} (cshogi's is_ok)")
     if len(board.legal_moves) == 0:
         raise ValueError(f"{where} has no legal move for the side to move: {sfen!r}")
     if board.is_nyugyoku():

@@ -109,10 +109,12 @@ def _payload_problem(payload: Any) -> str | None:
     state = payload.get("state")
     if not isinstance(state, dict):
         return "no training state"
-    for key in _STATE_COUNTERS:
-        value = state.get(key)
+    if "global_step" not in state:
+        return "training state has no counter 'global_step'"
+    for key in _STATE_COUNTERS:  # absent counters read as 0
+        value = state.get(key, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            return f"training state has no counter {key!r}"
+            return f"training state counter {key!r} is not a count: {value!r}"
     reasons = state.get("reasons", {})
     if not isinstance(reasons, dict) or not all(
         isinstance(k, str) and isinstance(v, int) for k, v in reasons.items()
