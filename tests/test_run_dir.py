@@ -340,6 +340,20 @@ def test_interrupted_run_rates_like_an_unbroken_one(train: Train, tmp_path: Path
     assert step_names(broken) == step_names(unbroken) == [1536, 2304, 3072]
 
 
+def test_checkpoint_at_an_evaluated_step_holds_its_best_score(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "1024", "evaluation.enabled=true") == 0
+    (evaluation,) = [e for e in read_events(run_dir) if e["kind"] == "evaluation"]
+    assert evaluation["step"] == 768 and evaluation["rating"] is not None
+    # Evaluation runs before the checkpoint of the same step, so a run resumed from it
+    # (after kill -9) knows the best rating so far, as the unbroken run does.
+    periodic = read_checkpoint(run_dir / "checkpoints" / "step_0000000768.pt")
+    assert periodic["status"] == "running"
+    assert periodic["state"]["best_score"] == evaluation["rating"]
+    best = read_checkpoint(run_dir / "checkpoints" / "best.pt")
+    assert best["weights_sha256"] == periodic["weights_sha256"]
+
+
 # -- 7. nothing to do ----------------------------------------------------------------------
 
 
