@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 # What the ``garbage`` engine writes: a misspelt keyword and a long line.
@@ -125,13 +126,23 @@ def started(pids: Path) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in (row.split() for row in rows if row)]
 
 
-def group_gone(pgid: int) -> bool:
-    """No live process is left in process group ``pgid``.
+def group_gone(pgid: int, within: float = 2.0) -> bool:
+    """No live process is left in process group ``pgid`` (waiting up to ``within`` s).
 
-    ``os.killpg(pgid, 0)`` raises ProcessLookupError once every member is gone; where the
-    init process does not reap orphans (some containers), killed orphans stay as zombies,
-    which are dead but still members: those are read from /proc and ignored.
+    A killed process closes its files a moment before it is dead. ``os.killpg(pgid, 0)``
+    raises ProcessLookupError once every member is gone; where the init process does not
+    reap orphans (some containers), killed orphans stay as zombies, which are dead but
+    still members: those are read from /proc and ignored.
     """
+    deadline = time.monotonic() + within
+    while not _no_live_member(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _no_live_member(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
