@@ -24,8 +24,8 @@ engine_timeout            ``%TIME_UP``         切れ負け      まで64手で�
 The last four are forfeits by an external player (``keisei.evaluation``): they happen on
 the forfeiting side's turn, so the side to move loses. Sides are named 先手 (black) and
 後手 (white), as in the KIF header cshogi writes, also for games that start with white to
-move. Before the ending, a comment (``'keisei: REASON[: NOTE]`` in CSA, ``*keisei: ...``
-in KIF) names keisei's reason and, for forfeits, what happened.
+move. A comment (``'keisei: REASON[: NOTE]`` before CSA's special move, ``*keisei: ...``
+after KIF's) names keisei's reason and, for forfeits, what happened.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _EPOCH = dt.datetime(2000, 1, 1)
 SIDES: tuple[str, str] = ("先手", "後手")  # black, white, as in cshogi's KIF header
 
 # Reasons after which the side to move has lost: (CSA special move, KIF special move,
-# closing sentence after "まで{n}手で", filled with the winner's side).
+# closing sentence after "まで{n}手で", filled with the winner's or the loser's side).
 _SIDE_TO_MOVE_LOSES: dict[str, tuple[str, str, str]] = {
     "checkmate": ("%TSUMI", "詰み", "{winner}の勝ち"),
     "no_legal_moves": ("%TSUMI", "詰み", "{winner}の勝ち"),
