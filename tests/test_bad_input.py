@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from keisei.cli.checks import (
+    ENV_BYTES_PER_GAME,
     FloatRange,
     IntRange,
     check_memory,
@@ -552,6 +553,31 @@ def test_cuda_without_cuda(tmp_path: Path, capfd: pytest.CaptureFixture[str]) ->
             "got 2147483648 (see 'keisei selfplay --help')",
         ),
         (
+            ["evaluate", "--agent", "random", "--opponent", "random", "--agent-temperature=1e-320"],
+            "keisei evaluate: error: --agent-temperature must be 0 (greedy) or at least 1e-06, "
+            "got 1e-320",
+        ),
+        (
+            ["evaluate", "--agent", "random", "--opponent", "random", "--agent-time-limit=1e10"],
+            "keisei evaluate: error: --agent-time-limit must be <= 1e+06, got 10000000000.0",
+        ),
+        (
+            ["evaluate", "--agent", "random", "--opponent", "random", "--opponent-byoyomi=2e9"],
+            "keisei evaluate: error: argument --opponent-byoyomi: expected an integer, got '2e9' "
+            "(see 'keisei evaluate --help')",
+        ),
+        (
+            [
+                "evaluate",
+                "--agent",
+                "random",
+                "--opponent",
+                "random",
+                "--opponent-byoyomi=2000000000",
+            ],
+            "keisei evaluate: error: --opponent-byoyomi must be <= 1e+09, got 2000000000",
+        ),
+        (
             ["bench", "env", "--seconds", "inf"],
             "keisei bench: error: argument --seconds: must be a finite number, got 'inf' "
             "(see 'keisei bench --help')",
@@ -568,6 +594,20 @@ def test_flag_cases(
     monkeypatch.chdir(tmp_path)
     line = one_line_refusal(argv, capfd, tmp_path, "--")
     assert line == message
+
+
+def test_evaluate_parallel_beyond_memory(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    n = 10**10
+    argv = ["evaluate", "--agent", "random", "--opponent", "random", "--games", str(n)]
+    line = one_line_refusal([*argv, "--parallel", str(n)], capfd, tmp_path, "--parallel")
+    # The rest names this machine's available memory and how many games fit in it.
+    assert line.startswith(
+        f"keisei evaluate: error: --parallel {n}: {n:,} games at once would need about "
+        f"{n * ENV_BYTES_PER_GAME / 1e9:,.1f} GB of memory, "
+    )
 
 
 # -- checkpoints with a valid header and checksum but a foreign payload ---------------------

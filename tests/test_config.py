@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from pydantic.fields import FieldInfo
 
 from keisei.config import ConfigError, TrainConfig, load_config, parse_override
 
@@ -72,3 +75,56 @@ def test_bad_files(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(None, path)
+
+
+_POWERS = {2**63 - 1: "2^63 - 1", 2**64 - 1: "2^64 - 1", 2**31 - 1: "2^31 - 1"}
+
+
+def _bound(info: FieldInfo, name: str) -> Any:
+    return next((getattr(m, name) for m in info.metadata if hasattr(m, name)), None)
+
+
+def valid_values(info: FieldInfo) -> str:
+    """What the schema accepts for one key, as docs/config.md's 'Valid values' states it."""
+    annotation = info.annotation
+    args = typing.get_args(annotation)
+    optional = isinstance(annotation, types.UnionType) and type(None) in args
+    if optional:
+        (annotation,) = [a for a in args if a is not type(None)]
+    ge, gt, le = _bound(info, "ge"), _bound(info, "gt"), _bound(info, "le")
+    if annotation is bool:
+        text = "true or false"
+    elif annotation is int:
+        text = f"integer {ge} .. {_POWERS.get(le, le)}"
+    elif annotation is float:
+        low = f">= {ge:g}" if ge is not None else f"> {gt:g}"
+        text = f"finite number {low}" + (f", <= {le:g}" if le is not None else "")
+    elif typing.get_origin(annotation) is Literal:
+        text = "one of " + ", ".join(f"`{c}`" for c in typing.get_args(annotation))
+    elif annotation is str:
+        text = "text" + (" (not empty)" if _bound(info, "min_length") else "")
+    elif typing.get_origin(annotation) is list:
+        text = "list of text"
+    else:
+        raise AssertionError(f"no description for {annotation}")
+    return text + (", or null" if optional else "")
+
+
+def _fields(model: Any, prefix: str = "") -> dict[str, FieldInfo]:
+    out: dict[str, FieldInfo] = {}
+    for name, info in model.model_fields.items():
+        if hasattr(info.annotation, "model_fields"):
+            out.update(_fields(info.annotation, f"{prefix}{name}."))
+        else:
+            out[prefix + name] = info
+    return out
+
+
+def test_every_key_documents_its_valid_values() -> None:
+    """docs/config.md's 'Valid values' table starts each entry with what the schema says."""
+    text = DOCS.read_text().split("## Valid values", 1)[1]
+    rows = dict(re.findall(r"^\| `([a-z0-9_.]+)` \| ([^|]+) \|$", text, re.M))
+    fields = _fields(TrainConfig)
+    assert sorted(rows) == sorted(fields)
+    for key, info in fields.items():
+        assert rows[key].strip().startswith(valid_values(info)), key

@@ -147,17 +147,23 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n < 10**15 else f"{n:.1e} bytes"
 
 
-def train_memory_bytes(sizes: dict[str, int]) -> int:
-    """A rough estimate of a training run's memory from its size keys (by dotted key)."""
+def train_memory_bytes(sizes: dict[str, int], gpu: bool = False) -> int:
+    """A rough estimate of a training run's host memory from its size keys (dotted keys).
+
+    On a GPU (``gpu``) the network's activations and optimizer live in GPU memory, which is
+    not estimated here; the host keeps the games, the rollout and checkpoint copies.
+    """
     games, steps = sizes["env.num_games"], sizes["rollout.steps_per_game"]
     blocks, channels = sizes["model.blocks"], sizes["model.channels"]
     batch = games * steps
     plane = 4 * 81 * channels  # one float32 activation map of the tower, per sample
     params = (blocks + 1) * 9 * channels**2 * 2 + 9 * NUM_PLANES * channels
     params += channels * (NUM_MOVE_KINDS + 2) + 2 * 81 * 64 + 64 * 3
+    rollout = batch * (RolloutBuffer.BYTES_PER_STEP + 3 * 4)  # plus advantages, returns
+    if gpu:
+        return games * ENV_BYTES_PER_GAME + rollout + 12 * params
     model = 16 * params  # weights, gradients and AdamW's two moments, float32
     acting = games * (ENV_BYTES_PER_GAME + 3 * plane + 3 * 4 * NUM_ACTIONS)
-    rollout = batch * (RolloutBuffer.BYTES_PER_STEP + 3 * 4)  # plus advantages, returns
     sample = 4 * NUM_PLANES * 81 + 17 * NUM_ACTIONS + plane * (6 * blocks + 4)
     update = min(sizes["ppo.minibatch_size"], batch) * sample
     return model + acting + rollout + update
@@ -178,6 +184,7 @@ def _largest_fitting(estimate: Callable[[int], int], limit: int, high: int) -> i
 def check_memory(config: TrainConfig, available: int | None = None) -> None:
     """Refuse a config whose estimated memory exceeds what this machine has available,
     naming the key most over its share and the largest value of it that fits."""
+    gpu = device_for(config).type == "cuda"
     sizes = {
         "env.num_games": config.env.num_games,
         "rollout.steps_per_game": config.rollout.steps_per_game,
@@ -186,12 +193,12 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
         "ppo.minibatch_size": config.ppo.minibatch_size,
     }
     limit = available_memory() if available is None else available
-    needed = train_memory_bytes(sizes)
+    needed = train_memory_bytes(sizes, gpu)
     if needed <= limit:
         return
 
     def varied(key: str) -> Callable[[int], int]:
-        return lambda n: train_memory_bytes({**sizes, key: n})
+        return lambda n: train_memory_bytes({**sizes, key: n}, gpu)
 
     fits = {key: _largest_fitting(varied(key), limit, sizes[key]) for key in sizes}
     alone = [k for k in sizes if fits[k] >= 1]  # keys that can make it fit on their own
@@ -199,7 +206,7 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
         key = max(alone, key=lambda k: sizes[k] / fits[k])
         fit = f"at most {fits[key]:,} fits with the rest of the config"
     else:
-        key = max(sizes, key=lambda k: needed - train_memory_bytes({**sizes, k: 1}))
+        key = max(sizes, key=lambda k: needed - train_memory_bytes({**sizes, k: 1}, gpu))
         fit = "even 1 does not fit with the rest of the config"
     raise UsageError(
         f"config key '{key}' is {sizes[key]:,}: the run would need about {_gb(needed)} of "

@@ -119,6 +119,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+MAX_WAIT_S = 1_000_000  # the longest --*-time-limit in seconds (--*-byoyomi: in ms)
+MIN_TEMPERATURE = 1e-6
+
+
 def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
 
     def get(name: str) -> Any:
@@ -133,8 +137,18 @@ def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
             raise UsageError(f"--{role}-{name} must be >= 1, got {get(name)}")
     if get("time_limit") is not None and get("time_limit") <= 0:
         raise UsageError(f"--{role}-time-limit must be > 0, got {get('time_limit')}")
+    # Waits beyond these overflow the operating system's timeouts (select: ~1e9 s).
+    if get("time_limit") is not None and get("time_limit") > MAX_WAIT_S:
+        raise UsageError(f"--{role}-time-limit must be <= {MAX_WAIT_S:g}, got {get('time_limit')}")
+    if get("byoyomi") is not None and get("byoyomi") > MAX_WAIT_S * 1000:
+        raise UsageError(f"--{role}-byoyomi must be <= {MAX_WAIT_S * 1000:g}, got {get('byoyomi')}")
     if get("temperature") < 0:
         raise UsageError(f"--{role}-temperature must be >= 0, got {get('temperature')}")
+    if 0 < get("temperature") < MIN_TEMPERATURE:  # logits / T overflow float32
+        raise UsageError(
+            f"--{role}-temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, "
+            f"got {get('temperature')}"
+        )
     spec = str(getattr(args, role)).strip()
     engine_flags = [
         f"--{role}-{flag.replace('_', '-')}"
