@@ -123,6 +123,20 @@ def test_two_fresh_starts_at_once_one_is_refused(train: Train, tmp_path: Path) -
     assert_consistent(run_dir)
 
 
+def test_unwritable_run_directory_is_one_line(
+    train: Train, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = Path("/sys/kernel")  # refuses new files, even to root
+    if not target.is_dir() or (os.access(target, os.W_OK) and os.geteuid() != 0):
+        pytest.skip("needs /sys/kernel")
+    run_dir = tmp_path / "run"
+    run_dir.symlink_to(target)
+    assert train.run(run_dir) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"keisei train: error: cannot create {run_dir / LOCK_NAME}: ")
+    assert len(err.splitlines()) == 1
+
+
 def test_killed_run_does_not_block_and_its_leftovers_are_set_aside(
     train: Train, tmp_path: Path
 ) -> None:

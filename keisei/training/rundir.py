@@ -87,14 +87,20 @@ class RunLock:
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
         """Take the lock (creating ``RUN/`` and ``RUN/train.lock``), or refuse at once."""
-        run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot create {path}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise _busy(run_dir) from None
+        except OSError as exc:  # a file system without flock
+            os.close(fd)
+            raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from None
         except BaseException:
             os.close(fd)
             raise
