@@ -744,3 +744,32 @@ def test_ctrl_c_while_starting(tmp_path: Path, delay: float) -> None:
     out, err = proc.communicate(timeout=TIMEOUT)
     assert (proc.returncode, out, err) == (130, "", "keisei: interrupted\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_that_are_not_text(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    garbage = b"\xff\xfe\x00not text"
+    config = tmp_path / "bin.yaml"
+    config.write_bytes(garbage)
+    run_dir = tmp_path / "rd"
+    run_dir.mkdir()
+    (run_dir / "ratings.json").write_bytes(garbage)
+    reason = "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+    cases = [
+        (
+            ["train", "--config", str(config), "--run-dir", str(tmp_path / "run")],
+            f"keisei train: error: cannot read config file {config}: {reason}",
+        ),
+        (
+            ["ratings", str(run_dir)],
+            f"keisei ratings: error: cannot read {run_dir}/ratings.json: {reason}",
+        ),
+        (
+            ["evaluate", "--agent", "random", "--opponent", "random", "--ratings", str(run_dir)],
+            f"keisei evaluate: error: --ratings {run_dir}: cannot read its ratings: {reason}",
+        ),
+    ]
+    for argv, message in cases:
+        assert one_line_refusal(argv, capfd, tmp_path, str(tmp_path)) == message
