@@ -34,7 +34,6 @@ from pathlib import Path
 from keisei.errors import UsageError
 from keisei.training.checkpoint import (
     BEST_NAME,
-    CheckpointError,
     list_checkpoints,
     read_checkpoint,
     step_of,
@@ -178,8 +177,8 @@ def set_aside(run_dir: Path, step: int, episodes: int, directory: Path) -> list[
     if best.is_file():
         try:
             best_step = int(read_checkpoint(best)["state"]["global_step"])
-        except (CheckpointError, KeyError, TypeError, ValueError):
-            best_step = -1  # not ours to judge: left where it is
+        except Exception:  # unreadable (CheckpointError) or foreign: not ours to judge
+            best_step = -1
         if best_step > step:
             later.append(best)
     for path in later:
