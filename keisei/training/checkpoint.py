@@ -182,15 +182,6 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     return stale
 
 
-def prune(directory: Path, keep_last: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` step checkpoints; returns what was removed."""
-    files = list_checkpoints(directory)
-    doomed = files[:-keep_last] if keep_last > 0 else files
-    for path in doomed:
-        path.unlink(missing_ok=True)
-    return doomed
-
-
 def load_model(path: str | Path, device: str = "cpu") -> tuple[ActorCritic, dict[str, Any]]:
     """An ActorCritic with a checkpoint's weights (a .pt file or a run directory)."""
     ckpt_path, payload = resolve(Path(path))
