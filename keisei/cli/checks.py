@@ -1,8 +1,8 @@
 """Checks of user input that the subcommands share, made before anything is created.
 
-* argparse types for numeric flags (:class:`IntRange`, :class:`FloatRange`, ``SEED``,
-  ``PLIES``) and for ``--device``: a bad value is refused by argparse in one line that
-  names the flag (exit 2);
+* argparse types for numeric flags (:class:`IntRange`, :class:`FloatRange`, ``SEED``) and
+  for ``--device``, given to every subcommand's flags by :func:`harden`: a bad value is
+  refused by argparse in one line that names the flag (exit 2);
 * checks of a training config that need more than its schema: start positions, the
   device, torch threads against this machine's CPUs, memory against this machine's
   available memory, evaluation opponents (:func:`check_train_config`);
@@ -74,8 +74,6 @@ class FloatRange:
 
 
 SEED = IntRange(0, SEED_MAX)  # torch and numpy take seeds of at most 64 bits
-PLIES = IntRange(1, MAX_PLIES)  # the C++ environment counts plies in a C int
-COUNT = IntRange(1)
 
 
 def device(text: str) -> str:
@@ -140,7 +138,17 @@ ENV_BYTES_PER_GAME = 96_000 + 4 * NUM_PLANES * 81
 
 
 def available_memory() -> int:
-    return int(psutil.virtual_memory().available)
+    """Memory available now: the machine's, or what this process's cgroup still allows."""
+    available = int(psutil.virtual_memory().available)
+    cgroup = Path("/sys/fs/cgroup")
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            used = int((cgroup / "memory.current").read_text())
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(available, 0)
 
 
 def _gb(n: int) -> str:
