@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keisei.cli.checkpoint import checkpoint_info
 from keisei.cli.main import build_parser
@@ -265,3 +266,21 @@ def test_live_console_view_runs(
     out = capsys.readouterr().out
     assert "128/6144" not in out  # --total-steps replaced the preset's total
     assert "128/128" in out and "last checkpoint" in out and "step 128 (finished)" in out
+
+
+def test_tensorboard_shows_the_resumed_line_only(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "1536") == 0
+    branch = run_dir / "checkpoints" / "step_0000000768.pt"
+    assert train.run(run_dir, "--resume", str(branch), "--total-steps", "1024") == 0
+    # Each of the two sessions wrote an event file; the reader honours the second one's
+    # purge step, so steps after 768 come from the resumed line alone, once each.
+    assert len(list((run_dir / "tensorboard").iterdir())) == 2
+    board = EventAccumulator(str(run_dir / "tensorboard"))
+    board.Reload()
+    steps = [e.step for e in board.Scalars("update/loss")]
+    assert steps == list(range(64, 1025, 64))
+    losses = {e["step"]: e["loss"] for e in read_events(run_dir) if e["kind"] == "update"}
+    assert [round(e.value, 5) for e in board.Scalars("update/loss")][-4:] == [
+        round(losses[s], 5) for s in steps[-4:]
+    ]

@@ -255,7 +255,8 @@ def _run(
     # A branch (later step checkpoints existed) is a new W&B run: W&B drops steps below
     # those already logged, which would keep the old line's curves instead of the new's.
     wandb_id = payload.get("wandb_run_id") if payload is not None and not branched else None
-    sinks, run_id = open_sinks(config, run_dir, wandb_id)
+    resume_step = int(state["global_step"]) if payload is not None else None
+    sinks, run_id = open_sinks(config, run_dir, wandb_id, resume_step)
     for message in warnings:
         sinks.warning(message)
     for path in stale:

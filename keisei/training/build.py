@@ -60,7 +60,10 @@ def build_trainer(
 
 
 def open_sinks(
-    config: TrainConfig, run_dir: Path, wandb_run_id: str | None
+    config: TrainConfig,
+    run_dir: Path,
+    wandb_run_id: str | None,
+    resume_step: int | None = None,
 ) -> tuple[Sinks, str | None]:
     console = config.logging.console
     interactive = console == "rich" or (console == "auto" and sys.stderr.isatty())
@@ -73,7 +76,11 @@ def open_sinks(
         fanout.sinks.append(ConsoleSink(config))
     if config.logging.tensorboard:
         try:
-            fanout.sinks.append(TensorBoardSink(run_dir / "tensorboard"))
+            fanout.sinks.append(
+                TensorBoardSink(
+                    run_dir / "tensorboard", None if resume_step is None else resume_step + 1
+                )
+            )
         except Exception as exc:
             fanout.warning(f"TensorBoard disabled: {exc!r}")
     run_id = wandb_run_id

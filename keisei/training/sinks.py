@@ -115,10 +115,13 @@ class TextLog:
 class TensorBoardSink:
     essential = False
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, purge_step: int | None = None) -> None:
+        # Lazy: TensorBoard's writer takes a second to import and is optional.
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(log_dir))
+        # On resume from step S, ``purge_step=S + 1`` hides what a killed or superseded
+        # run logged after S, so the curves show the line that goes on (as events.jsonl).
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")

@@ -237,7 +237,8 @@ class Trainer:
                 f"games {s.episodes} (black {s.black_wins}, white {s.white_wins}, "
                 f"draws {s.draws}) | policy {metrics['policy_loss']:.4f} "
                 f"value {metrics['value_loss']:.4f} entropy {metrics['entropy']:.3f} "
-                f"kl {metrics['approx_kl']:.4f}"
+                f"kl {metrics['approx_kl']:.4f} "
+                f"ev {metrics.get('explained_variance', float('nan')):.3f}"
             )
         before = s.global_step - self.config.steps_per_update
         for hook in self.hooks:
