@@ -371,6 +371,27 @@ def test_kl_of_the_first_and_last_epochs() -> None:
     )
 
 
+def test_resumed_agent_takes_the_configs_learning_rate_and_weight_decay() -> None:
+    for schedule in ("constant", "linear"):
+        cfg = PPOConfig(learning_rate=1e-3, lr_schedule=schedule, minibatch_size=32)
+        agent = make_agent(cfg, total=4)
+        buf = fill_rollout(agent)
+        agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
+        saved = agent.state_dict()
+        same = make_agent(cfg, total=4)
+        same.load_state_dict(saved)
+        assert same.optimizer.param_groups[0]["lr"] == agent.optimizer.param_groups[0]["lr"]
+        changed = make_agent(
+            cfg.model_copy(update={"learning_rate": 4e-4, "weight_decay": 0.1}), total=4
+        )
+        changed.load_state_dict(saved)
+        factor = 1.0 if schedule == "constant" else 0.75  # one of four updates done
+        assert changed.optimizer.param_groups[0]["lr"] == 4e-4 * factor
+        assert changed.optimizer.param_groups[0]["weight_decay"] == 0.1
+        m = changed.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
+        assert m["learning_rate"] == 4e-4 * factor
+
+
 def test_target_kl_stops_epochs_early() -> None:
     cfg = PPOConfig(learning_rate=1e-2, epochs=8, minibatch_size=8, target_kl=0.01)
     agent = make_agent(cfg)

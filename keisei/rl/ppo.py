@@ -312,6 +312,16 @@ class PPOAgent:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
+        # The config's learning rate and weight decay win over the saved ones, so that a
+        # resumed run with ``ppo.learning_rate=...`` uses it. The rate is LambdaLR's own
+        # expression, so unchanged values give the saved rate bit for bit.
+        cfg = self.cfg
+        sched = self.scheduler
+        sched.base_lrs = [cfg.learning_rate for _ in self.optimizer.param_groups]
+        for group, factor in zip(self.optimizer.param_groups, sched.lr_lambdas, strict=True):
+            group["initial_lr"] = cfg.learning_rate
+            group["lr"] = cfg.learning_rate * factor(sched.last_epoch)
+            group["weight_decay"] = cfg.weight_decay
 
     def model_state(self) -> dict[str, Any]:
         """The model's config and weights, as ``load_model_state`` expects them."""
