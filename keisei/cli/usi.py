@@ -1,0 +1,57 @@
+"""``keisei usi CHECKPOINT|RUN_DIR``: a checkpoint as a USI engine, for Shogi GUIs.
+
+USI on stdin/stdout only; diagnostics on stderr. A checkpoint that is missing or cannot be
+loaded is reported on stderr with exit 2, before anything is written to stdout. See
+docs/usi.md and ``keisei.search.usi_engine``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from keisei import __version__
+from keisei.errors import UsageError
+from keisei.search.usi_engine import USIEngine, read_lines
+from keisei.training.checkpoint import load_model
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "usi",
+        help="run a checkpoint as a USI engine (for Shogi GUIs and engine matches)",
+        description="Speak USI on stdin/stdout with the network of CHECKPOINT (a .pt file) "
+        "or of RUN_DIR (its newest valid checkpoint), choosing moves by PUCT tree search "
+        "(or the raw policy: setoption MoveSelection). Register ./scripts/keisei-usi "
+        "RUN_DIR-style wrappers in a GUI: see docs/usi.md.",
+    )
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN_DIR")
+    p.add_argument(
+        "--device", default="cpu", help="torch device of the network (default cpu; USI: Device)"
+    )
+    p.set_defaults(func=run)
+
+
+def engine_name(meta: dict[str, Any]) -> str:
+    """``keisei VERSION RUN/step_N``, in ASCII (cshogi's client decodes it as ASCII)."""
+    path = Path(str(meta["path"]))
+    owner = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    name = f"keisei {__version__} {owner.name}/step_{meta['global_step']}"
+    return name.encode("ascii", "replace").decode("ascii")
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.checkpoint
+    if not path.exists():
+        raise UsageError(f"no such checkpoint or run directory: {path}")
+    try:
+        model, meta = load_model(path, device=args.device)
+    except (ValueError, RuntimeError) as exc:  # CheckpointError is a ValueError
+        raise UsageError(str(exc)) from None
+    engine = USIEngine(model, name=engine_name(meta), author="keisei")
+    engine.values["Device"] = engine.device = args.device
+    engine.search.evaluator.device = args.device
+    print(f"keisei usi: loaded {meta['path']}", file=sys.stderr)
+    return engine.run(read_lines(sys.stdin.buffer))
