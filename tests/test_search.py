@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import cshogi
 import numpy as np
 import pytest
 
+from keisei.cli.main import main
+from keisei.evaluation.match import play_match
+from keisei.evaluation.players import GreedyPlayer, PlayerError
+from keisei.evaluation.search_player import SearchPlayer, SearchSettings, parse_search_spec
+from keisei.evaluation.specs import parse_player
 from keisei.search.mcts import (
     Limits,
     PUCTSearch,
@@ -18,6 +24,9 @@ from keisei.search.mcts import (
     score_cp,
 )
 from tests.evalutil import tiny_model
+from tests.searchutil import save_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Black to move mates with G*5b (the pawn on 5c guards it).
 MATE_IN_ONE = "4k4/9/4P4/9/9/9/9/9/4K4 b G 1"
@@ -188,3 +197,45 @@ def test_bench_search_reports_both_rates() -> None:
     assert out["search_nps"] > 0 and out["inference_sps"] > 0
     assert out["ratio"] == pytest.approx(out["search_nps"] / out["inference_sps"])
     assert 1.0 < out["mean_batch"] <= 8.0
+
+
+def test_search_spec_parsing() -> None:
+    assert parse_search_spec("runs/x") == ("runs/x", SearchSettings())
+    path, settings = parse_search_spec("runs/x[playouts=32, batch=4,cpuct=2,temperature=0.5]")
+    assert path == "runs/x"
+    assert settings == SearchSettings(playouts=32, batch=4, cpuct=2.0, temperature=0.5)
+    assert settings.describe() == "playouts=32,batch=4,cpuct=2,temperature=0.5"
+    for bad in ("x[playouts=0]", "x[nodes=5]", "x[cpuct=-1]", "x[playouts=3", "x[fpu=nan]"):
+        with pytest.raises(PlayerError):
+            parse_search_spec(bad)
+
+
+def test_search_player_plays_a_match_and_through_keisei_evaluate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    save_checkpoint(run, 4)
+    player = parse_player(f"search:{run}[playouts=8,batch=4]")
+    assert isinstance(player, SearchPlayer) and player.deterministic
+    assert player.name == "search:run/step_4[playouts=8,batch=4]"
+    with player, GreedyPlayer(seed=2) as greedy:
+        result = play_match(player, greedy, games=2, max_plies=24)
+    assert len(result.games) == 2 and all(0 < g.plies <= 24 for g in result.games)
+    assert result.faults() == []
+    code = main(
+        [
+            "evaluate",
+            "--agent",
+            f"search:{run}[playouts=4]",
+            "--opponent",
+            "greedy",
+            "--games",
+            "2",
+            "--max-plies",
+            "16",
+            "--records",
+            str(tmp_path / "records"),
+        ]
+    )
+    assert code == 0
+    assert "search:run/step_4[playouts=4] vs greedy: 2 games" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Player specs: ``random``, ``greedy``, a checkpoint or run directory, ``usi:PATH[...]``.
+"""Player specs: ``random``, ``greedy``, a checkpoint or run directory, ``usi:PATH[...]``,
+``search:CHECKPOINT[playouts=N,...]`` (``keisei.evaluation.search_player``).
 
 Specs are parsed and validated (``parse_player`` then ``Player.open``) before any game
 starts, so that a missing checkpoint, a checkpoint of another network shape, a
@@ -20,6 +21,7 @@ from keisei.evaluation.players import (
     PlayerError,
     RandomPlayer,
 )
+from keisei.evaluation.search_player import SearchPlayer, parse_search_spec
 from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_engine_spec, resolve_engine_path
 from keisei.training.checkpoint import load_model
 
@@ -78,6 +80,14 @@ def parse_player(
     if spec.startswith("usi:"):
         text, settings = parse_engine_spec(spec[4:], options.engine)
         return USIPlayer(resolve_engine_path(text), settings)
+    if spec.startswith("search:"):  # PUCT search over a checkpoint (search_player.py)
+        path, search = parse_search_spec(spec[7:])
+        model, meta = load_checkpoint_model(path, options.device)
+        name = checkpoint_name(
+            Path(meta["path"]), int(meta["global_step"]), options.ratings_run_dir
+        )
+        name = f"search:{name}[{search.describe()}]"
+        return SearchPlayer(model, name, search, seed=seed, device=options.device)
     model, meta = load_checkpoint_model(spec, options.device)
     name = checkpoint_name(Path(meta["path"]), int(meta["global_step"]), options.ratings_run_dir)
     if options.temperature > 0:
