@@ -42,6 +42,13 @@ Sections
     ``memory_updates`` updates (exact, from ``wait4``), and the bytes stored per
     environment step: rollout storage per transition and the environment's per-game state.
 
+``search``
+    PUCT search playouts/s (``keisei.search.mcts``) from the start position with the
+    configured model (random weights, the network shape of ``config.model``), next to the
+    same network's samples/s on batches of the search's batch size (``SEARCH_BATCH``, the
+    USI engine's default), alternating for ``rounds`` rounds:
+    ``ratio = playouts/s / inference samples/s``. Not in ``all``.
+
 On CUDA the model sections run with bf16 autocast (``bench_config``).
 
 Adding a section: write ``measure_<name>(options, config) -> dict[str, dict]`` (the JSON
@@ -76,8 +83,10 @@ import torch
 from keisei.config import TrainConfig, dump_yaml
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import ShogiEnv, StepResult, random_legal
+from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import FloatArray, RolloutBuffer
+from keisei.search.mcts import PUCTSearch, SearchConfig, inference_rate, search_rate
 from keisei.training.build import build_trainer, device_for
 from keisei.training.sinks import EventLog, Sinks, TextLog
 from keisei.training.trainer import Trainer
@@ -567,6 +576,45 @@ def measure_memory(options: BenchOptions, config: TrainConfig | None) -> Objects
     return {"memory": metrics}
 
 
+SEARCH_BATCH = 16  # leaves per network call in the search section (the engine's default)
+
+
+def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects:
+    """``{"search": ...}``: search playouts/s against the network's samples/s, same batch."""
+    config = _needs(config, "search")
+    device = device_for(config)
+    if config.run.torch_threads:
+        torch.set_num_threads(config.run.torch_threads)
+    torch.manual_seed(options.seed)
+    model = ActorCritic(config.model).to(device).eval()
+    search = PUCTSearch(model, SearchConfig(batch_size=SEARCH_BATCH, mate_nodes=0), str(device))
+    per_side = options.seconds_per_measurement
+    search_rate(search, cshogi.STARTING_SFEN, min(per_side, 0.5))  # warm-up
+    playouts: list[float] = []
+    samples: list[float] = []
+    batches: list[float] = []
+    for _ in range(options.rounds):
+        rate, mean_batch = search_rate(search, cshogi.STARTING_SFEN, per_side)
+        playouts.append(rate)
+        batches.append(mean_batch)
+        samples.append(inference_rate(search.evaluator, SEARCH_BATCH, per_side))
+    nps, sps = _median(playouts), _median(samples)
+    return {
+        "search": {
+            "model": {"blocks": config.model.blocks, "channels": config.model.channels},
+            "device": str(device),
+            "batch_size": SEARCH_BATCH,
+            "playouts_per_s": nps,
+            "inference_samples_per_s": sps,
+            "ratio": nps / sps,
+            "mean_batch": _median(batches),
+            "rounds_playouts_per_s": playouts,
+            "rounds_inference_samples_per_s": samples,
+            "seconds_per_measurement": per_side,
+        }
+    }
+
+
 # -- all of it ---------------------------------------------------------------------------
 SECTIONS: dict[str, Section] = {
     s.name: s
@@ -585,6 +633,12 @@ SECTIONS: dict[str, Section] = {
             True,
         ),
         Section("memory", "peak RSS of `keisei train`, bytes per step", measure_memory, True),
+        Section(
+            "search",
+            "PUCT search playouts/s against the network's samples/s at its batch size",
+            measure_search,
+            True,
+        ),
     )
 }
 # Sections that ``all`` runs (``train`` measures ``infer`` as well).

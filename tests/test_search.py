@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -239,3 +240,15 @@ def test_search_player_plays_a_match_and_through_keisei_evaluate(
     )
     assert code == 0
     assert "search:run/step_4[playouts=4] vs greedy: 2 games" in capsys.readouterr().out
+
+
+def test_keisei_bench_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "search", "--preset", "tiny", "--seconds", "0.6", "--rounds", "1"]
+    assert main([*args, "--json", str(out)]) == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))["search"]
+    assert figures["batch_size"] == 16 and figures["playouts_per_s"] > 0
+    assert figures["ratio"] == pytest.approx(
+        figures["playouts_per_s"] / figures["inference_samples_per_s"]
+    )
+    assert "search.ratio (playouts / inference samples)" in capsys.readouterr().out

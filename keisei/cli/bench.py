@@ -84,11 +84,26 @@ def _rows_memory(results: Results) -> list[Row]:
     ]
 
 
+def _rows_search(results: Results) -> list[Row]:
+    m = results["search"]
+    tower = f"{m['model']['blocks']}x{m['model']['channels']}"
+    return [
+        (
+            f"search playouts/s ({tower}, batch {m['batch_size']}, {m['device']})",
+            f"{m['playouts_per_s']:,.0f}",
+        ),
+        (f"inference samples/s (batch {m['batch_size']})", f"{m['inference_samples_per_s']:,.0f}"),
+        ("search.ratio (playouts / inference samples)", f"{m['ratio']:.3f}"),
+        ("leaves per network call in the search", f"{m['mean_batch']:.1f}"),
+    ]
+
+
 ROWS: dict[str, Callable[[Results], list[Row]]] = {
     "env": _rows_env,
     "infer": _rows_infer,
     "train": _rows_train,
     "memory": _rows_memory,
+    "search": _rows_search,
 }
 
 

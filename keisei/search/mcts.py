@@ -535,6 +535,31 @@ class PUCTSearch:
         )
 
 
+def search_rate(search: PUCTSearch, sfen: str, seconds: float) -> tuple[float, float]:
+    """(playouts/s, mean leaves per network call) of one search of ``sfen`` from a fresh
+    tree for about ``seconds``, without a playout limit."""
+    search.reset()
+    board = search.set_position(sfen, [])
+    calls = search.evaluator.calls
+    result = search.search(board, Limits(deadline=time.monotonic() + seconds))
+    calls = search.evaluator.calls - calls - 1  # not the root's own evaluation
+    search.reset()
+    return result.nps, result.evaluations / max(1, calls)
+
+
+def inference_rate(evaluator: Evaluator, batch_size: int, seconds: float) -> float:
+    """The network's samples/s on batches of ``batch_size`` (the planes last written)."""
+    if evaluator.planes.shape[0] < batch_size:
+        evaluator.resize(batch_size)
+    evaluator.run(batch_size)
+    count = 0
+    begin = time.monotonic()
+    while time.monotonic() - begin < seconds:
+        evaluator.run(batch_size)
+        count += batch_size
+    return count / (time.monotonic() - begin)
+
+
 def bench_search(
     model: Any,
     batch_size: int = 16,
@@ -542,33 +567,18 @@ def bench_search(
     sfen: str = cshogi.STARTING_SFEN,
     device: str | None = None,
 ) -> dict[str, float]:
-    """Search nodes per second next to the network's own samples per second at ``batch_size``.
-
-    One search from ``sfen`` for about ``seconds`` (no playout limit), then the network on
-    batches of ``batch_size`` zero planes for as long. Returns ``search_nps``,
-    ``inference_sps``, their ``ratio``, ``playouts``, ``mean_batch`` (positions per
-    network call in the search).
+    """Search playouts per second next to the network's own samples per second at
+    ``batch_size``: one search of ``sfen`` for about ``seconds``, then the network alone
+    for as long (``keisei bench search`` alternates the two over rounds). Returns
+    ``search_nps``, ``inference_sps``, their ``ratio`` and ``mean_batch``.
     """
     search = PUCTSearch(model, SearchConfig(batch_size=batch_size, mate_nodes=0), device)
-    board = search.set_position(sfen, [])
-    search.search(board, Limits(playouts=batch_size * 2))  # warm-up
-    search.reset()
-    board = search.set_position(sfen, [])
-    calls_before = search.evaluator.calls
-    result = search.search(board, Limits(deadline=time.monotonic() + seconds))
-    calls = max(1, search.evaluator.calls - calls_before - 1)
-    evaluator = search.evaluator
-    evaluator.run(batch_size)
-    count = 0
-    begin = time.monotonic()
-    while time.monotonic() - begin < seconds:
-        evaluator.run(batch_size)
-        count += batch_size
-    sps = count / (time.monotonic() - begin)
+    search_rate(search, sfen, min(seconds, 0.2))  # warm-up
+    nps, mean_batch = search_rate(search, sfen, seconds)
+    sps = inference_rate(search.evaluator, batch_size, seconds)
     return {
-        "search_nps": result.nps,
+        "search_nps": nps,
         "inference_sps": sps,
-        "ratio": result.nps / sps if sps > 0 else 0.0,
-        "playouts": float(result.playouts),
-        "mean_batch": result.evaluations / calls,
+        "ratio": nps / sps if sps > 0 else 0.0,
+        "mean_batch": mean_batch,
     }
