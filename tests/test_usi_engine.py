@@ -11,14 +11,18 @@ from pathlib import Path
 
 import cshogi
 import pytest
+from cshogi import CSA
+from cshogi.cli import main as cshogi_match
 from cshogi.usi import Engine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keisei.cli.main import main
 from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer
 from keisei.evaluation.specs import parse_player
 from keisei.search.usi_engine import Go, USIEngine, parse_go, think_time
-from tests.evalutil import tiny_model
+from tests.evalutil import fairy_stockfish, tiny_model
 from tests.searchutil import Peer, engine_wrapper, save_checkpoint
 
 
@@ -34,6 +38,10 @@ def wrapper(run_dir: Path) -> Path:
     return engine_wrapper(run_dir.parent, run_dir)
 
 
+FUZZ_MODEL = tiny_model(0)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 def legal_after(moves: list[str], answer: str) -> bool:
     board = cshogi.Board()
     for m in moves:
@@ -45,7 +53,7 @@ def legal_after(moves: list[str], answer: str) -> bool:
 def test_cshogi_client_handshake_and_time_controls(wrapper: Path) -> None:
     engine = Engine(str(wrapper))
     try:
-        assert engine.name.startswith("keisei 0.1.0 run/step_3")
+        assert engine.name == "keisei 0.1.0 run step 3"
         lines = engine.usi()
         options = [ln for ln in lines if ln.startswith("option name ")]
         assert any(ln.startswith("option name Playouts type spin") for ln in options)
@@ -227,3 +235,106 @@ def test_go_parsing_and_time_management() -> None:
     assert think_time(Go(btime=40_000, wtime=1), cshogi.BLACK, 0) == pytest.approx(1.0)
     assert think_time(Go(btime=40_000, wtime=100), cshogi.WHITE, 400) == pytest.approx(0.05)
     assert think_time(Go(btime=40_000, wtime=0), cshogi.WHITE, 400) == pytest.approx(0.0)
+
+
+def test_complete_games_against_fairy_stockfish_with_cshogi_match_runner(
+    wrapper: Path, tmp_path: Path
+) -> None:
+    records = tmp_path / "csa"
+    records.mkdir()
+    result = cshogi_match(
+        str(wrapper),
+        fairy_stockfish(),
+        options1={"Threads": 1},
+        options2={"UCI_Variant": "shogi", "Skill Level": -20, "Threads": 1},
+        games=2,
+        byoyomi=100,
+        draw=40,  # plies: the games end (drawn) at 40 if nobody won before
+        csa=str(records),
+        print_summary=False,
+    )
+    assert result["total"] == 2
+    assert result["engine1_won"] + result["engine2_won"] + result["draw"] == 2
+    files = sorted(records.glob("*.csa"))
+    assert len(files) == 2
+    for path in files:
+        for kif in CSA.Parser.parse_file(str(path)):
+            assert "ILLEGAL" not in kif.endgame and "TIME_UP" not in kif.endgame
+            board = cshogi.Board(kif.sfen)
+            for move in kif.moves:
+                assert board.is_legal(move)
+                board.push(move)
+
+
+_WORDS = [
+    "usi",
+    "isready",
+    "usinewgame",
+    "gameover",
+    "win",
+    "stop",
+    "ponderhit",
+    "go",
+    "position",
+    "startpos",
+    "sfen",
+    "moves",
+    "setoption",
+    "name",
+    "value",
+    "btime",
+    "wtime",
+    "byoyomi",
+    "binc",
+    "winc",
+    "movetime",
+    "nodes",
+    "infinite",
+    "ponder",
+    "mate",
+    "Playouts",
+    "MoveSelection",
+    "greedy",
+    "sample",
+    "Temperature",
+    "BatchSize",
+    "CPuct",
+    "USI_Hash",
+    "7g7f",
+    "3c3d",
+    "2g2f",
+    "8c8d",
+    "P*5e",
+    "7g7f+",
+    "9z9z",
+    "0",
+    "-1",
+    "3",
+    "100",
+    "1e9",
+    "lnsgkgsnl/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL",
+    "b",
+    "w",
+    "-",
+    "1",
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12).map(" ".join),
+            st.text(max_size=30).filter(lambda t: "\n" not in t and "\r" not in t),
+        ),
+        max_size=12,
+    )
+)
+def test_fuzzed_commands_never_break_the_reader(lines: list[str]) -> None:
+    lines = [ln for ln in lines if ln.split()[:1] != ["quit"]]
+    out, log = io.StringIO(), io.StringIO()
+    engine = USIEngine(FUZZ_MODEL, out=out, log=log)
+    script = ["setoption name Playouts value 4", *lines, "stop", "isready"]
+    assert engine.run(ln + "\n" for ln in script) == 0
+    assert "readyok" in out.getvalue().splitlines()
+    assert "Traceback" not in log.getvalue()

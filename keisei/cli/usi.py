@@ -35,11 +35,13 @@ def register(subparsers: Any) -> None:
 
 
 def engine_name(meta: dict[str, Any]) -> str:
-    """``keisei VERSION RUN/step_N``, in ASCII (cshogi's client decodes it as ASCII)."""
+    """``keisei VERSION RUN step N``: ASCII (cshogi's client decodes it as ASCII) and
+    without the characters file names cannot hold (GUIs and cshogi name records by it)."""
     path = Path(str(meta["path"]))
     owner = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    name = f"keisei {__version__} {owner.name}/step_{meta['global_step']}"
-    return name.encode("ascii", "replace").decode("ascii")
+    name = f"keisei {__version__} {owner.name} step {meta['global_step']}"
+    name = name.encode("ascii", "replace").decode("ascii")
+    return "".join("_" if c in '/\\:*?"<>|' else c for c in name)
 
 
 def run(args: argparse.Namespace) -> int:
