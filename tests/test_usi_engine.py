@@ -338,3 +338,20 @@ def test_fuzzed_commands_never_break_the_reader(lines: list[str]) -> None:
     assert engine.run(ln + "\n" for ln in script) == 0
     assert "readyok" in out.getvalue().splitlines()
     assert "Traceback" not in log.getvalue()
+
+
+def test_go_mate_and_an_unusable_position_in_process() -> None:
+    out = io.StringIO()
+    engine = USIEngine(FUZZ_MODEL, out=out, log=sys.stderr)
+    lines = [
+        "position sfen 8k/9/8P/9/9/9/9/9/K8 b GS 1",
+        "go mate 1000",
+        "position startpos",
+        "go mate infinite",
+        "position sfen xx b - 1",  # refused: go must not search the previous position
+        "go nodes 3",
+        "isready",
+    ]
+    assert engine.run(ln + "\n" for ln in lines) == 0
+    answers = [ln for ln in out.getvalue().splitlines() if not ln.startswith("info")]
+    assert answers == ["checkmate G*1b", "checkmate nomate", "bestmove resign", "readyok"]

@@ -110,6 +110,7 @@ class Go:
     nodes: int | None = None
     infinite: bool = False
     ponder: bool = False
+    mate: bool = False  # go mate: a df-pn mate search, answered with checkmate
 
     @property
     def clocked(self) -> bool:
@@ -144,7 +145,7 @@ def parse_go(tokens: list[str]) -> tuple[Go, list[str]]:
                 notes.append(f"{word} {tokens[i + 1]}")
             i += 2
         elif word == "mate":
-            notes.append("go mate (not supported: searching normally)")
+            values["mate"] = True  # the time (or infinite) after it is not used
             i += 2 if i + 1 < len(tokens) else 1
         else:
             notes.append(word)
@@ -190,7 +191,8 @@ class USIEngine:
         self.start_sfen = cshogi.STARTING_SFEN
         self.moves: list[int] = []
         self.has_position = False
-        self.position_ok = True
+        self.position_ok = True  # False after a position command that could not be used
+        self._warm = False
         self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._answered = threading.Event()
@@ -267,6 +269,9 @@ class USIEngine:
     def _isready(self, args: list[str]) -> None:
         if not self.searching():
             self._apply_settings()
+            if not self._warm:  # the first network call is the slow one: not on the clock
+                self.search.policy(cshogi.Board())
+                self._warm = True
         self.send("readyok")
 
     def _setoption(self, args: list[str]) -> None:
@@ -310,6 +315,9 @@ class USIEngine:
         self.search.reset()
 
     def _position(self, args: list[str]) -> None:
+        # Until this command succeeds, go answers resign rather than search a stale position.
+        self.position_ok = False
+        self.has_position = True
         if not args:
             self.note("ignored position without startpos or sfen")
             return
@@ -345,7 +353,7 @@ class USIEngine:
             board.push(move)
             moves.append(move)
         self.start_sfen, self.moves = sfen, moves
-        self.has_position = True
+        self.position_ok = True
 
     def _go_command(self, args: list[str]) -> None:
         if self.searching():
@@ -356,6 +364,13 @@ class USIEngine:
             self.note(f"ignored in go: {' '.join(notes)[:80]}")
         if not self.has_position:
             self.note("go before position: searching the start position")
+        elif not self.position_ok:
+            self.note("no usable position (see the note on the last position command)")
+            self.send("checkmate nomate" if go.mate else "bestmove resign")
+            return
+        if go.mate:
+            self.send(self._checkmate())
+            return
         self._apply_settings()
         board = self.search.set_position(self.start_sfen, self.moves)
         limits = Limits(infinite=go.infinite or go.ponder)
@@ -403,6 +418,20 @@ class USIEngine:
             limits.deadline = time.monotonic() + seconds
         limits.infinite = go.infinite
         self._ponderhit_at = time.monotonic()
+
+    def _checkmate(self) -> str:
+        """The answer to ``go mate``: df-pn with ``100 * MateNodes`` nodes (no clock)."""
+        board = cshogi.Board(self.start_sfen)
+        for move in self.moves:
+            board.push(move)
+        if board.is_check():
+            return "checkmate nomate"
+        dfpn = cshogi.DfPn()
+        budget = max(1, 100 * int(self.values["MateNodes"]))
+        dfpn.set_max_search_node(budget)
+        if dfpn.search(board):
+            return "checkmate " + " ".join(cshogi.move_to_usi(m) for m in dfpn.get_pv(board))
+        return "checkmate timeout" if dfpn.searched_node >= budget else "checkmate nomate"
 
     # -- searching -----------------------------------------------------------------
     def searching(self) -> bool:
