@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     from keisei import __version__
 
     # One module per subcommand, each with ``register(subparsers)`` which sets ``func``.
-    from keisei.cli import bench, checkpoint, evaluate, ratings, selfplay, train, usi
+    from keisei.cli import bench, checkpoint, evaluate, play, ratings, selfplay, train, usi
     from keisei.cli.checks import harden
 
     class Parser(argparse.ArgumentParser):
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"keisei {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, checkpoint, selfplay, evaluate, ratings, bench, usi):
+    for module in (train, checkpoint, selfplay, evaluate, ratings, bench, usi, play):
         module.register(subparsers)
     harden(parser)
     return parser
