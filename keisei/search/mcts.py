@@ -61,7 +61,7 @@ class SearchConfig:
     mate_check: bool = True  # look for a mate at the root before searching
     mate_nodes: int = 10_000  # df-pn node budget of that check; 0: mate in one only
     repetition_plies: int = 16  # how far back cshogi looks for a repetition in the tree
-    max_nodes: int = 2_000_000  # the search stops growing the tree here (memory)
+    max_nodes: int = 1_000_000  # the tree stops growing here (about 0.75 kB a node)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -87,26 +87,31 @@ class Node:
 
     __slots__ = ("children", "moves", "n", "priors", "terminal", "value_sum", "visits", "w")
 
-    def __init__(self, moves: list[int], terminal: float | None = None) -> None:
-        self.moves = moves
+    def __init__(self, moves: Sequence[int], terminal: float | None = None) -> None:
+        # Compact: most nodes are leaves, evaluated once and never descended through.
+        self.moves: npt.NDArray[np.uint32] = np.array(moves, dtype=np.uint32)
         self.terminal = terminal  # the exact value for the side to move, or None
-        self.priors: FloatArray | None = None  # None until the network evaluated it
-        count = len(moves)
-        self.n: FloatArray = np.zeros(count)
-        self.w: FloatArray = np.zeros(count)
-        self.children: list[Node | None] = [None] * count
+        self.priors: npt.NDArray[np.float32] | None = None  # None until evaluated
+        self.n: FloatArray | None = None  # per-move visits and value sums, allocated
+        self.w: FloatArray | None = None  # when a playout first goes through the node
+        self.children: dict[int, Node] = {}  # by move index, the visited ones only
         self.visits = 0  # backups through this node, its own evaluation included
         self.value_sum = 0.0  # for the side to move here
+
+    def stats(self) -> tuple[FloatArray, FloatArray]:
+        """(n, w), allocated on first use."""
+        if self.n is None or self.w is None:
+            self.n = np.zeros(len(self.moves))
+            self.w = np.zeros(len(self.moves))
+        return self.n, self.w
 
     @property
     def q(self) -> float:
         return self.value_sum / self.visits if self.visits else 0.0
 
     def child(self, move: int) -> Node | None:
-        try:
-            return self.children[self.moves.index(move)]
-        except ValueError:
-            return None
+        found = np.flatnonzero(self.moves == move)
+        return self.children.get(int(found[0])) if found.size else None
 
 
 @dataclass
@@ -184,10 +189,13 @@ class Evaluator:
 
 
 def priors_of(
-    logits: npt.NDArray[np.float32], moves: Sequence[int], color: int, temperature: float = 1.0
+    logits: npt.NDArray[np.float32],
+    moves: Sequence[int] | npt.NDArray[np.uint32],
+    color: int,
+    temperature: float = 1.0,
 ) -> FloatArray:
     """Softmax of one position's logits over its legal ``moves`` (at ``temperature``)."""
-    labels = np.fromiter((move_label(m, color) for m in moves), np.int64, len(moves))
+    labels = np.fromiter((move_label(int(m), color) for m in moves), np.int64, len(moves))
     x = logits[labels].astype(np.float64) / temperature
     x -= x.max()
     p = np.exp(x)
@@ -259,7 +267,7 @@ class PUCTSearch:
         when this position continues the previous root's game."""
         board = cshogi.Board(start_sfen)
         for move in moves:
-            board.push(move)
+            board.push(int(move))
         key = (start_sfen, tuple(int(m) for m in moves))
         node: Node | None = None
         if self._root_key is not None and self.root is not None:
@@ -291,7 +299,7 @@ class PUCTSearch:
         cfg = self.config
         evaluator = self.evaluator
         root = self._prepare_root(board)
-        moves = root.moves
+        moves = [int(m) for m in root.moves]
         if not moves:
             return self._result(root, 0, 0, started)
         if board.is_nyugyoku():
@@ -319,15 +327,16 @@ class PUCTSearch:
             room = cfg.batch_size
             if limits.playouts is not None and not limits.infinite:
                 room = min(room, limits.playouts - done)
-            pending: list[tuple[list[tuple[Node, int]], Node, list[int], int]] = []
+            pending: list[tuple[list[tuple[Node, int]], Node, npt.NDArray[np.uint32], int]] = []
             collected = 0
             while collected < room:
                 path, leaf, status = self._descend(root, board, len(pending))
                 seldepth = max(seldepth, len(path))
                 if status == "collision":
                     for node, idx in path:
-                        node.n[idx] -= vl
-                        node.w[idx] += vl
+                        n, w = node.stats()
+                        n[idx] -= vl
+                        w[idx] += vl
                     break
                 collected += 1
                 if status == "terminal":
@@ -340,7 +349,8 @@ class PUCTSearch:
                 logits, values = evaluator.run(len(pending))
                 evaluations += len(pending)
                 for k, (path, leaf, leaf_moves, color) in enumerate(pending):
-                    leaf.priors = priors_of(logits[k], leaf_moves, color, cfg.policy_temperature)
+                    priors = priors_of(logits[k], leaf_moves, color, cfg.policy_temperature)
+                    leaf.priors = priors.astype(np.float32)
                     self._backup(path, leaf, float(values[k]))
                 done += len(pending)
             if on_info is not None and time.monotonic() >= next_info:
@@ -380,7 +390,7 @@ class PUCTSearch:
                 logits, values = self.evaluator.run(1)
                 root.priors = priors_of(
                     logits[0], moves, board.turn, self.config.policy_temperature
-                )
+                ).astype(np.float32)
                 root.visits, root.value_sum = 1, float(values[0])
             self.root = root
         root.terminal = None
@@ -404,7 +414,7 @@ class PUCTSearch:
         """Prior 0 for the root moves after which the opponent mates in one (if not all)."""
         assert root.priors is not None
         bad = np.zeros(len(root.moves), dtype=bool)
-        for i, move in enumerate(root.moves):
+        for i, move in enumerate(root.moves.tolist()):
             board.push(move)
             if not board.is_check() and board.mate_move_in_1ply():
                 bad[i] = True
@@ -412,7 +422,8 @@ class PUCTSearch:
         if bad.any() and not bad.all():
             priors = np.where(bad, 0.0, root.priors)
             total = priors.sum()
-            root.priors = priors / total if total > 0 else np.where(bad, 0.0, 1.0 / (~bad).sum())
+            fixed = priors / total if total > 0 else np.where(bad, 0.0, 1.0 / (~bad).sum())
+            root.priors = fixed.astype(np.float32)
 
     def _new_node(self, board: cshogi.Board) -> Node:
         rep = board.is_draw(self.config.repetition_plies)
@@ -450,18 +461,18 @@ class PUCTSearch:
             priors = node.priors
             if priors is None:
                 break  # collision: created by an earlier playout of this batch
-            n = node.n
+            n, w = node.stats()
             total = float(n.sum())
             visited = n > 0
             fpu = node.q - fpu_reduction * math.sqrt(float(priors[visited].sum()))
-            q = np.where(visited, node.w / np.where(visited, n, 1.0), fpu)
+            q = np.where(visited, w / np.where(visited, n, 1.0), fpu)
             u = (c_puct * (math.sqrt(total) if total > 0 else 1.0)) * priors / (1.0 + n)
             idx = int(np.argmax(q + u))
             n[idx] += vl
-            node.w[idx] -= vl
+            w[idx] -= vl
             path.append((node, idx))
-            board.push(node.moves[idx])
-            child = node.children[idx]
+            board.push(int(node.moves[idx]))
+            child = node.children.get(idx)
             if child is None:
                 child = self._new_node(board)
                 node.children[idx] = child
@@ -484,19 +495,21 @@ class PUCTSearch:
         leaf.value_sum += value
         for node, idx in reversed(path):
             value = -value
-            node.n[idx] += 1.0 - vl
-            node.w[idx] += value + vl
+            n, w = node.stats()
+            n[idx] += 1.0 - vl
+            w[idx] += value + vl
             node.visits += 1
             node.value_sum += value
 
     def _result(
         self, root: Node, playouts: int, seldepth: int, started: float, evaluations: int = 0
     ) -> SearchResult:
-        moves = root.moves
-        visits = np.rint(root.n).astype(np.int64)
+        moves = [int(m) for m in root.moves]
+        n, w = root.stats()
+        visits = np.rint(n).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            q = np.where(root.n > 0, root.w / root.n, np.nan)
-        priors = root.priors if root.priors is not None else np.zeros(len(moves))
+            q = np.where(n > 0, w / n, np.nan)
+        priors = root.priors.astype(np.float64) if root.priors is not None else np.zeros(len(moves))
         best: int | None = None
         value = root.q
         mate: int | None = None
@@ -508,19 +521,19 @@ class PUCTSearch:
             best = moves[i]
             if visits[i] > 0:
                 value = float(q[i])
-            child = root.children[i]
-            if child is not None and child.terminal == -1.0 and not child.moves:
+            child = root.children.get(i)
+            if child is not None and child.terminal == -1.0 and not len(child.moves):
                 mate = 1
             pv = [best]
             node = child
-            while node is not None and node.priors is not None and node.visits > 1:
+            while node is not None and node.n is not None and node.visits > 1:
                 j = int(np.argmax(node.n))
                 if node.n[j] <= 0:
                     break
-                pv.append(node.moves[j])
-                node = node.children[j]
+                pv.append(int(node.moves[j]))
+                node = node.children.get(j)
         return SearchResult(
-            moves=list(moves),
+            moves=moves,
             visits=visits,
             q=q,
             priors=priors,
