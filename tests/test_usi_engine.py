@@ -82,6 +82,12 @@ def test_cshogi_client_handshake_and_time_controls(wrapper: Path) -> None:
         best3, _ = engine.go(btime=3000, wtime=3000, binc=100, winc=100)
         assert legal_after(["7g7f", best, best2], best3)
         assert time.monotonic() - began < 1.5
+        # Almost no time left: still a legal move, within what is left (and some slack).
+        engine.position(moves=["7g7f", best, best2, best3])
+        began = time.monotonic()
+        best4, _ = engine.go(btime=200, wtime=200)
+        assert legal_after(["7g7f", best, best2, best3], best4)
+        assert time.monotonic() - began < 0.2 + 0.3
     finally:
         proc = engine.proc
         engine.quit()  # cshogi waits for the process to exit
