@@ -25,6 +25,7 @@ from cshogi import KIF
 from rich.console import Console, Group
 from rich.text import Text
 
+from keisei.cli.checks import check_creatable
 from keisei.errors import UsageError
 from keisei.game.env import GameResult
 from keisei.game.records import write_records
@@ -216,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--playouts must be >= 1, got {args.playouts}")
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    directory: Path = args.records if args.records is not None else Path("plays")
+    check_creatable(directory, "--records")  # before anything is loaded or played
     path: Path = args.checkpoint
     if not path.exists():
         raise UsageError(f"no such checkpoint or run directory: {path}")
@@ -289,7 +292,6 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(f"game over: {result.reason}, {winner} ({result.plies} plies)")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    directory = args.records if args.records is not None else Path("plays")
     names = ("you", engine) if you == cshogi.BLACK else (engine, "you")
     files = write_records(result, directory, f"play-{stamp}", names, note)
     console.print(f"records: {', '.join(str(directory / f) for f in files.values())}")
