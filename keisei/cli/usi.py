@@ -24,8 +24,8 @@ def register(subparsers: Any) -> None:
         help="run a checkpoint as a USI engine (for Shogi GUIs and engine matches)",
         description="Speak USI on stdin/stdout with the network of CHECKPOINT (a .pt file) "
         "or of RUN_DIR (its newest valid checkpoint), choosing moves by PUCT tree search "
-        "(or the raw policy: setoption MoveSelection). Register ./scripts/keisei-usi "
-        "RUN_DIR-style wrappers in a GUI: see docs/usi.md.",
+        "(or the raw policy: setoption MoveSelection). In a GUI, register the executable "
+        "that 'scripts/keisei-usi --wrapper RUN_DIR' writes: see docs/usi.md.",
     )
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN_DIR")
     p.add_argument(
