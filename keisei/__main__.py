@@ -1,5 +1,5 @@
 import sys
 
-from keisei.cli.main import main
+from keisei.cli.start import main
 
 sys.exit(main())

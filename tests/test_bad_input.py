@@ -273,6 +273,8 @@ def base_argv(command: tuple[str, ...], root: Path, flag: str) -> list[str]:
         return ["ratings"]
     if command == ("usi",):
         return ["usi"] if flag == "checkpoint" else ["usi", str(root / "x.pt")]
+    if command == ("play",):
+        return ["play"] if flag == "checkpoint" else ["play", str(root / "x.pt")]
     raise AssertionError(f"no base command line for {command}")
 
 

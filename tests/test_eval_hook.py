@@ -162,3 +162,12 @@ def test_hook_with_no_playable_opponent_reports_and_writes_nothing(tmp_path: Pat
     assert events[0]["rating"] is None and events[0]["games"] == 0
     assert len(events[0]["errors"]) == 1
     assert not (tmp_path / "run" / "ratings.json").exists()
+
+
+def test_search_opponents_are_checked_at_startup(tmp_path: Path) -> None:
+    path = save_tiny_checkpoint(tmp_path / "run", 100)
+    hook = EvaluationHook(every_steps=10, opponents=[f"search:{path}[playouts=8]"])
+    assert hook.opponents == [f"search:{path}[playouts=8]"]
+    missing = f"search:{tmp_path / 'nothing.pt'}[playouts=8]"
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        EvaluationHook(every_steps=10, opponents=[missing])

@@ -32,6 +32,7 @@ from keisei.evaluation.match import play_match
 from keisei.evaluation.players import CheckpointPlayer, Player, PlayerError
 from keisei.evaluation.plots import PLOT_FILE, plot_learning_curve
 from keisei.evaluation.ratings import RatingTable
+from keisei.evaluation.search_player import parse_search_spec
 from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
 from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_engine_path
 from keisei.training.checkpoint import list_checkpoints, step_of
@@ -93,6 +94,13 @@ class EvaluationHook:
                     resolve_engine_path(parse_engine_spec(spec[4:], EngineSettings())[0])
                 except PlayerError as exc:
                     raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
+            elif spec.startswith("search:"):
+                try:
+                    path = parse_search_spec(spec[7:])[0]
+                except PlayerError as exc:
+                    raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
+                if not Path(path).exists():
+                    raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
             elif spec not in ("random", "greedy") and not Path(spec).exists():
                 raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
 
