@@ -146,6 +146,7 @@ def test_bench_infer_with_overrides(tmp_path: Path) -> None:
         (["env", "--max-plies", "0"], "--max-plies must be >= 1, got 0"),
         (["train", "--updates", "0"], "--updates must be >= 1, got 0"),
         (["all", "--memory-updates", "0"], "--memory-updates must be >= 1, got 0"),
+        (["env", "--updates", "-1"], "--updates must be >= 1, got -1"),
         (
             ["env", "--preset", "tiny"],
             "--config, --preset and overrides apply to infer, train and memory",

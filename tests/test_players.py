@@ -153,6 +153,10 @@ def test_bad_specs_are_reported(tmp_path: Path) -> None:
         parse_option("Skill Level")
     with pytest.raises(PlayerError, match="'nodes=0': not a positive number"):
         parse_player(f"usi:{fairy_stockfish()}[nodes=0]")
+    with pytest.raises(PlayerError, match=r"'time=1e300': at most 1e\+06 s$"):
+        parse_player(f"usi:{fairy_stockfish()}[time=1e300]")
+    with pytest.raises(PlayerError, match=r"'byoyomi=2000000000': at most 1e\+09 ms$"):
+        parse_player(f"usi:{fairy_stockfish()}[byoyomi=2000000000]")
     assert parse_option("Skill Level=-20") == ("Skill Level", "-20")
 
 

@@ -123,6 +123,9 @@ def test_ratings_file_round_trip_and_history(tmp_path: Path) -> None:
     (tmp_path / "ratings.json").write_text('{"format": "other"}')
     with pytest.raises(RatingsError, match="not a keisei ratings file"):
         RatingTable.load(tmp_path)
+    (tmp_path / "ratings.json").write_bytes(b'{"format": "\xff"}')
+    with pytest.raises(RatingsError, match=r"cannot read .*ratings\.json: 'utf-8' codec"):
+        RatingTable.load(tmp_path)
 
 
 def test_concurrent_writers_lose_no_evaluation(tmp_path: Path) -> None:

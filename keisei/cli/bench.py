@@ -224,12 +224,12 @@ def _check_args(args: argparse.Namespace) -> None:
         if not out.parent.is_dir():
             raise UsageError(f"--json {out}: directory {out.parent} does not exist")
     names = section_names(args.section)
-    if any(SECTIONS[name].uses_config for name in names):
-        if args.updates < 1:
-            raise UsageError(f"--updates must be >= 1, got {args.updates}")
-        if args.memory_updates < 1:
-            raise UsageError(f"--memory-updates must be >= 1, got {args.memory_updates}")
-    elif args.config is not None or args.preset is not None or args.overrides:
+    if args.updates < 1:
+        raise UsageError(f"--updates must be >= 1, got {args.updates}")
+    if args.memory_updates < 1:
+        raise UsageError(f"--memory-updates must be >= 1, got {args.memory_updates}")
+    uses_config = any(SECTIONS[name].uses_config for name in names)
+    if not uses_config and (args.config is not None or args.preset is not None or args.overrides):
         raise UsageError("--config, --preset and overrides apply to infer, train and memory")
     if "env" in names:
         if args.games < 1:

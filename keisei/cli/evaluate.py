@@ -40,7 +40,7 @@ from keisei.evaluation.match import (
 from keisei.evaluation.players import Player, PlayerError
 from keisei.evaluation.ratings import RatingsError, RatingTable, match_stats
 from keisei.evaluation.specs import PlayerOptions, parse_player
-from keisei.evaluation.usi import EngineSettings, parse_option
+from keisei.evaluation.usi import MAX_WAIT_S, EngineSettings, parse_option
 from keisei.files import atomic_write_json
 
 
@@ -119,7 +119,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-MAX_WAIT_S = 1_000_000  # the longest --*-time-limit in seconds (--*-byoyomi: in ms)
 MIN_TEMPERATURE = 1e-6
 
 
@@ -137,7 +136,7 @@ def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
             raise UsageError(f"--{role}-{name} must be >= 1, got {get(name)}")
     if get("time_limit") is not None and get("time_limit") <= 0:
         raise UsageError(f"--{role}-time-limit must be > 0, got {get('time_limit')}")
-    # Waits beyond these overflow the operating system's timeouts (select: ~1e9 s).
+    # Longer waits overflow the operating system's timeouts (usi.MAX_WAIT_S).
     if get("time_limit") is not None and get("time_limit") > MAX_WAIT_S:
         raise UsageError(f"--{role}-time-limit must be <= {MAX_WAIT_S:g}, got {get('time_limit')}")
     if get("byoyomi") is not None and get("byoyomi") > MAX_WAIT_S * 1000:

@@ -362,7 +362,7 @@ class RatingTable:
             return cls()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
             raise RatingsError(f"cannot read {path}: {exc}") from None
         if not isinstance(data, dict):
             raise RatingsError(f"{path} is not a keisei ratings file")

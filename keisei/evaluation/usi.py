@@ -30,6 +30,9 @@ from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult
 
 IntArray = npt.NDArray[np.int64]
+# The longest wait for one move, in seconds: beyond it the operating system's timeouts
+# overflow (select: about 1e9 s).
+MAX_WAIT_S = 1_000_000
 
 
 class EngineFault(Exception):
@@ -427,14 +430,22 @@ def parse_engine_spec(text: str, base: EngineSettings) -> tuple[str, EngineSetti
                 number = int(value)
                 if number < 1:
                     raise ValueError
+                if key == "byoyomi" and number > MAX_WAIT_S * 1000:
+                    raise PlayerError(
+                        f"engine setting {item.strip()!r}: at most {MAX_WAIT_S * 1000:g} ms"
+                    )
                 limits["nodes" if key == "nodes" else "byoyomi_ms"] = number
             elif key in ("time", "time_limit"):
                 seconds = float(value)
                 if not seconds > 0:
                     raise ValueError
+                if seconds > MAX_WAIT_S:
+                    raise PlayerError(f"engine setting {item.strip()!r}: at most {MAX_WAIT_S:g} s")
                 limits["time_limit_s"] = seconds
             else:
                 opts[name] = value
+        except PlayerError:
+            raise
         except ValueError:
             raise PlayerError(f"engine setting {item.strip()!r}: not a positive number") from None
     return path, replace(base, options=tuple(opts.items()), **limits)
