@@ -35,6 +35,7 @@ from keisei.evaluation.ratings import RatingTable
 from keisei.evaluation.search_player import parse_search_spec
 from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
 from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_engine_path
+from keisei.rl.network import model_device
 from keisei.training.checkpoint import list_checkpoints, step_of
 from keisei.training.hooks import HookContext
 
@@ -123,10 +124,7 @@ class EvaluationHook:
     def run(self, ctx: HookContext) -> None:
         started = time.perf_counter()
         step = int(ctx.state.global_step)
-        try:
-            device = self.device or str(next(ctx.model.parameters()).device)
-        except StopIteration:
-            device = "cpu"
+        device = self.device or model_device(ctx.model)
         seeds = np.random.SeedSequence([self.seed, step]).spawn(len(self.opponents) + 1)
         me = CheckpointPlayer(ctx.model, f"step_{step}", device=device)
         opponents: list[Player] = []

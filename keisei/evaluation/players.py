@@ -27,7 +27,7 @@ import torch
 
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult, random_legal
-from keisei.rl.network import obs_to_tensor
+from keisei.rl.network import model_device, obs_to_tensor
 from keisei.rl.policy import MaskedCategorical
 
 IntArray = npt.NDArray[np.int64]
@@ -192,12 +192,7 @@ class CheckpointPlayer(Player):
         self.name = name
         self.temperature = float(temperature)
         self.deterministic = self.temperature == 0.0
-        if device is None:
-            try:
-                device = str(next(model.parameters()).device)
-            except StopIteration:
-                device = "cpu"
-        self.device = device
+        self.device = device if device is not None else model_device(model)
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.generator = torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
         self.batch_size = batch_size

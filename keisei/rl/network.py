@@ -137,6 +137,14 @@ class ActorCritic(nn.Module):
         return PolicyValue(logits, torch.tanh(v.squeeze(1)), None)
 
 
+def model_device(model: nn.Module) -> str:
+    """The device of a model's parameters ("cpu" for a model without any)."""
+    try:
+        return str(next(model.parameters()).device)
+    except StopIteration:
+        return "cpu"
+
+
 def obs_to_tensor(obs: npt.NDArray[np.uint8], device: torch.device | str) -> torch.Tensor:
     """uint8 (B, 119, 9, 9) planes -> float32 tensor on ``device``.
 

@@ -44,6 +44,7 @@ import numpy.typing as npt
 import torch
 
 from keisei.game.encoding import NUM_PLANES, move_label, write_features
+from keisei.rl.network import model_device
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -159,12 +160,7 @@ class Evaluator:
 
     def __init__(self, model: Any, device: str | None = None, batch_size: int = 16) -> None:
         self.model = model
-        if device is None:
-            try:
-                device = str(next(model.parameters()).device)
-            except StopIteration:
-                device = "cpu"
-        self.device = device
+        self.device = device if device is not None else model_device(model)
         self.planes = np.zeros((batch_size, NUM_PLANES, 81), dtype=np.float32)
         self.calls = 0
         self.positions = 0
