@@ -77,7 +77,12 @@ def test_hook_rates_the_model_and_leaves_the_trainer_rngs_alone(tmp_path: Path) 
     event = events[0]
     assert event["kind"] == "evaluation" and event["step"] == 300
     # The first rated evaluation is the best so far: the hook saves best.pt through ctx.
-    assert saved == ["best", f"New best checkpoint (rating {event['rating']:.1f}) at step 300"]
+    assert saved[1:] == ["best", f"New best checkpoint (rating {event['rating']:.1f}) at step 300"]
+    low, high = event["rating_low"], event["rating_high"]
+    assert saved[0].startswith(
+        f"Evaluation at step 300: rating {event['rating']:+.0f} ({low:+.0f} .. {high:+.0f}); "
+        f"scores random {event['scores']['random']:.3f}, greedy {event['scores']['greedy']:.3f}"
+    )
     assert event["player"] == "step_300"
     assert set(event["scores"]) == {"random", "greedy", "step_100", "step_200"}
     assert event["score_vs_random"] == event["scores"]["random"]
@@ -171,3 +176,22 @@ def test_search_opponents_are_checked_at_startup(tmp_path: Path) -> None:
     missing = f"search:{tmp_path / 'nothing.pt'}[playouts=8]"
     with pytest.raises(ValueError, match="no such checkpoint"):
         EvaluationHook(every_steps=10, opponents=[missing])
+
+
+def test_damaged_ratings_file_is_reported_and_training_goes_on(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "ratings.json").write_text("{not json")
+    hook = EvaluationHook(every_steps=10, games=2, opponents=["random"], past_checkpoints=0)
+    events: list[dict[str, Any]] = []
+    saved: list[str] = []
+    hook.run(context(run, 10, tiny_model(0), events, saved))
+    event = events[0]
+    assert event["rating"] is None and event["games"] == 2
+    assert len(event["errors"]) == 1
+    assert event["errors"][0].startswith(f"ratings: cannot read {run / 'ratings.json'}: ")
+    assert saved == [
+        f"Evaluation at step 10: not rated; scores random {event['scores']['random']:.3f} "
+        f"(2 games, {event['seconds']} s); errors: {event['errors'][0]}"
+    ]  # no best.pt without a rating
+    assert (run / "ratings.json").read_text() == "{not json"  # left as it was

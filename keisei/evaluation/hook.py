@@ -31,7 +31,7 @@ import torch
 from keisei.evaluation.match import play_match
 from keisei.evaluation.players import CheckpointPlayer, Player, PlayerError
 from keisei.evaluation.plots import PLOT_FILE, plot_learning_curve
-from keisei.evaluation.ratings import RatingTable
+from keisei.evaluation.ratings import RatingsError, RatingTable
 from keisei.evaluation.search_player import parse_search_spec
 from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
 from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_engine_path
@@ -42,6 +42,25 @@ from keisei.training.hooks import HookContext
 
 def _key(name: str) -> str:
     return re.sub(r"\W+", "_", name).strip("_")
+
+
+def _summary(fields: dict[str, Any]) -> str:
+    """One log line: the rating with its interval, the scores, what went wrong."""
+    rating = fields["rating"]
+    head = f"Evaluation at step {fields['step']}: "
+    if rating is None:
+        head += "not rated"
+    elif fields["rating_low"] is None:
+        head += f"rating {rating:+.0f}"
+    else:
+        head += (
+            f"rating {rating:+.0f} ({fields['rating_low']:+.0f} .. {fields['rating_high']:+.0f})"
+        )
+    scores = ", ".join(f"{name} {score:.3f}" for name, score in fields["scores"].items())
+    line = f"{head}; scores {scores or 'none'} ({fields['games']} games, {fields['seconds']} s)"
+    if fields.get("errors"):
+        line += "; errors: " + "; ".join(fields["errors"])
+    return line
 
 
 def pick_past(steps: list[int], current: int, k: int) -> list[int]:
@@ -173,14 +192,19 @@ class EvaluationHook:
             me.close()
         seconds = round(time.perf_counter() - started, 2)
         entry: dict[str, Any] = {"rating": None, "interval": None}
+        table: RatingTable | None = None
         if results:  # nothing to rate if every opponent failed
-            with RatingTable.locked(ctx.run_dir) as table:
-                entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
-            if self.plot:
-                try:
-                    plot_learning_curve(table, ctx.run_dir / PLOT_FILE)
-                except Exception as exc:  # a figure is not worth stopping training for
-                    errors.append(f"learning curve: {type(exc).__name__}: {exc}")
+            try:
+                with RatingTable.locked(ctx.run_dir) as table:
+                    entry = table.record_evaluation(me.name, step, results, {"seconds": seconds})
+            except RatingsError as exc:  # e.g. a damaged ratings.json: report, train on
+                table = None
+                errors.append(f"ratings: {exc}")
+        if table is not None and self.plot:
+            try:
+                plot_learning_curve(table, ctx.run_dir / PLOT_FILE)
+            except Exception as exc:  # a figure is not worth stopping training for
+                errors.append(f"learning curve: {type(exc).__name__}: {exc}")
         fields: dict[str, Any] = {
             "step": step,
             "player": me.name,
@@ -205,6 +229,7 @@ class EvaluationHook:
             fields["errors"] = errors
         self.last = fields
         ctx.emit("evaluation", **fields)
+        ctx.info(_summary(fields))
         rating = entry["rating"]
         best = ctx.state.best_score
         if rating is not None and (best is None or rating > best):
