@@ -770,7 +770,7 @@ def test_files_that_are_not_text(
         ),
         (
             ["evaluate", "--agent", "random", "--opponent", "random", "--ratings", str(run_dir)],
-            f"keisei evaluate: error: --ratings {run_dir}: cannot read its ratings: {reason}",
+            f"keisei evaluate: error: cannot read {run_dir}/ratings.json: {reason}",
         ),
     ]
     for argv, message in cases:

@@ -222,8 +222,6 @@ def run(args: argparse.Namespace) -> int:
             RatingTable.load(args.ratings)  # a malformed file is refused before playing
         except RatingsError as exc:
             raise UsageError(str(exc)) from None
-        except UnicodeDecodeError as exc:  # not text at all
-            raise UsageError(f"--ratings {args.ratings}: cannot read its ratings: {exc}") from None
     seeds = np.random.SeedSequence(args.seed).spawn(2)
     players = []
     for role, seed in zip(("agent", "opponent"), seeds, strict=True):

@@ -63,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
         table = RatingTable.load(run_dir)
     except RatingsError as exc:
         raise UsageError(str(exc)) from None
-    except UnicodeDecodeError as exc:  # not text at all
-        raise UsageError(f"cannot read {run_dir / RATINGS_FILE}: {exc}") from None
     if args.json:
         data = table.to_dict()
         data["table"] = rows(table)
