@@ -109,7 +109,11 @@ games = Pybind11Extension(
     include_dirs=[str(CSHOGI)],
     cxx_std=17,
     define_macros=[("HAVE_SSE4", None), ("HAVE_SSE42", None), ("HAVE_AVX2", None)] if x86 else [],
-    extra_compile_args=["-O3", "-msse4.2", "-mavx2", "-Wno-unused-result"] if x86 else ["-O3"],
+    # -pthread: GameBatch spreads its games over std::threads (env.threads).
+    extra_compile_args=["-O3", "-pthread", "-msse4.2", "-mavx2", "-Wno-unused-result"]
+    if x86
+    else ["-O3", "-pthread"],
+    extra_link_args=["-pthread"],
 )
 
 if __name__ == "__main__":  # pip's build backend also runs this file as __main__

@@ -19,6 +19,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -206,12 +207,32 @@ T* writable(py::array& a, py::ssize_t size, const char* name) {
     return static_cast<T*>(a.mutable_data());
 }
 
+// Runs fn(begin, end) over [0, n) in up to `threads` contiguous chunks, the calling thread
+// taking the first. Games are independent, so the result never depends on the split.
+template <typename Fn>
+void parallel_for(py::ssize_t n, int threads, Fn fn) {
+    const py::ssize_t chunks = std::max<py::ssize_t>(1, std::min<py::ssize_t>(threads, n));
+    if (chunks == 1) {
+        fn(0, n);
+        return;
+    }
+    std::vector<std::thread> workers;
+    workers.reserve(static_cast<size_t>(chunks - 1));
+    for (py::ssize_t c = 1; c < chunks; ++c)
+        workers.emplace_back(fn, c * n / chunks, (c + 1) * n / chunks);
+    fn(0, n / chunks);
+    for (auto& w : workers) w.join();
+}
+
 class GameBatch {
 public:
-    explicit GameBatch(int n) {
+    explicit GameBatch(int n, int threads) : threads_(threads) {
         if (n < 1) throw std::invalid_argument("a batch needs at least one game");
+        if (threads < 1) throw std::invalid_argument("threads must be at least 1");
         for (int i = 0; i < n; ++i) games_.push_back(std::make_unique<Game>());
     }
+
+    int threads() const { return threads_; }
 
     int size() const { return static_cast<int>(games_.size()); }
 
@@ -233,13 +254,16 @@ public:
                 throw std::invalid_argument("game " + std::to_string(i) + ": move " + std::to_string(m[i]) +
                                             " is not legal in " + games_[i]->board.toSFEN());
         py::gil_scoped_release release;
-        for (py::ssize_t i = 0; i < n; ++i) {
-            Game& g = *games_[i];
-            Outcome o = g.push(static_cast<int>(m[i]));
-            if (o.reason == kNone && static_cast<int>(g.moves.size()) >= max_plies) o.reason = kMaxPlies;
-            w[i] = o.winner;
-            r[i] = o.reason;
-        }
+        parallel_for(n, threads_, [&](py::ssize_t begin, py::ssize_t end) {
+            for (py::ssize_t i = begin; i < end; ++i) {
+                Game& g = *games_[i];
+                Outcome o = g.push(static_cast<int>(m[i]));
+                if (o.reason == kNone && static_cast<int>(g.moves.size()) >= max_plies)
+                    o.reason = kMaxPlies;
+                w[i] = o.winner;
+                r[i] = o.reason;
+            }
+        });
     }
 
     // Replays one move in game i (restoring saved games): refuses an illegal one.
@@ -263,35 +287,48 @@ public:
         int64_t* mo = writable<int64_t>(move_of, n * kActions, "move_of");
         int8_t* tm = writable<int8_t>(to_move, n, "to_move");
         int32_t* pl = writable<int32_t>(plies, n, "plies");
-        py::ssize_t total = 0;
-        for (const auto& g : games_) total += static_cast<py::ssize_t>(g->legal.size());
-        py::array_t<int64_t> labels(total);
+        // Each game's labels start at the sum of the earlier games' legal-move counts, so
+        // chunks of games can write theirs concurrently.
+        std::vector<py::ssize_t> offset(static_cast<size_t>(n) + 1, 0);
+        for (py::ssize_t i = 0; i < n; ++i)
+            offset[i + 1] = offset[i] + static_cast<py::ssize_t>(games_[i]->legal.size());
+        py::array_t<int64_t> labels(offset[n]);
         py::array_t<int64_t> counts(n);
         int64_t* lb = labels.mutable_data();
         int64_t* ct = counts.mutable_data();
-        int collision = -1;
+        std::vector<int> collisions(static_cast<size_t>(n), -1);
         const LabelTable& label_of = label_table();
         {
             py::gil_scoped_release release;
-            std::memset(mk, 0, static_cast<size_t>(n) * kActions * sizeof(bool));
-            for (py::ssize_t i = 0; i < n; ++i) {
-                const Game& g = *games_[i];
-                write_features(g.board.pos, o + i * kPlanes * 81);
-                const int color = g.board.turn();
-                tm[i] = static_cast<int8_t>(color);
-                pl[i] = static_cast<int32_t>(g.moves.size());
-                ct[i] = static_cast<int64_t>(g.legal.size());
-                bool* row = mk + i * kActions;
-                int64_t* row_moves = mo + i * kActions;
-                for (const int move : g.legal) {
-                    const int label = label_of(move, color);
-                    if (row[label] && collision < 0) collision = static_cast<int>(i);
-                    row[label] = true;
-                    row_moves[label] = move;
-                    *lb++ = label;
+            parallel_for(n, threads_, [&](py::ssize_t begin, py::ssize_t end) {
+                std::memset(mk + begin * kActions, 0,
+                            static_cast<size_t>(end - begin) * kActions * sizeof(bool));
+                for (py::ssize_t i = begin; i < end; ++i) {
+                    const Game& g = *games_[i];
+                    write_features(g.board.pos, o + i * kPlanes * 81);
+                    const int color = g.board.turn();
+                    tm[i] = static_cast<int8_t>(color);
+                    pl[i] = static_cast<int32_t>(g.moves.size());
+                    ct[i] = static_cast<int64_t>(g.legal.size());
+                    bool* row = mk + i * kActions;
+                    int64_t* row_moves = mo + i * kActions;
+                    int64_t* out = lb + offset[i];
+                    for (const int move : g.legal) {
+                        const int label = label_of(move, color);
+                        if (row[label]) collisions[i] = static_cast<int>(i);
+                        row[label] = true;
+                        row_moves[label] = move;
+                        *out++ = label;
+                    }
                 }
-            }
+            });
         }
+        int collision = -1;
+        for (const int c : collisions)
+            if (c >= 0) {
+                collision = c;
+                break;
+            }
         return py::make_tuple(labels, counts, collision);
     }
 
@@ -321,6 +358,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<Game>> games_;
+    int threads_;
 
     Game& game(int i) {
         if (i < 0 || i >= size())
@@ -338,8 +376,9 @@ PYBIND11_MODULE(_games, m) {
     m.attr("NUM_PLANES") = kPlanes;
     m.attr("NUM_ACTIONS") = kActions;
     py::class_<GameBatch>(m, "GameBatch")
-        .def(py::init<int>(), py::arg("num_games"))
+        .def(py::init<int, int>(), py::arg("num_games"), py::arg("threads") = 1)
         .def("__len__", &GameBatch::size)
+        .def_property_readonly("threads", &GameBatch::threads)
         .def("set_game", &GameBatch::set_game, py::arg("game"), py::arg("sfen"))
         .def("push", &GameBatch::push, py::arg("moves"), py::arg("max_plies"), py::arg("winner"),
              py::arg("reason"))

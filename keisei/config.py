@@ -86,6 +86,10 @@ class PPOConfig(_Section):
     gae_lambda: float = Field(default=0.95, ge=0, le=1)
     bf16: bool = Field(default=False, description="bf16 autocast; used only on CUDA")
     compile: bool = Field(default=False, description="torch.compile the model's forward")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = Field(
+        default="default",
+        description="torch.compile mode for acting; reduce-overhead: CUDA graphs (GPU)",
+    )
 
 
 class RunSection(_Section):
@@ -120,6 +124,12 @@ class EnvSection(_Section):
         256, ge=1, le=MAX_PLIES, description="a game reaching this many plies is a draw"
     )
     start_sfens: list[str] = Field(default_factory=list, description="empty: standard start")
+    threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="C++ threads stepping the games (results do not depend on it)",
+    )
 
 
 class RolloutSection(_Section):

@@ -702,3 +702,39 @@ def test_game_batch_refuses_output_arrays_it_cannot_write_in_place() -> None:
     with pytest.raises(ValueError, match="winner: expected a writable C-contiguous array of 1"):
         games.push(move, 512, np.zeros(1, np.int32), np.zeros(1, np.int8))
     assert games.ply(0) == 0
+
+
+def test_threads_give_the_same_games() -> None:
+    # Games are spread over C++ threads in contiguous chunks (7 games over 3 threads are
+    # 2 + 2 + 3): every observation, mask, legal list, reward and ending is the same.
+    def trace(threads: int) -> list[Any]:
+        env = ShogiEnv(7, max_plies=24, threads=threads)
+        step = env.reset(3)
+        rng = np.random.default_rng(3)
+        out: list[Any] = []
+        for _ in range(60):
+            step = env.step(random_legal(step, rng))
+            out.append(
+                (
+                    step.obs.tobytes(),
+                    step.mask.tobytes(),
+                    step.legal_actions.tolist(),
+                    step.legal_counts.tolist(),
+                    step.reward.tolist(),
+                    step.plies.tolist(),
+                    [None if g is None else (g.winner, g.reason, g.moves) for g in step.finished],
+                )
+            )
+        return out
+
+    one = trace(1)
+    assert sum(any(f is not None for f in t[6]) for t in one) > 0  # games ended and restarted
+    assert trace(3) == one
+    assert trace(16) == one  # more threads than games
+
+
+def test_threads_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        ShogiEnv(2, threads=0)
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        GameBatch(2, 0)

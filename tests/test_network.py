@@ -9,9 +9,16 @@ from pydantic import ValidationError
 from torch import nn
 
 from keisei.config import ModelConfig
-from keisei.game.encoding import NUM_ACTIONS
+from keisei.game.encoding import NUM_ACTIONS, pack_mask, pack_obs, unpack_obs
 from keisei.game.env import ShogiEnv
-from keisei.rl.network import ActorCritic, PolicyValue, load_weights, obs_to_tensor
+from keisei.rl.network import (
+    ActorCritic,
+    PolicyValue,
+    load_weights,
+    obs_to_tensor,
+    packed_obs_to_tensor,
+    unpack_bits,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -129,3 +136,20 @@ def test_out_of_range_config_rejected(kwargs: dict[str, object], field: str) -> 
         ModelConfig(**kwargs)
     assert [e["loc"] for e in info.value.errors()] == [(field,)]
     assert field in str(info.value)
+
+
+def test_unpack_bits_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, size=(5, 274), dtype=np.uint8)
+    for count in (2187, 274 * 8, 1):
+        expected = np.unpackbits(raw, axis=1, count=count)
+        assert np.array_equal(unpack_bits(torch.from_numpy(raw), count).numpy(), expected)
+    obs = real_obs(4)
+    packed = pack_obs(obs)
+    assert np.array_equal(unpack_obs(packed), obs)
+    x = packed_obs_to_tensor(torch.from_numpy(packed))
+    assert torch.equal(x, obs_to_tensor(obs, "cpu"))
+    mask = rng.random((3, NUM_ACTIONS)) < 0.1
+    assert np.array_equal(
+        unpack_bits(torch.from_numpy(pack_mask(mask)), NUM_ACTIONS).bool().numpy(), mask
+    )

@@ -531,3 +531,50 @@ def test_bf16_and_compile_on_cuda() -> None:
     m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
     assert all(np.isfinite(v) for v in m.values())
     assert "_orig_mod" not in "".join(agent.model.state_dict())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_sampling_draws_the_cpu_generators_numbers() -> None:
+    # The uniforms come from the CPU generator and the search runs on the device: the same
+    # probabilities give the same actions on both, and the generator advances alike.
+    probs = torch.rand(64, NUM_ACTIONS, generator=torch.Generator().manual_seed(3))
+    mask = probs > 0.7
+    logits = probs.log()
+    cpu_gen, cuda_gen = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    on_cpu = MaskedCategorical(logits, mask).sample_with(cpu_gen)
+    on_cuda = MaskedCategorical(logits.cuda(), mask.cuda()).sample_with(cuda_gen)
+    assert on_cuda.device.type == "cuda"
+    assert torch.equal(on_cpu, on_cuda.cpu())
+    assert torch.equal(cpu_gen.get_state(), cuda_gen.get_state())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_update_unpacks_on_the_device_like_the_cpu() -> None:
+    # One update in float32 without compile on each device, from the same weights and
+    # rollout: the losses agree to float32 rounding (cuDNN sums in another order).
+    cfg = PPOConfig(epochs=1, minibatch_size=16)
+    cpu_agent = make_agent(cfg)
+    buf = fill_rollout(cpu_agent)
+    cuda_agent = PPOAgent(ActorCritic(TINY), cfg, total_updates=2, device="cuda")
+    cuda_agent.model.load_state_dict(cpu_agent.model.state_dict())
+    last = np.zeros(4, np.float32)
+    a = cpu_agent.update(buf, last, torch.Generator().manual_seed(0))
+    b = cuda_agent.update(buf, last, torch.Generator().manual_seed(0))
+    for key in ("policy_loss", "value_loss", "entropy"):
+        assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graphs_for_acting() -> None:
+    cfg = PPOConfig(
+        epochs=1, minibatch_size=16, bf16=True, compile=True, compile_mode="reduce-overhead"
+    )
+    torch.manual_seed(0)
+    agent = PPOAgent(ActorCritic(TINY), cfg, total_updates=2, device="cuda")
+    buf = fill_rollout(agent)  # acts 8 times through the CUDA graph
+    env = ShogiEnv(4)
+    step = env.reset(0)
+    actions, _logp, _values = agent.act(step.obs, step.mask, torch.Generator().manual_seed(0))
+    assert step.mask[np.arange(4), actions].all()
+    m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
+    assert all(np.isfinite(v) for v in m.values())

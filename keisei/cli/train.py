@@ -73,6 +73,11 @@ def default_hooks(config: TrainConfig) -> list[Hook]:
     return hooks
 
 
+# Keys of the checked sections that change speed only, never results (and may be missing
+# from older checkpoints).
+_FREE_ON_RESUME = {("env", "threads")}
+
+
 def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     space = saved.get("action_space", {})
     if space != {"actions": NUM_ACTIONS, "planes": NUM_PLANES}:
@@ -84,6 +89,8 @@ def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) ->
         old = saved["config"][section]
         new = getattr(config, section).model_dump(mode="json")
         for key in sorted(set(old) | set(new)):
+            if (section, key) in _FREE_ON_RESUME:
+                continue
             if old.get(key) != new.get(key):
                 raise UsageError(
                     f"config key '{section}.{key}' is {new.get(key)!r} but checkpoint {path} "

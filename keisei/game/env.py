@@ -243,9 +243,12 @@ class ShogiEnv:
         num_games: int,
         max_plies: int = 512,
         start_sfens: list[str] | None = None,
+        threads: int = 1,
     ) -> None:
         if num_games < 1:
             raise ValueError(f"num_games must be >= 1, got {num_games}")
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         if max_plies < 1:
             raise ValueError(f"max_plies must be >= 1, got {max_plies}")
         sfens = start_sfens or [cshogi.STARTING_SFEN]
@@ -255,7 +258,10 @@ class ShogiEnv:
         self.rng = np.random.default_rng(0)
         # The games themselves live in C++ (keisei.game._games, on cshogi's code); this class
         # keeps what Python decides: start positions, results and the auto-reset order.
-        self._games = GameBatch(num_games)
+        # Steps and observations are spread over `threads` C++ threads (games are
+        # independent, so results do not depend on it).
+        self.threads = threads
+        self._games = GameBatch(num_games, threads)
         self._started = False
         self._start = [""] * num_games  # start SFEN of the game in progress in each slot
         self._serial = [0] * num_games  # games started in each slot, for boards()
@@ -307,7 +313,7 @@ class ShogiEnv:
             raise ValueError(
                 f"saved environment has {state['num_games']} games, this one {self.num_games}"
             )
-        games = GameBatch(self.num_games)
+        games = GameBatch(self.num_games, self.threads)
         starts = []
         for i, (sfen, moves) in enumerate(state["games"]):
             start = validate_sfen(sfen, f"saved game {i}: start position")

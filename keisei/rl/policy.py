@@ -24,18 +24,21 @@ class MaskedCategorical:
     exponential per action (2187 per row): see docs/performance.md.
     """
 
-    def __init__(self, logits: torch.Tensor, mask: torch.Tensor) -> None:
+    def __init__(self, logits: torch.Tensor, mask: torch.Tensor, validate: bool = True) -> None:
         if mask.shape != logits.shape:
             raise ValueError(
                 f"mask shape {tuple(mask.shape)} != logits shape {tuple(logits.shape)}"
             )
         if mask.dtype != torch.bool:
             mask = mask.bool()
-        # A max over the bytes is some 50 times faster than any() over bools on CPU.
-        empty = mask.view(torch.uint8).amax(dim=-1) == 0
-        if bool(empty.any()):
-            rows = torch.nonzero(empty).flatten().tolist()
-            raise ValueError(f"mask rows {rows} have no legal action")
+        # ``validate=False`` skips the check (and, on a GPU, the wait for the device that
+        # reading its result means) for masks already checked, such as a rollout's.
+        if validate:
+            # A max over the bytes is some 50 times faster than any() over bools on CPU.
+            empty = mask.view(torch.uint8).amax(dim=-1) == 0
+            if bool(empty.any()):
+                rows = torch.nonzero(empty).flatten().tolist()
+                raise ValueError(f"mask rows {rows} have no legal action")
         self.mask = mask
         # float32 whatever the autocast dtype: bf16 log-probabilities are too coarse for
         # PPO ratios. ``logits`` are normalized: the log-probabilities of all actions.
@@ -66,16 +69,26 @@ class MaskedCategorical:
         Inverse CDF: with U uniform in [0, 1), the first action whose cumulative
         probability reaches (1 - U) * total. That point lies in (0, total], so the action
         found always has a nonzero probability (a zero adds nothing to the sum).
+
+        The uniforms come from ``generator`` on its own device (the trainer's is on the
+        CPU) and the search runs where the probabilities are: on a GPU only the B uniforms
+        cross to the device, not B x 2187 probabilities to the host, and the draws are the
+        same numbers whatever the device.
         """
         probs = self.probs
-        if probs.device != generator.device:
-            probs = probs.to(generator.device)
         flat = probs.reshape(-1, probs.shape[-1])
+        u = torch.rand(
+            (flat.shape[0], 1), generator=generator, device=generator.device, dtype=torch.float64
+        )
+        if u.device != flat.device:
+            u = u.to(flat.device, non_blocking=True)
         cdf = flat.double().cumsum(dim=-1)
-        u = torch.rand((flat.shape[0], 1), generator=generator, device=cdf.device, dtype=cdf.dtype)
         actions = torch.searchsorted(cdf, (1.0 - u) * cdf[:, -1:]).squeeze(1)
-        # Cannot happen with a sequential cumulative sum; a guard for other devices.
+        actions = actions.clamp_(max=flat.shape[-1] - 1)
+        # Cannot happen with a sequential cumulative sum (the CPU's); a guard for a
+        # device's parallel one, whose rounding could land on a zero-probability action.
         bad = flat.gather(1, actions.unsqueeze(1)).squeeze(1) <= 0
         if bool(bad.any()):
-            actions[bad] = torch.multinomial(flat[bad], 1, generator=generator).squeeze(1)
-        return actions.reshape(probs.shape[:-1]).to(self.probs.device)
+            fixed = torch.multinomial(flat[bad].to(generator.device), 1, generator=generator)
+            actions[bad] = fixed.squeeze(1).to(actions.device)
+        return actions.reshape(probs.shape[:-1])

@@ -18,12 +18,20 @@ import torch.nn.functional as F
 
 from keisei.config import PPOConfig
 from keisei.game.encoding import (
+    NUM_ACTIONS,
     PACKED_MASK_BYTES,
     PACKED_OBS_BYTES,
     unpack_mask,
     unpack_obs,
 )
-from keisei.rl.network import ActorCritic, PolicyValue, load_weights, obs_to_tensor
+from keisei.rl.network import (
+    ActorCritic,
+    PolicyValue,
+    load_weights,
+    obs_to_tensor,
+    packed_obs_to_tensor,
+    unpack_bits,
+)
 from keisei.rl.policy import MaskedCategorical
 from keisei.rl.rollout import FloatArray, RolloutBuffer, compute_gae
 
@@ -40,10 +48,14 @@ def explained_variance(values: npt.NDArray[Any], returns: npt.NDArray[Any]) -> f
 
 @dataclass
 class _Batch:
-    """A flattened rollout, ready for minibatches; obs and masks stay packed until used."""
+    """A flattened rollout, ready for minibatches; obs and masks stay packed until used.
 
-    obs: npt.NDArray[np.uint8]
-    masks: npt.NDArray[np.uint8]
+    On a GPU the packed rows are moved to it once per update and unpacked there per
+    minibatch; on the CPU they stay numpy arrays (``np.unpackbits`` is faster there).
+    """
+
+    obs: npt.NDArray[np.uint8] | torch.Tensor
+    masks: npt.NDArray[np.uint8] | torch.Tensor
     actions: torch.Tensor
     old_logp: torch.Tensor
     old_values: torch.Tensor
@@ -110,9 +122,18 @@ class PPOAgent:
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=self.amp_dtype == torch.float16
         )
-        # The compiled wrapper shares parameters with ``model``, whose state_dict keeps
-        # plain names (no ``_orig_mod.`` prefix).
-        self._forward: Any = torch.compile(model) if cfg.compile else model
+        # The compiled wrappers share parameters with ``model``, whose state_dict keeps
+        # plain names (no ``_orig_mod.`` prefix). Acting always sees one batch shape, so
+        # it may use CUDA graphs (``ppo.compile_mode``); the update keeps the default mode.
+        self._forward: Any = model
+        self._act_forward: Any = model
+        if cfg.compile:
+            self._forward = torch.compile(model)
+            self._act_forward = (
+                self._forward
+                if cfg.compile_mode == "default"
+                else torch.compile(model, mode=cfg.compile_mode)
+            )
 
     # -- acting ---------------------------------------------------------------------
     def _autocast(self) -> AbstractContextManager[Any]:
@@ -122,11 +143,14 @@ class PPOAgent:
 
     def _run(self, obs: npt.NDArray[np.uint8]) -> PolicyValue:
         with self._autocast():
-            out: PolicyValue = self._forward(obs_to_tensor(obs, self.device))
+            out: PolicyValue = self._act_forward(obs_to_tensor(obs, self.device))
         return out
 
     def _mask(self, mask: npt.NDArray[np.bool_]) -> torch.Tensor:
-        return torch.as_tensor(mask, device=self.device)
+        host = torch.as_tensor(mask)
+        if self.device.type == "cuda":
+            return host.pin_memory().to(self.device, non_blocking=True)
+        return host.to(self.device)
 
     @torch.inference_mode()
     def act(
@@ -179,9 +203,16 @@ class PPOAgent:
         def tensor(a: npt.NDArray[Any]) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(a.reshape(-1)), device=self.device)
 
+        obs: npt.NDArray[np.uint8] | torch.Tensor = buffer.obs[:t].reshape(-1, PACKED_OBS_BYTES)
+        masks: npt.NDArray[np.uint8] | torch.Tensor = buffer.masks[:t].reshape(
+            -1, PACKED_MASK_BYTES
+        )
+        if self.device.type == "cuda":
+            obs = torch.as_tensor(np.ascontiguousarray(obs), device=self.device)
+            masks = torch.as_tensor(np.ascontiguousarray(masks), device=self.device)
         return _Batch(
-            obs=buffer.obs[:t].reshape(-1, PACKED_OBS_BYTES),
-            masks=buffer.masks[:t].reshape(-1, PACKED_MASK_BYTES),
+            obs=obs,
+            masks=masks,
             actions=tensor(buffer.actions[:t]).long(),
             old_logp=tensor(buffer.logp[:t]),
             old_values=tensor(buffer.values[:t]),
@@ -189,10 +220,23 @@ class PPOAgent:
             advantages=tensor(adv.astype(np.float32)),
         )
 
+    def _minibatch(self, batch: _Batch, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The float observations and bool masks of rows ``idx``, on the device."""
+        if isinstance(batch.obs, torch.Tensor) and isinstance(batch.masks, torch.Tensor):
+            rows = idx.to(self.device)
+            mask = unpack_bits(batch.masks[rows], NUM_ACTIONS).bool()
+            return packed_obs_to_tensor(batch.obs[rows]), mask
+        assert isinstance(batch.obs, np.ndarray) and isinstance(batch.masks, np.ndarray)
+        host_rows = idx.cpu().numpy()
+        obs = obs_to_tensor(unpack_obs(batch.obs[host_rows]), self.device)
+        return obs, self._mask(unpack_mask(batch.masks[host_rows]))
+
     def _losses(self, batch: _Batch, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        rows = idx.cpu().numpy()
-        out = self._run(unpack_obs(batch.obs[rows]))
-        dist = MaskedCategorical(out.logits, self._mask(unpack_mask(batch.masks[rows])))
+        obs, mask = self._minibatch(batch, idx)
+        with self._autocast():
+            out: PolicyValue = self._forward(obs)
+        # The rollout's masks were checked when its actions were chosen.
+        dist = MaskedCategorical(out.logits, mask, validate=False)
         idx = idx.to(self.device)
         actions, adv = batch.actions[idx], batch.advantages[idx]
         returns, old_values = batch.returns[idx], batch.old_values[idx]
@@ -254,16 +298,17 @@ class PPOAgent:
         n = len(batch)
         # Of the value head as it was when the rollout was collected (as CleanRL and SB3).
         ev = explained_variance(batch.old_values.cpu().numpy(), batch.returns.cpu().numpy())
-        epoch_kl: list[list[float]] = []
         learning_rate = float(self.optimizer.param_groups[0]["lr"])
         keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
-        sums = dict.fromkeys((*keys, "grad_norm"), 0.0)
-        steps = 0
+        # Each minibatch's metrics stay on the device until the update ends: reading them
+        # one by one would make the host wait for the GPU at every minibatch.
+        rows: list[torch.Tensor] = []
+        epoch_steps: list[int] = []
         epochs_run = 0
         stop = False
         for _ in range(cfg.epochs):
             epochs_run += 1
-            epoch_kl.append([])
+            epoch_steps.append(0)
             order = torch.randperm(n, generator=generator, device=generator.device)
             for start in range(0, n, cfg.minibatch_size):
                 losses = self._losses(batch, order[start : start + cfg.minibatch_size])
@@ -278,13 +323,24 @@ class PPOAgent:
                 )
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
-                steps += 1
-                for key in keys:
-                    sums[key] += float(losses[key].detach())
-                epoch_kl[-1].append(float(losses["approx_kl"]))
-                sums["grad_norm"] += float(grad_norm)
+                epoch_steps[-1] += 1
+                rows.append(
+                    torch.stack([*(losses[k].detach().float() for k in keys), grad_norm.float()])
+                )
             if stop:
                 break
+        values = torch.stack(rows).cpu().tolist() if rows else []
+        steps = len(values)
+        sums = dict.fromkeys((*keys, "grad_norm"), 0.0)
+        for row in values:
+            for key, value in zip((*keys, "grad_norm"), row, strict=True):
+                sums[key] += value
+        kl_column = keys.index("approx_kl")
+        epoch_kl: list[list[float]] = []
+        first = 0
+        for count in epoch_steps:
+            epoch_kl.append([row[kl_column] for row in values[first : first + count]])
+            first += count
         self.scheduler.step()
         metrics = {key: total / max(steps, 1) for key, total in sums.items()}
         metrics["learning_rate"] = learning_rate

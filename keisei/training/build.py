@@ -42,7 +42,12 @@ def build_trainer(
     torch.manual_seed(config.run.seed)
     device = device_for(config)
     model = ActorCritic(config.model)
-    env = ShogiEnv(config.env.num_games, config.env.max_plies, config.env.start_sfens or None)
+    env = ShogiEnv(
+        config.env.num_games,
+        config.env.max_plies,
+        config.env.start_sfens or None,
+        threads=config.env.threads,
+    )
     total_updates = max(1, math.ceil(config.run.total_steps / config.steps_per_update))
     agent = PPOAgent(model, config.ppo, total_updates, device)
     buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
