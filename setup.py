@@ -26,7 +26,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from pybind11.setup_helpers import Pybind11Extension, build_ext
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import setup
 from setuptools.errors import PlatformError
 
@@ -117,4 +117,6 @@ games = Pybind11Extension(
 )
 
 if __name__ == "__main__":  # pip's build backend also runs this file as __main__
+    # The 15 C++ files compile in parallel, one per core (KEISEI_BUILD_JOBS=N to choose).
+    ParallelCompile("KEISEI_BUILD_JOBS", default=0).install()
     setup(ext_modules=[games], cmdclass={"build_ext": BuildGames})

@@ -104,6 +104,7 @@ class BenchOptions:
     seed: int = 0
     games: int = 64  # env: games stepped as one batch
     max_plies: int = 512  # env: a game is restarted after this many plies
+    threads: int = 1  # env: C++ threads stepping the games (env.threads)
     updates: int = 2  # train: PPO updates (with their rollouts) per measurement
     memory_updates: int = 3  # memory: updates the measured `keisei train` runs
 
@@ -203,8 +204,8 @@ def machine_info() -> dict[str, Any]:
 class _EnvLoop:
     """(a): the environment with random legal actions; state carries over between calls."""
 
-    def __init__(self, games: int, max_plies: int, seed: int) -> None:
-        self.env = ShogiEnv(games, max_plies=max_plies)
+    def __init__(self, games: int, max_plies: int, seed: int, threads: int = 1) -> None:
+        self.env = ShogiEnv(games, max_plies=max_plies, threads=threads)
         self.rng = np.random.default_rng(seed)
         self.step = self.env.reset(seed)
 
@@ -261,7 +262,7 @@ class _CshogiLoop:
 def measure_env(options: BenchOptions, config: TrainConfig | None = None) -> Objects:
     """``{"env": ...}``: environment and bare cshogi plies/s and their ratio."""
     per_side = options.seconds_per_measurement
-    env_loop = _EnvLoop(options.games, options.max_plies, options.seed)
+    env_loop = _EnvLoop(options.games, options.max_plies, options.seed, options.threads)
     bare_loop = _CshogiLoop(options.games, options.max_plies, options.seed)
     # Warm-up, not counted: caches and the allocator.
     warmup = min(0.2, per_side)
@@ -288,6 +289,7 @@ def measure_env(options: BenchOptions, config: TrainConfig | None = None) -> Obj
         "cshogi_rounds_plies_per_s": bare_rates,
         "games": options.games,
         "max_plies": options.max_plies,
+        "threads": options.threads,
         "seconds_per_measurement": per_side,
         # CPU seconds / wall seconds while measuring: well below 1 means other processes
         # took the CPU and the rates (wall-clock) are low; the ratio suffers less.

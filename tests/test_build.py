@@ -215,9 +215,14 @@ def test_gpu_preset_loads_and_validates() -> None:
     }
     assert {s: c for s, c in changed.items() if c} == {
         "run": {"name": "gpu", "total_steps": 20_000_000, "device": "cuda"},
-        "env": {"num_games": 512},
+        "env": {"num_games": 512, "threads": 8},
         "model": {"blocks": 10, "channels": 128},
-        "ppo": {"minibatch_size": 1024, "bf16": True},
+        "ppo": {
+            "minibatch_size": 1024,
+            "bf16": True,
+            "compile": True,
+            "compile_mode": "reduce-overhead",
+        },
         "checkpoint": {"every_steps": 524_288},
         "evaluation": {"every_steps": 2_097_152},
         "logging": {"record_every_episodes": 1000},

@@ -30,7 +30,10 @@ Results = dict[str, Any]
 def _rows_env(results: Results) -> list[Row]:
     m = results["env"]
     return [
-        (f"environment plies/s ({m['games']} games, random moves)", f"{m['plies_per_s']:,.0f}"),
+        (
+            f"environment plies/s ({m['games']} games, random moves, threads {m['threads']})",
+            f"{m['plies_per_s']:,.0f}",
+        ),
         ("bare cshogi plies/s (legal_moves + push)", f"{m['cshogi_plies_per_s']:,.0f}"),
         ("env.ratio (environment / bare cshogi)", f"{m['ratio']:.3f}"),
     ]
@@ -172,7 +175,7 @@ def register(subparsers: Any) -> None:
     model = p.add_argument_group("model sections (infer, train, memory)")
     source = model.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help="YAML config file (over the default preset)")
-    source.add_argument("--preset", help="embedded preset: default (the default) or tiny")
+    source.add_argument("--preset", help="embedded preset: default (the default), tiny or gpu")
     model.add_argument(
         "--updates",
         type=int,
@@ -208,6 +211,13 @@ def register(subparsers: Any) -> None:
         default=defaults.max_plies,
         help=f"a game is restarted after this many plies (default {defaults.max_plies})",
     )
+    env.add_argument(
+        "--threads",
+        type=int,
+        default=defaults.threads,
+        help="C++ threads stepping the games, as env.threads in train "
+        f"(default {defaults.threads}; bare cshogi stays on one)",
+    )
     p.set_defaults(func=run)
 
 
@@ -236,6 +246,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--games must be >= 1, got {args.games}")
         if args.max_plies < 1:
             raise UsageError(f"--max-plies must be >= 1, got {args.max_plies}")
+        if not 1 <= args.threads <= 256:
+            raise UsageError(f"--threads must be in 1..256, got {args.threads}")
 
 
 def _config(args: argparse.Namespace) -> TrainConfig | None:
@@ -262,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         games=args.games,
         max_plies=args.max_plies,
+        threads=args.threads,
         updates=args.updates,
         memory_updates=args.memory_updates,
     )
