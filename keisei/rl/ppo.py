@@ -310,6 +310,9 @@ class PPOAgent:
             epochs_run += 1
             epoch_steps.append(0)
             order = torch.randperm(n, generator=generator, device=generator.device)
+            # One copy per epoch: moving each minibatch's indices would make the host
+            # wait for the device before every minibatch (a blocking host-to-device copy).
+            order = order.to(self.device)
             for start in range(0, n, cfg.minibatch_size):
                 losses = self._losses(batch, order[start : start + cfg.minibatch_size])
                 if cfg.target_kl is not None and float(losses["approx_kl"]) > cfg.target_kl:
