@@ -207,6 +207,22 @@ T* writable(py::array& a, py::ssize_t size, const char* name) {
     return static_cast<T*>(a.mutable_data());
 }
 
+constexpr int kObsBytes = (kPlanes * 81 + 7) / 8;  // 1205: np.packbits of one observation
+constexpr int kMaskBytes = (kActions + 7) / 8;      // 274: np.packbits of one mask
+
+// np.packbits of `count` 0/1 bytes: most significant bit first, the last byte zero-padded.
+void pack_bits(const uint8_t* in, int count, uint8_t* out) {
+    int i = 0;
+    for (; i + 8 <= count; i += 8)
+        *out++ = static_cast<uint8_t>(in[i] << 7 | in[i + 1] << 6 | in[i + 2] << 5 | in[i + 3] << 4 |
+                                      in[i + 4] << 3 | in[i + 5] << 2 | in[i + 6] << 1 | in[i + 7]);
+    if (i < count) {
+        uint8_t last = 0;
+        for (int k = 0; i + k < count; ++k) last |= static_cast<uint8_t>(in[i + k] << (7 - k));
+        *out = last;
+    }
+}
+
 // Runs fn(begin, end) over [0, n) in up to `threads` contiguous chunks, the calling thread
 // taking the first. Games are independent, so the result never depends on the split.
 template <typename Fn>
@@ -277,13 +293,17 @@ public:
     }
 
     // Writes every game's dlshogi planes (uint8 0/1), side to move, plies, legal-action
-    // mask and the move of each legal action; returns the legal action ids of all games
+    // mask and the move of each legal action, and the planes and mask bit-packed as
+    // np.packbits packs them (for the rollout buffer and a GPU: an eighth of the bytes); returns the legal action ids of all games
     // concatenated, their counts per game, and the first game in which two legal moves
     // share an action id (-1 if none).
-    py::tuple observe(py::array obs, py::array mask, py::array move_of, py::array to_move, py::array plies) {
+    py::tuple observe(py::array obs, py::array mask, py::array move_of, py::array to_move, py::array plies,
+                      py::array obs_bits, py::array mask_bits) {
         const py::ssize_t n = size();
         uint8_t* o = writable<uint8_t>(obs, n * kPlanes * 81, "obs");
         bool* mk = writable<bool>(mask, n * kActions, "mask");
+        uint8_t* ob = writable<uint8_t>(obs_bits, n * kObsBytes, "obs_bits");
+        uint8_t* mb = writable<uint8_t>(mask_bits, n * kMaskBytes, "mask_bits");
         int64_t* mo = writable<int64_t>(move_of, n * kActions, "move_of");
         int8_t* tm = writable<int8_t>(to_move, n, "to_move");
         int32_t* pl = writable<int32_t>(plies, n, "plies");
@@ -320,6 +340,8 @@ public:
                         row_moves[label] = move;
                         *out++ = label;
                     }
+                    pack_bits(o + i * kPlanes * 81, kPlanes * 81, ob + i * kObsBytes);
+                    pack_bits(reinterpret_cast<const uint8_t*>(row), kActions, mb + i * kMaskBytes);
                 }
             });
         }
@@ -384,7 +406,7 @@ PYBIND11_MODULE(_games, m) {
              py::arg("reason"))
         .def("push_one", &GameBatch::push_one, py::arg("game"), py::arg("move"))
         .def("observe", &GameBatch::observe, py::arg("obs"), py::arg("mask"), py::arg("move_of"),
-             py::arg("to_move"), py::arg("plies"))
+             py::arg("to_move"), py::arg("plies"), py::arg("obs_bits"), py::arg("mask_bits"))
         .def("sfen", &GameBatch::sfen, py::arg("game"))
         .def("moves", &GameBatch::moves, py::arg("game"), py::arg("start") = 0)
         .def("legal_moves", &GameBatch::legal_moves, py::arg("game"))

@@ -330,17 +330,21 @@ class _Bound:
         self.agent: PPOAgent = trainer.agent
         self.buffer: RolloutBuffer = trainer.buffer
         self.generator = trainer.rng.generator
-        self.batches: list[npt.NDArray[np.uint8]] = []
+        # Observations as the trainer has them: planes and their bit-packed copy.
+        self.batches: list[tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]] = []
         step: StepResult | None = trainer.current
         assert step is not None
         while not self.buffer.full:
-            actions, logp, values = self.agent.act(step.obs, step.mask, self.generator)
+            packed = (step.packed_obs, step.packed_mask)
+            actions, logp, values = self.agent.act(
+                step.obs, step.mask, self.generator, packed=packed
+            )
             nxt = trainer.env.step(actions)
-            self.buffer.add(step.obs, step.mask, actions, logp, values, nxt.reward, nxt.done)
+            self.buffer.add_packed(*packed, actions, logp, values, nxt.reward, nxt.done)
             if len(self.batches) < 8:
-                self.batches.append(step.obs)
+                self.batches.append((step.obs, step.packed_obs))
             step = nxt
-        self.last_values: FloatArray = self.agent.values(step.obs)
+        self.last_values: FloatArray = self.agent.values(step.obs, packed_obs=step.packed_obs)
         self.batch = config.env.num_games
 
     def infer(self, seconds: float) -> tuple[int, float]:
@@ -350,7 +354,7 @@ class _Bound:
         start = time.perf_counter()
         deadline = start + seconds
         while calls < 3 or time.perf_counter() < deadline:
-            agent.infer(batches[calls % len(batches)])
+            agent.infer(*batches[calls % len(batches)])
             calls += 1
         _sync(agent.device)
         return calls * self.batch, time.perf_counter() - start

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keisei.game._games import GameBatch
-from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, OBS_SHAPE
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, OBS_SHAPE, pack_mask, pack_obs
 from keisei.game.env import (
     REASONS,
     GameResult,
@@ -714,6 +714,9 @@ def test_threads_give_the_same_games() -> None:
         out: list[Any] = []
         for _ in range(60):
             step = env.step(random_legal(step, rng))
+            # The environment's own bit-packed copies are np.packbits of the planes and mask.
+            assert np.array_equal(step.packed_obs, pack_obs(step.obs))
+            assert np.array_equal(step.packed_mask, pack_mask(step.mask))
             out.append(
                 (
                     step.obs.tobytes(),

@@ -578,3 +578,18 @@ def test_cuda_graphs_for_acting() -> None:
     assert step.mask[np.arange(4), actions].all()
     m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
     assert all(np.isfinite(v) for v in m.values())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_act_on_packed_observations_is_the_same() -> None:
+    cfg = PPOConfig()
+    torch.manual_seed(0)
+    agent = PPOAgent(ActorCritic(TINY), cfg, total_updates=2, device="cuda")
+    step = ShogiEnv(16).reset(0)
+    plain = agent.act(step.obs, step.mask, torch.Generator().manual_seed(4))
+    packed = agent.act(
+        step.obs, step.mask, torch.Generator().manual_seed(4), (step.packed_obs, step.packed_mask)
+    )
+    for a, b in zip(plain, packed, strict=True):
+        assert np.array_equal(a, b)
+    assert step.mask[np.arange(16), packed[0]].all()

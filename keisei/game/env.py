@@ -36,7 +36,13 @@ except ImportError as exc:  # a source tree used without installing it
         "keisei's C++ environment (keisei.game._games) is not built: run ./scripts/keisei or "
         "./scripts/test once, or `pip install -e .` (needs g++ and the Python headers)"
     ) from exc
-from keisei.game.encoding import NUM_ACTIONS, OBS_SHAPE, ActionCollisionError
+from keisei.game.encoding import (
+    NUM_ACTIONS,
+    OBS_SHAPE,
+    PACKED_MASK_BYTES,
+    PACKED_OBS_BYTES,
+    ActionCollisionError,
+)
 
 REASONS: tuple[str, ...] = (
     "checkmate",
@@ -81,6 +87,14 @@ class StepResult:
     # lets players pick among legal moves with array operations instead of scanning masks.
     legal_actions: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     legal_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    # ``obs`` and ``mask`` bit-packed as ``encoding.pack_obs``/``pack_mask`` pack them,
+    # (N, 1205) and (N, 274): what the rollout buffer stores and a GPU receives.
+    packed_obs: npt.NDArray[np.uint8] = field(
+        default_factory=lambda: np.zeros((0, PACKED_OBS_BYTES), np.uint8)
+    )
+    packed_mask: npt.NDArray[np.uint8] = field(
+        default_factory=lambda: np.zeros((0, PACKED_MASK_BYTES), np.uint8)
+    )
 
 
 def random_legal(
@@ -400,8 +414,10 @@ class ShogiEnv:
     ) -> StepResult:
         obs = np.empty((self.num_games, *OBS_SHAPE), dtype=np.uint8)
         plies = np.empty(self.num_games, dtype=np.int32)
+        packed_obs = np.empty((self.num_games, PACKED_OBS_BYTES), dtype=np.uint8)
+        packed_mask = np.empty((self.num_games, PACKED_MASK_BYTES), dtype=np.uint8)
         labels, counts, collision = self._games.observe(
-            obs, self._mask, self._move_of, self._to_move, plies
+            obs, self._mask, self._move_of, self._to_move, plies, packed_obs, packed_mask
         )
         if collision >= 0:
             raise ActionCollisionError(
@@ -418,6 +434,8 @@ class ShogiEnv:
             finished=finished,
             legal_actions=labels,
             legal_counts=counts,
+            packed_obs=packed_obs,
+            packed_mask=packed_mask,
         )
 
     # -- helpers for players and tests ----------------------------------------------

@@ -141,16 +141,29 @@ class PPOAgent:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def _run(self, obs: npt.NDArray[np.uint8]) -> PolicyValue:
+    def _upload(self, packed: npt.NDArray[np.uint8]) -> torch.Tensor:
+        # Pinned host memory lets the copy run without the host waiting for it.
+        return torch.from_numpy(packed).pin_memory().to(self.device, non_blocking=True)
+
+    def _run(
+        self, obs: npt.NDArray[np.uint8], packed_obs: npt.NDArray[np.uint8] | None = None
+    ) -> PolicyValue:
+        if packed_obs is not None and self.device.type == "cuda":
+            x = packed_obs_to_tensor(self._upload(packed_obs))
+        else:
+            x = obs_to_tensor(obs, self.device)
         with self._autocast():
-            out: PolicyValue = self._act_forward(obs_to_tensor(obs, self.device))
+            out: PolicyValue = self._act_forward(x)
         return out
 
-    def _mask(self, mask: npt.NDArray[np.bool_]) -> torch.Tensor:
-        host = torch.as_tensor(mask)
-        if self.device.type == "cuda":
-            return host.pin_memory().to(self.device, non_blocking=True)
-        return host.to(self.device)
+    def _mask(
+        self, mask: npt.NDArray[np.bool_], packed_mask: npt.NDArray[np.uint8] | None = None
+    ) -> torch.Tensor:
+        if self.device.type != "cuda":
+            return torch.as_tensor(mask).to(self.device)
+        if packed_mask is not None:
+            return unpack_bits(self._upload(packed_mask), NUM_ACTIONS).bool()
+        return torch.as_tensor(mask).pin_memory().to(self.device, non_blocking=True)
 
     @torch.inference_mode()
     def act(
@@ -158,10 +171,17 @@ class PPOAgent:
         obs: npt.NDArray[np.uint8],
         mask: npt.NDArray[np.bool_],
         generator: torch.Generator,
+        packed: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]] | None = None,
     ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
-        """Sample legal actions; return (actions int64, their log-probs, values)."""
-        out = self._run(obs)
-        dist = MaskedCategorical(out.logits, self._mask(mask))
+        """Sample legal actions; return (actions int64, their log-probs, values).
+
+        ``packed``: the same observations and masks bit-packed (``StepResult.packed_obs``
+        and ``packed_mask``); a GPU then receives those, an eighth of the bytes. The
+        result does not depend on it.
+        """
+        packed_obs, packed_mask = packed if packed is not None else (None, None)
+        out = self._run(obs, packed_obs)
+        dist = MaskedCategorical(out.logits, self._mask(mask, packed_mask))
         actions = dist.sample_with(generator)
         logp = dist.log_prob(actions)
         return (
@@ -171,9 +191,11 @@ class PPOAgent:
         )
 
     @torch.inference_mode()
-    def values(self, obs: npt.NDArray[np.uint8]) -> FloatArray:
-        """V(obs) for the side to move in each observation."""
-        return self._run(obs).value.float().cpu().numpy().astype(np.float32)
+    def values(
+        self, obs: npt.NDArray[np.uint8], packed_obs: npt.NDArray[np.uint8] | None = None
+    ) -> FloatArray:
+        """V(obs) for the side to move in each observation (``packed_obs``: as in ``act``)."""
+        return self._run(obs, packed_obs).value.float().cpu().numpy().astype(np.float32)
 
     @torch.inference_mode()
     def greedy(
@@ -390,12 +412,15 @@ class PPOAgent:
         load_weights(self.model, state["weights"], state["config"])
 
     @torch.inference_mode()
-    def infer(self, obs: npt.NDArray[np.uint8]) -> PolicyValue:
+    def infer(
+        self, obs: npt.NDArray[np.uint8], packed_obs: npt.NDArray[np.uint8] | None = None
+    ) -> PolicyValue:
         """The network's outputs for a batch of observations, computed as ``act`` computes
         them (observations to a tensor on the device, the compiled model with
         ``ppo.compile``, bf16 autocast with ``ppo.bf16`` on CUDA), without sampling.
 
         The tensors stay on the device and the call does not wait for it: synchronize
-        (``torch.cuda.synchronize``) before reading a clock.
+        (``torch.cuda.synchronize``) before reading a clock. With CUDA graphs
+        (``ppo.compile_mode=reduce-overhead``) the next call overwrites them.
         """
-        return self._run(obs)
+        return self._run(obs, packed_obs)

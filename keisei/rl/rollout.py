@@ -136,9 +136,29 @@ class RolloutBuffer:
             raise ValueError(f"obs shape {obs.shape} != {(self.envs, *OBS_SHAPE)}")
         if mask.shape != (self.envs, NUM_ACTIONS):
             raise ValueError(f"mask shape {mask.shape} != {(self.envs, NUM_ACTIONS)}")
+        self.add_packed(pack_obs(obs), pack_mask(mask), actions, logp, values, rewards, dones)
+
+    def add_packed(
+        self,
+        packed_obs: npt.NDArray[np.uint8],
+        packed_mask: npt.NDArray[np.uint8],
+        actions: npt.NDArray[np.integer[Any]],
+        logp: FloatArray,
+        values: FloatArray,
+        rewards: FloatArray,
+        dones: npt.NDArray[np.bool_],
+    ) -> None:
+        """``add`` with obs and mask already bit-packed (``StepResult.packed_obs`` and
+        ``packed_mask``, which the environment writes)."""
+        if self.full:
+            raise RuntimeError(f"rollout buffer is full ({self.steps} steps); call reset()")
+        if packed_obs.shape != self.obs.shape[1:]:
+            raise ValueError(f"packed obs shape {packed_obs.shape} != {self.obs.shape[1:]}")
+        if packed_mask.shape != self.masks.shape[1:]:
+            raise ValueError(f"packed mask shape {packed_mask.shape} != {self.masks.shape[1:]}")
         t = self.pos
-        self.obs[t] = pack_obs(obs)
-        self.masks[t] = pack_mask(mask)
+        self.obs[t] = packed_obs
+        self.masks[t] = packed_mask
         self.actions[t] = actions
         self.logp[t] = logp
         self.values[t] = values

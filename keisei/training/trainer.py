@@ -211,7 +211,7 @@ class Trainer:
     def _update(self) -> None:
         assert self.current is not None
         self.in_update = True
-        last_values = self.agent.values(self.current.obs)
+        last_values = self.agent.values(self.current.obs, packed_obs=self.current.packed_obs)
         metrics = self.agent.update(self.buffer, last_values, self.rng.generator)
         self.buffer.reset()
         self.state.updates += 1
@@ -259,9 +259,13 @@ class Trainer:
             if self.stop.requested:
                 return "interrupted"
             step = self.current
-            actions, logp, values = self.agent.act(step.obs, step.mask, self.rng.generator)
+            actions, logp, values = self.agent.act(
+                step.obs, step.mask, self.rng.generator, packed=(step.packed_obs, step.packed_mask)
+            )
             nxt = self.env.step(actions)
-            self.buffer.add(step.obs, step.mask, actions, logp, values, nxt.reward, nxt.done)
+            self.buffer.add_packed(
+                step.packed_obs, step.packed_mask, actions, logp, values, nxt.reward, nxt.done
+            )
             self.state.global_step += num_games
             self._record_finished(nxt)
             self.current = nxt
