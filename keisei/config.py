@@ -71,7 +71,7 @@ class ModelConfig(_Section):
 
 
 class PPOConfig(_Section):
-    learning_rate: float = Field(default=3e-4, gt=0, le=1)
+    learning_rate: float = Field(default=1e-3, gt=0, le=1)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
     epochs: int = Field(default=2, ge=1, le=INT64_MAX)
     minibatch_size: int = Field(default=64, ge=1, le=INT64_MAX)
@@ -102,7 +102,7 @@ class RunSection(_Section):
         0, ge=0, le=SEED_MAX, description="seeds weights, sampling, minibatches, start positions"
     )
     total_steps: int = Field(
-        500_000, ge=1, le=INT64_MAX, description="environment plies to train for"
+        750_000, ge=1, le=INT64_MAX, description="environment plies to train for"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda if available")
     torch_threads: int = Field(
@@ -121,7 +121,7 @@ class RunSection(_Section):
 class EnvSection(_Section):
     num_games: int = Field(64, ge=1, le=INT64_MAX, description="games played in parallel")
     max_plies: int = Field(
-        256, ge=1, le=MAX_PLIES, description="a game reaching this many plies is a draw"
+        512, ge=1, le=MAX_PLIES, description="a game reaching this many plies is a draw"
     )
     start_sfens: list[str] = Field(default_factory=list, description="empty: standard start")
     threads: int = Field(

@@ -1,4 +1,5 @@
-"""``keisei checkpoint info``: what a checkpoint holds, with its invariants checked."""
+"""``keisei checkpoint info|export``: what a checkpoint holds, with its invariants checked;
+its weights alone, to share or to ship."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from keisei.errors import UsageError
-from keisei.training.checkpoint import CheckpointError, resolve, weights_sha256
+from keisei.training.checkpoint import (
+    CheckpointError,
+    exported,
+    model_path,
+    resolve,
+    weights_sha256,
+    write_checkpoint,
+)
 from keisei.training.state import TrainState
 
 
@@ -21,14 +29,25 @@ def register(subparsers: Any) -> None:
         help="counters, config hash and weights hash of a checkpoint",
         description="PATH is a checkpoint file or a run directory (its newest valid checkpoint).",
     )
-    info.add_argument("path", type=Path, metavar="PATH|RUN_DIR")
+    info.add_argument("path", metavar="PATH|RUN_DIR|bundled")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=run_info)
+    export = sub.add_parser(
+        "export",
+        help="write a checkpoint's weights, config and counters only (a small file to share)",
+        description="Writes DEST (a new file) from PATH (a checkpoint file or a run "
+        "directory: its newest valid checkpoint) without the optimizer, rollout, games "
+        "and RNG states. The result loads wherever a checkpoint does (evaluate, usi, "
+        "play) but cannot be resumed.",
+    )
+    export.add_argument("path", type=Path, metavar="PATH|RUN_DIR")
+    export.add_argument("dest", type=Path, metavar="DEST")
+    export.set_defaults(func=run_export)
 
 
-def checkpoint_info(path: Path) -> dict[str, Any]:
+def checkpoint_info(path: Path | str) -> dict[str, Any]:
     warnings: list[str] = []
-    ckpt, payload = resolve(path, warnings.append)
+    ckpt, payload = resolve(model_path(path), warnings.append)
     for message in warnings:
         print(f"warning: {message}", file=sys.stderr)
     state = TrainState.from_dict(payload["state"])
@@ -68,3 +87,18 @@ def run_info(args: argparse.Namespace) -> int:
         for key, value in info.items():
             print(f"{key:16s} {value}")
     return 0 if info["invariants_ok"] else 1
+
+
+def run_export(args: argparse.Namespace) -> int:
+    dest: Path = args.dest
+    if dest.exists():
+        raise UsageError(f"{dest} already exists; choose a new file (nothing is overwritten)")
+    if not dest.parent.is_dir():
+        raise UsageError(f"directory {dest.parent} does not exist")
+    try:
+        source, payload = resolve(args.path)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    write_checkpoint(dest, exported(payload, source))
+    print(f"exported {source} to {dest} ({dest.stat().st_size:,} bytes)")
+    return 0

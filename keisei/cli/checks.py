@@ -267,6 +267,11 @@ _RESUME_KEYS = ("agent", "rollout", "env", "rng")
 def check_resume_payload(payload: dict[str, Any], path: Path) -> None:
     """The parts of a checkpoint that ``read_checkpoint`` leaves to a resumed run."""
     missing = [k for k in _RESUME_KEYS if not isinstance(payload.get(k), dict)]
+    if missing and "exported_from" in payload:
+        raise UsageError(
+            f"checkpoint {path} cannot be resumed: it was exported with "
+            "`keisei checkpoint export` (weights only, no optimizer or games)"
+        )
     if missing:
         raise UsageError(
             f"checkpoint {path} cannot be resumed: it has no {', '.join(missing)} "

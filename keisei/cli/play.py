@@ -30,7 +30,7 @@ from keisei.errors import UsageError
 from keisei.game.env import GameResult
 from keisei.game.records import write_records
 from keisei.search.mcts import Limits, PUCTSearch, SearchConfig, score_cp
-from keisei.training.checkpoint import load_model
+from keisei.training.checkpoint import load_model, model_path
 
 PIECES = cshogi.PIECE_JAPANESE_SYMBOLS  # by piece type, 1..14
 HAND_ORDER = (6, 5, 7, 4, 3, 2, 1)  # 飛 角 金 銀 桂 香 歩, as cshogi piece types
@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
         "RUN_DIR (its newest valid checkpoint), which answers by PUCT search. Type moves in "
         f"USI or simple Japanese notation; {HELP}. The game is saved as KIF, CSA and USI.",
     )
-    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN_DIR")
+    p.add_argument("checkpoint", type=model_path, metavar="CHECKPOINT|RUN_DIR|bundled")
     p.add_argument("--color", choices=("black", "white"), default="black", help="your side")
     p.add_argument("--playouts", type=int, default=200, help="keisei's playouts per move")
     p.add_argument(
@@ -221,7 +221,9 @@ def run(args: argparse.Namespace) -> int:
     check_creatable(directory, "--records")  # before anything is loaded or played
     path: Path = args.checkpoint
     if not path.exists():
-        raise UsageError(f"no such checkpoint or run directory: {path}")
+        raise UsageError(
+            f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"
+        )
     try:
         model, meta = load_model(path, device=args.device)
     except (ValueError, RuntimeError) as exc:

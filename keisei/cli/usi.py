@@ -15,7 +15,7 @@ from typing import Any
 from keisei import __version__
 from keisei.errors import UsageError
 from keisei.search.usi_engine import USIEngine, read_lines
-from keisei.training.checkpoint import load_model
+from keisei.training.checkpoint import load_model, model_path
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         "(or the raw policy: setoption MoveSelection). In a GUI, register the executable "
         "that 'scripts/keisei-usi --wrapper RUN_DIR' writes: see docs/usi.md.",
     )
-    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN_DIR")
+    p.add_argument("checkpoint", type=model_path, metavar="CHECKPOINT|RUN_DIR|bundled")
     p.add_argument(
         "--device", default="cpu", help="torch device of the network (default cpu; USI: Device)"
     )
@@ -47,7 +47,9 @@ def engine_name(meta: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.checkpoint
     if not path.exists():
-        raise UsageError(f"no such checkpoint or run directory: {path}")
+        raise UsageError(
+            f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"
+        )
     try:
         model, meta = load_model(path, device=args.device)
     except (ValueError, RuntimeError) as exc:  # CheckpointError is a ValueError

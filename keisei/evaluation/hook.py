@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +35,7 @@ from keisei.evaluation.search_player import parse_search_spec
 from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
 from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_engine_path
 from keisei.rl.network import model_device
-from keisei.training.checkpoint import list_checkpoints, step_of
+from keisei.training.checkpoint import list_checkpoints, model_path, step_of
 from keisei.training.hooks import HookContext
 
 
@@ -119,9 +118,9 @@ class EvaluationHook:
                     path = parse_search_spec(spec[7:])[0]
                 except PlayerError as exc:
                     raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
-                if not Path(path).exists():
+                if not model_path(path).exists():
                     raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
-            elif spec not in ("random", "greedy") and not Path(spec).exists():
+            elif spec not in ("random", "greedy") and not model_path(spec).exists():
                 raise ValueError(f"evaluation opponent {spec!r}: no such checkpoint")
 
     def _past_players(self, ctx: HookContext, step: int, device: str) -> list[Player]:

@@ -23,7 +23,7 @@ from keisei.evaluation.players import (
 )
 from keisei.evaluation.search_player import SearchPlayer, parse_search_spec
 from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_engine_spec, resolve_engine_path
-from keisei.training.checkpoint import load_model
+from keisei.training.checkpoint import load_model, model_path
 
 
 @dataclass
@@ -47,11 +47,11 @@ def checkpoint_name(path: Path, global_step: int, run_dir: Path | None = None) -
 
 def load_checkpoint_model(spec: str, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """``keisei.training.checkpoint.load_model`` with its errors turned into PlayerError."""
-    path = Path(spec)
+    path = model_path(spec)
     if not path.exists():
         raise PlayerError(
-            f"no such checkpoint or run directory: {spec} "
-            "(player specs: random, greedy, a checkpoint .pt, a run directory, usi:PATH)"
+            f"no such checkpoint or run directory: {spec} (player specs: random, greedy, "
+            "bundled, a checkpoint .pt, a run directory, usi:PATH, search:CHECKPOINT)"
         )
     try:
         model, meta = load_model(path, device=device)

@@ -25,6 +25,23 @@ from keisei.rl.network import ActorCritic, load_weights
 MAGIC = b"KEISEI-CKPT 1\n"
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 BEST_NAME = "best.pt"
+# The model shipped inside the package, named ``bundled`` wherever a checkpoint is
+# (docs/results.md: how it was trained; tests/test_bundled.py: that it still loads).
+BUNDLED = "bundled"
+BUNDLED_PATH = Path(__file__).resolve().parent.parent / "bundled" / "default.pt"
+# What an exported checkpoint keeps: enough to load, name and describe the network.
+_EXPORTED_KEYS = (
+    "format",
+    "keisei_version",
+    "status",
+    "created",
+    "config",
+    "config_sha256",
+    "action_space",
+    "model",
+    "weights_sha256",
+    "state",
+)
 
 
 class CheckpointError(ValueError):
@@ -172,6 +189,22 @@ def resolve(path: Path, warn: Callable[[str], None] | None = None) -> tuple[Path
     if path.is_dir():
         return latest_valid(path, warn or (lambda _msg: None))
     return path, read_checkpoint(path)
+
+
+def model_path(spec: str | Path) -> Path:
+    """The checkpoint or run directory a command line names; ``bundled`` is the shipped
+    model (``./bundled`` names a directory of that name)."""
+    return BUNDLED_PATH if str(spec) == BUNDLED else Path(spec)
+
+
+def exported(payload: dict[str, Any], source: Path) -> dict[str, Any]:
+    """A training checkpoint's weights, config and counters, without the optimizer, the
+    rollout, the games in progress and the RNGs: loads everywhere a checkpoint does
+    (players, ``keisei usi``, ``keisei play``), about a third of the size, not resumable."""
+    out = {key: payload[key] for key in _EXPORTED_KEYS if key in payload}
+    out["model"] = {name: t.detach().clone().contiguous() for name, t in payload["model"].items()}
+    out["exported_from"] = {"path": str(source), "status": payload.get("status")}
+    return out
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:
