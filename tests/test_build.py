@@ -19,8 +19,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 from keisei.config import PRESETS, load_config
+from keisei.training.build import device_hint
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = {"PyInit__games"}
@@ -227,3 +229,11 @@ def test_gpu_preset_loads_and_validates() -> None:
         "evaluation": {"every_steps": 2_097_152},
         "logging": {"record_every_episodes": 1000},
     }
+
+
+def test_cuda_with_the_default_network_suggests_the_gpu_preset() -> None:
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    hint = device_hint(load_config("default"), cuda)
+    assert hint is not None and "--preset gpu" in hint
+    assert device_hint(load_config("default"), cpu) is None
+    assert device_hint(load_config("gpu"), cuda) is None

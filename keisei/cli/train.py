@@ -14,7 +14,7 @@ from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
 from keisei.evaluation.ratings import RATINGS_FILE, RatingsError, RatingTable
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
-from keisei.training.build import build_trainer, open_sinks
+from keisei.training.build import build_trainer, device_for, device_hint, open_sinks
 from keisei.training.checkpoint import (
     CheckpointError,
     latest_valid,
@@ -266,6 +266,9 @@ def _run(
     sinks, run_id = open_sinks(config, run_dir, wandb_id, resume_step)
     for message in warnings:
         sinks.warning(message)
+    hint = device_hint(config, device_for(config))
+    if hint is not None:
+        sinks.info(hint)
     for path in stale:
         sinks.warning(f"removed {path}, left by a run killed while writing a checkpoint")
     if moved:

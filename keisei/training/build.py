@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from keisei.config import ConfigError, TrainConfig
+from keisei.config import ConfigError, ModelConfig, TrainConfig
 from keisei.game.env import ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
@@ -27,6 +27,17 @@ def device_for(config: TrainConfig) -> torch.device:
     if wanted == "cuda" and not torch.cuda.is_available():
         raise ConfigError("config key 'run.device' is 'cuda' but no CUDA device is available")
     return torch.device(wanted)
+
+
+def device_hint(config: TrainConfig, device: torch.device) -> str | None:
+    """A line for the log when the config leaves the device mostly idle, else None."""
+    if device.type != "cuda" or config.model != ModelConfig():
+        return None
+    return (
+        "training the default 2x32 network on CUDA, which leaves the GPU mostly idle: "
+        "--preset gpu (10x128, bf16, compiled) is the config sized for one GPU "
+        "(docs/config.md)"
+    )
 
 
 def build_trainer(
