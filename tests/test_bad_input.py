@@ -269,6 +269,10 @@ def base_argv(command: tuple[str, ...], root: Path, flag: str) -> list[str]:
         return ["bench", *section, "--seconds", "0.01", "--rounds", "1"]
     if command == ("checkpoint", "info"):
         return ["checkpoint", "info"]
+    if command == ("checkpoint", "export"):
+        if flag == "path":
+            return ["checkpoint", "export", "--out", str(root / "x.pt")]
+        return ["checkpoint", "export", str(root / "missing.pt")]
     if command == ("ratings",):
         return ["ratings"]
     if command == ("usi",):

@@ -73,7 +73,7 @@ def test_export_keeps_the_weights_and_refuses_to_overwrite_or_resume(
     run_dir = tmp_path / "run"
     assert train.run(run_dir, "--total-steps", "128") == 0
     dest = tmp_path / "small.pt"
-    assert main(["checkpoint", "export", str(run_dir), str(dest)]) == 0
+    assert main(["checkpoint", "export", str(run_dir), "--out", str(dest)]) == 0
     source = read_checkpoint(run_dir / "checkpoints" / "step_0000000128.pt")
     small = read_checkpoint(dest)
     assert small["weights_sha256"] == source["weights_sha256"]
@@ -84,9 +84,9 @@ def test_export_keeps_the_weights_and_refuses_to_overwrite_or_resume(
     capsys.readouterr()
 
     before = dest.read_bytes()
-    assert main(["checkpoint", "export", str(run_dir), str(dest)]) == 2
+    assert main(["checkpoint", "export", str(run_dir), "--out", str(dest)]) == 2
     err = capsys.readouterr().err
-    assert f"{dest} already exists; choose a new file (nothing is overwritten)" in err
+    assert f"--out {dest} already exists; choose a new file (nothing is overwritten)" in err
     assert dest.read_bytes() == before
 
     assert train.run(tmp_path / "again", "--resume", str(dest)) == 2

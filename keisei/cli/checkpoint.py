@@ -29,19 +29,21 @@ def register(subparsers: Any) -> None:
         help="counters, config hash and weights hash of a checkpoint",
         description="PATH is a checkpoint file or a run directory (its newest valid checkpoint).",
     )
-    info.add_argument("path", metavar="PATH|RUN_DIR|bundled")
+    info.add_argument("path", type=Path, metavar="PATH|RUN_DIR|bundled")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=run_info)
     export = sub.add_parser(
         "export",
         help="write a checkpoint's weights, config and counters only (a small file to share)",
-        description="Writes DEST (a new file) from PATH (a checkpoint file or a run "
+        description="Writes --out (a new file) from PATH (a checkpoint file or a run "
         "directory: its newest valid checkpoint) without the optimizer, rollout, games "
         "and RNG states. The result loads wherever a checkpoint does (evaluate, usi, "
         "play) but cannot be resumed.",
     )
     export.add_argument("path", type=Path, metavar="PATH|RUN_DIR")
-    export.add_argument("dest", type=Path, metavar="DEST")
+    export.add_argument(
+        "--out", type=Path, required=True, help="the file to write (must not exist yet)"
+    )
     export.set_defaults(func=run_export)
 
 
@@ -90,11 +92,11 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    dest: Path = args.dest
+    dest: Path = args.out
     if dest.exists():
-        raise UsageError(f"{dest} already exists; choose a new file (nothing is overwritten)")
+        raise UsageError(f"--out {dest} already exists; choose a new file (nothing is overwritten)")
     if not dest.parent.is_dir():
-        raise UsageError(f"directory {dest.parent} does not exist")
+        raise UsageError(f"--out {dest}: {dest.parent} is not a directory")
     try:
         source, payload = resolve(args.path)
     except CheckpointError as exc:

@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
         "RUN_DIR (its newest valid checkpoint), which answers by PUCT search. Type moves in "
         f"USI or simple Japanese notation; {HELP}. The game is saved as KIF, CSA and USI.",
     )
-    p.add_argument("checkpoint", type=model_path, metavar="CHECKPOINT|RUN_DIR|bundled")
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN_DIR|bundled")
     p.add_argument("--color", choices=("black", "white"), default="black", help="your side")
     p.add_argument("--playouts", type=int, default=200, help="keisei's playouts per move")
     p.add_argument(
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     directory: Path = args.records if args.records is not None else Path("plays")
     check_creatable(directory, "--records")  # before anything is loaded or played
-    path: Path = args.checkpoint
+    path = model_path(args.checkpoint)
     if not path.exists():
         raise UsageError(
             f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"

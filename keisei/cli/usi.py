@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         "(or the raw policy: setoption MoveSelection). In a GUI, register the executable "
         "that 'scripts/keisei-usi --wrapper RUN_DIR' writes: see docs/usi.md.",
     )
-    p.add_argument("checkpoint", type=model_path, metavar="CHECKPOINT|RUN_DIR|bundled")
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN_DIR|bundled")
     p.add_argument(
         "--device", default="cpu", help="torch device of the network (default cpu; USI: Device)"
     )
@@ -45,7 +45,7 @@ def engine_name(meta: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.checkpoint
+    path = model_path(args.checkpoint)
     if not path.exists():
         raise UsageError(
             f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"
