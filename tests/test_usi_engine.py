@@ -361,3 +361,26 @@ def test_go_mate_and_an_unusable_position_in_process() -> None:
     assert engine.run(ln + "\n" for ln in lines) == 0
     answers = [ln for ln in out.getvalue().splitlines() if not ln.startswith("info")]
     assert answers == ["checkmate G*1b", "checkmate nomate", "bestmove resign", "readyok"]
+
+
+def test_multipv_shows_the_most_visited_root_moves_in_process(one_torch_thread: None) -> None:
+    out = io.StringIO()
+    engine = USIEngine(tiny_model(0), out=out, log=sys.stderr)
+    script = [
+        (0.0, "setoption name MultiPV value 3"),
+        (0.0, "position startpos"),
+        (0.0, "go nodes 64"),
+        (1.0, "isready"),
+    ]
+    assert engine.run(scripted(script)) == 0
+    lines = out.getvalue().splitlines()
+    bestmove = [ln.split()[1] for ln in lines if ln.startswith("bestmove")]
+    assert len(bestmove) == 1
+    # The last info block before bestmove: ranks 1, 2, 3, each with its own first move.
+    infos = [ln.split() for ln in lines if ln.startswith("info multipv")]
+    last = infos[-3:]
+    assert [int(ln[2]) for ln in last] == [1, 2, 3]
+    firsts = [ln[ln.index("pv") + 1] for ln in last]
+    assert len(set(firsts)) == 3 and all(legal_after([], m) for m in firsts)
+    assert firsts[0] == bestmove[0]
+    assert not any(ln.startswith("info depth") for ln in lines)  # MultiPV 1's form is not used

@@ -132,6 +132,9 @@ class SearchResult:
     mate: int | None = None  # plies to a mate the side to move found (root check, tree)
     nyugyoku: bool = False  # the side to move may declare a nyugyoku win
     evaluations: int = 0  # positions the network evaluated in this search
+    # (root move index, line) of every visited root move, most visited first (``pv`` is
+    # the first line): what USI's MultiPV shows.
+    lines: list[tuple[int, list[int]]] = field(default_factory=list)
 
     @property
     def nps(self) -> float:
@@ -510,6 +513,7 @@ class PUCTSearch:
         value = root.q
         mate: int | None = None
         pv: list[int] = []
+        lines: list[tuple[int, list[int]]] = []
         if moves:
             # Most visits; among equals the higher prior (before any visit: the policy's move).
             order = np.lexsort((-priors, -visits))
@@ -520,14 +524,8 @@ class PUCTSearch:
             child = root.children.get(i)
             if child is not None and child.terminal == -1.0 and not len(child.moves):
                 mate = 1
-            pv = [best]
-            node = child
-            while node is not None and node.n is not None and node.visits > 1:
-                j = int(np.argmax(node.n))
-                if node.n[j] <= 0:
-                    break
-                pv.append(int(node.moves[j]))
-                node = node.children.get(j)
+            pv = self._line(root, i)
+            lines = [(int(k), self._line(root, int(k))) for k in order if visits[k] > 0]
         return SearchResult(
             moves=moves,
             visits=visits,
@@ -541,7 +539,21 @@ class PUCTSearch:
             seconds=time.monotonic() - started,
             mate=mate,
             evaluations=evaluations,
+            lines=lines,
         )
+
+    @staticmethod
+    def _line(root: Node, i: int) -> list[int]:
+        """Root move ``i`` and then the most visited move at each node below it."""
+        line = [int(root.moves[i])]
+        node = root.children.get(i)
+        while node is not None and node.n is not None and node.visits > 1:
+            j = int(np.argmax(node.n))
+            if node.n[j] <= 0:
+                break
+            line.append(int(node.moves[j]))
+            node = node.children.get(j)
+        return line
 
 
 def search_rate(search: PUCTSearch, sfen: str, seconds: float) -> tuple[float, float]:

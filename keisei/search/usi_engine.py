@@ -92,6 +92,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("CPuct", "string", "1.5"),
     Option("MateNodes", "spin", "10000", 0, 10_000_000, help="df-pn nodes at the root"),
     Option("Seed", "spin", "0", 0, 2**31 - 1),
+    Option("MultiPV", "spin", "1", 1, 64, help="lines shown per info (most visited first)"),
     Option("USI_Ponder", "check", "false"),
 )
 _BY_NAME = {o.name.lower(): o for o in OPTIONS}
@@ -543,12 +544,25 @@ class USIEngine:
 
     def _info(self, result: SearchResult) -> None:
         ms = int(result.seconds * 1000)
+        common = f"nodes {result.playouts} nps {int(result.nps)} time {ms}"
+        multipv = int(self.values["MultiPV"])
+        if multipv > 1 and len(result.lines) > 1:
+            # One line per root move, most visited first; each scored by its own Q.
+            for rank, (i, line) in enumerate(result.lines[:multipv], start=1):
+                q = float(result.q[i])
+                score = f"mate {result.mate}" if rank == 1 and result.mate is not None else None
+                pv = " ".join(cshogi.move_to_usi(m) for m in line)
+                self.send(
+                    f"info multipv {rank} depth {len(line)} "
+                    f"seldepth {max(result.seldepth, len(line))} {common} "
+                    f"score {score or f'cp {score_cp(q)}'} pv {pv}"
+                )
+            return
         score = f"mate {result.mate}" if result.mate is not None else f"cp {score_cp(result.value)}"
         pv = " ".join(cshogi.move_to_usi(m) for m in result.pv)
         self.send(
             f"info depth {max(1, len(result.pv))} seldepth {max(result.seldepth, len(result.pv))} "
-            f"nodes {result.playouts} nps {int(result.nps)} time {ms} score {score}"
-            + (f" pv {pv}" if pv else "")
+            f"{common} score {score}" + (f" pv {pv}" if pv else "")
         )
 
 
