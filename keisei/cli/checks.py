@@ -31,6 +31,7 @@ from keisei.game.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
 from keisei.game.env import validate_sfen
 from keisei.rl.rollout import RolloutBuffer
 from keisei.training.build import device_for
+from keisei.training.checkpoint import load_model, model_path
 
 
 # -- argparse types ----------------------------------------------------------------------
@@ -262,6 +263,20 @@ def check_train_config(config: TrainConfig) -> None:
 
 
 _RESUME_KEYS = ("agent", "rollout", "env", "rng")
+
+
+def load_cli_model(spec: Path, device: str) -> tuple[Any, dict[str, Any]]:
+    """The network a CHECKPOINT|RUN_DIR|bundled argument names (``usi``, ``play``), or a
+    UsageError naming what is wrong with it."""
+    path = model_path(spec)
+    if not path.exists():
+        raise UsageError(
+            f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"
+        )
+    try:
+        return load_model(path, device=device)
+    except (ValueError, RuntimeError) as exc:  # CheckpointError is a ValueError
+        raise UsageError(str(exc)) from None
 
 
 def check_resume_payload(payload: dict[str, Any], path: Path) -> None:

@@ -25,12 +25,11 @@ from cshogi import KIF
 from rich.console import Console, Group
 from rich.text import Text
 
-from keisei.cli.checks import check_creatable
+from keisei.cli.checks import check_creatable, load_cli_model
 from keisei.errors import UsageError
 from keisei.game.env import GameResult
 from keisei.game.records import write_records
 from keisei.search.mcts import Limits, PUCTSearch, SearchConfig, score_cp
-from keisei.training.checkpoint import load_model, model_path
 
 PIECES = cshogi.PIECE_JAPANESE_SYMBOLS  # by piece type, 1..14
 HAND_ORDER = (6, 5, 7, 4, 3, 2, 1)  # 飛 角 金 銀 桂 香 歩, as cshogi piece types
@@ -219,15 +218,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     directory: Path = args.records if args.records is not None else Path("plays")
     check_creatable(directory, "--records")  # before anything is loaded or played
-    path = model_path(args.checkpoint)
-    if not path.exists():
-        raise UsageError(
-            f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"
-        )
-    try:
-        model, meta = load_model(path, device=args.device)
-    except (ValueError, RuntimeError) as exc:
-        raise UsageError(str(exc)) from None
+    model, meta = load_cli_model(args.checkpoint, args.device)
     torch.set_num_threads(args.threads)
     console = Console(highlight=False)
     you = cshogi.BLACK if args.color == "black" else cshogi.WHITE

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from keisei import __version__
-from keisei.errors import UsageError
+from keisei.cli.checks import load_cli_model
 from keisei.search.usi_engine import USIEngine, read_lines
-from keisei.training.checkpoint import load_model, model_path
 
 
 def register(subparsers: Any) -> None:
@@ -45,15 +44,7 @@ def engine_name(meta: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = model_path(args.checkpoint)
-    if not path.exists():
-        raise UsageError(
-            f"no such checkpoint or run directory: {path} (or 'bundled': the shipped model)"
-        )
-    try:
-        model, meta = load_model(path, device=args.device)
-    except (ValueError, RuntimeError) as exc:  # CheckpointError is a ValueError
-        raise UsageError(str(exc)) from None
+    model, meta = load_cli_model(args.checkpoint, args.device)
     engine = USIEngine(model, name=engine_name(meta), author="keisei")
     engine.values["Device"] = engine.device = args.device
     engine.search.evaluator.device = args.device

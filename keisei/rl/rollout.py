@@ -130,8 +130,6 @@ class RolloutBuffer:
         dones: npt.NDArray[np.bool_],
     ) -> None:
         """Store one step of all envs: the obs/mask acted on, and what the action earned."""
-        if self.full:
-            raise RuntimeError(f"rollout buffer is full ({self.steps} steps); call reset()")
         if obs.shape != (self.envs, *OBS_SHAPE):
             raise ValueError(f"obs shape {obs.shape} != {(self.envs, *OBS_SHAPE)}")
         if mask.shape != (self.envs, NUM_ACTIONS):
