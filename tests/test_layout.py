@@ -12,7 +12,7 @@ PACKAGE = Path(keisei.__file__).parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("keisei", "keisei.errors", "keisei.files", "keisei.config", "keisei.presets"),
     ("keisei.game",),
-    ("keisei.rl",),
+    ("keisei.rl", "keisei.distributed"),
     ("keisei.training",),
     ("keisei.search",),
     ("keisei.evaluation",),

@@ -265,6 +265,32 @@ def check_train_config(config: TrainConfig) -> None:
 _RESUME_KEYS = ("agent", "rollout", "env", "rng")
 
 
+def check_world(config: TrainConfig, world: int, payload: dict[str, Any] | None = None) -> None:
+    """A run of ``world`` processes: the games and the minibatch split evenly over them, and
+    a resumed checkpoint was written by as many (docs/distributed.md says why)."""
+    if world < 1:
+        raise UsageError(f"--nproc must be >= 1, got {world}")
+    if payload is not None:
+        saved = int(payload.get("world_size", 1))
+        if saved != world:
+            raise UsageError(
+                f"the checkpoint was written by a run of {saved} process"
+                f"{'es' if saved != 1 else ''} and this run has {world}: resume it with "
+                f"--nproc {saved} (each rank's games and random streams are in it)"
+            )
+    if world == 1:
+        return
+    for key, value in (
+        ("env.num_games", config.env.num_games),
+        ("ppo.minibatch_size", config.ppo.minibatch_size),
+    ):
+        if value % world:
+            raise UsageError(
+                f"config key '{key}' is {value}, which {world} processes cannot share "
+                f"evenly: use a multiple of {world}"
+            )
+
+
 def load_cli_model(spec: Path, device: str) -> tuple[Any, dict[str, Any]]:
     """The network a CHECKPOINT|RUN_DIR|bundled argument names (``usi``, ``play``), or a
     UsageError naming what is wrong with it."""

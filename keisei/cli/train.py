@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from keisei.cli.checks import check_creatable, check_resume_payload, check_train_config
+import torch
+
+from keisei.cli.checks import (
+    check_creatable,
+    check_resume_payload,
+    check_train_config,
+    check_world,
+    usable_cpus,
+)
 from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
+from keisei.distributed import Collective, Distributed, launched_world, restart_count
 from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
 from keisei.evaluation.ratings import RATINGS_FILE, RatingsError, RatingTable
@@ -24,8 +34,10 @@ from keisei.training.checkpoint import (
     step_of,
 )
 from keisei.training.hooks import CheckpointHook, Hook
+from keisei.training.launch import launch
 from keisei.training.rundir import RunLock, aside_dir, check_free, set_aside
-from keisei.training.trainer import StopRequest, run_session
+from keisei.training.sinks import Sinks
+from keisei.training.trainer import EXIT_BAD_INPUT, StopRequest, run_session
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +59,21 @@ def register(subparsers: Any) -> None:
         "--resume",
         metavar="latest|PATH",
         help="continue from the run's newest valid checkpoint, or from a checkpoint file",
+    )
+    p.add_argument(
+        "--nproc",
+        metavar="N|auto",
+        help="train with N processes (ranks) on this machine, through torch's launcher; "
+        "auto: one per GPU, or one per CPU core on a CPU machine (docs/distributed.md). "
+        "Default: 1, or the number of the resumed checkpoint",
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --nproc: after a rank fails, restart all ranks from the newest "
+        "checkpoint up to N times",
     )
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p.set_defaults(func=run)
@@ -158,13 +185,43 @@ def _resolve_resume(
         raise UsageError(str(exc)) from None
 
 
+class Prepared(NamedTuple):
+    config: TrainConfig
+    run_dir: Path
+    resume_path: Path | None
+    payload: dict[str, Any] | None
+    warnings: list[str]
+    world: int  # processes (ranks) of the run
+
+
+def requested_nproc(args: argparse.Namespace) -> int | None:
+    """``--nproc`` as a number of ranks (auto resolved), or None when not given."""
+    value = args.nproc
+    if args.max_restarts < 0:
+        raise UsageError(f"--max-restarts must be >= 0, got {args.max_restarts}")
+    if value is None:
+        return None
+    if value == "auto":
+        return torch.cuda.device_count() if torch.cuda.is_available() else usable_cpus()
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"--nproc must be a number or 'auto', got {value!r}") from None
+    if not 1 <= n <= 4 * usable_cpus():
+        raise UsageError(
+            f"--nproc is {n}: use 1 to {4 * usable_cpus()} on this machine ({usable_cpus()} CPUs)"
+        )
+    return n
+
+
 def prepare(
-    args: argparse.Namespace, check_lock: bool = True
-) -> tuple[TrainConfig, Path, Path | None, dict[str, Any] | None, list[str]]:
-    """Validate everything before touching the disk: (config, run_dir, resume path, payload).
+    args: argparse.Namespace, check_lock: bool = True, world: int | None = None
+) -> Prepared:
+    """Validate everything before touching the disk.
 
     A run directory that another ``keisei train`` holds is refused here (``check_lock``)
-    before anything else is said about it.
+    before anything else is said about it. ``world``: the run's processes (None: those of
+    the resumed checkpoint, or 1).
     """
     if args.total_steps is not None and args.total_steps < 1:
         raise UsageError(f"--total-steps must be >= 1, got {args.total_steps}")
@@ -179,12 +236,16 @@ def prepare(
         if check_lock:
             check_free(run_dir)
         existing = sorted((run_dir / "checkpoints").glob("*.pt")) if run_dir.is_dir() else []
-        if existing:
+        if not existing:
+            check_world(config, world or 1)
+            return Prepared(config, run_dir, None, None, [], world or 1)
+        if restart_count() == 0:
             raise UsageError(
                 f"run directory {run_dir} already has checkpoints; continue it with "
                 f"--resume latest or choose another --run-dir"
             )
-        return config, run_dir, None, None, []
+        # torchrun restarted the group after a failure: go on from the newest checkpoint.
+        args.resume = "latest"
     if args.resume != "latest":
         ckpt = Path(args.resume)
         default_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
@@ -209,53 +270,183 @@ def prepare(
         raise UsageError(str(exc)) from None
     _check_compatible(payload, config, path)
     check_train_config(config)
-    return config, run_dir, path, payload, warnings
+    world = world or int(payload.get("world_size", 1))
+    check_world(config, world, payload)
+    return Prepared(config, run_dir, path, payload, warnings, world)
+
+
+def _nothing_to_do(p: Prepared) -> str | None:
+    if p.payload is None:
+        return None
+    step = int(p.payload["state"]["global_step"])
+    if step < p.config.run.total_steps:
+        return None
+    # The checkpoint, its status and the run's files stay as they are.
+    return (
+        f"keisei train: Nothing to do: {p.resume_path} is at step {step} >= "
+        f"total_steps {p.config.run.total_steps} (use --total-steps to extend)"
+    )
+
+
+def _rank_argv(args: argparse.Namespace) -> list[str]:
+    """The ``keisei train`` arguments each rank is started with (no --nproc)."""
+    argv = ["train"]
+    if args.preset is not None:
+        argv += ["--preset", args.preset]
+    if args.config is not None:
+        argv += ["--config", str(args.config)]
+    if args.run_dir is not None:
+        argv += ["--run-dir", str(args.run_dir)]
+    if args.total_steps is not None:
+        argv += ["--total-steps", str(args.total_steps)]
+    if args.resume is not None:
+        argv += ["--resume", str(args.resume)]
+    return [*argv, "--", *args.overrides]
 
 
 def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
-    _config, run_dir, _path, _payload, _warnings = prepare(args)
+    launched = launched_world()
+    if launched is not None:  # this process is one rank of several (torchrun, --nproc)
+        return run_rank(args, *launched)
+    first = prepare(args, world=requested_nproc(args))
+    if first.world > 1:
+        # Every rank checks again; refusing bad input here saves starting them.
+        message = _nothing_to_do(first)
+        if message is not None:
+            print(message, file=sys.stderr)
+            return 0
+        return launch(_rank_argv(args), first.world, args.max_restarts)
     # The run directory is ours from here until exit; nothing is written in it before.
-    lock = RunLock.acquire(run_dir)
+    lock = RunLock.acquire(first.run_dir)
     try:
         # Again under the lock: another run may have changed the directory meanwhile.
-        config, run_dir, resume_path, payload, warnings = prepare(args, check_lock=False)
-        if payload is not None:
-            step = int(payload["state"]["global_step"])
-            if step >= config.run.total_steps:
-                # The checkpoint, its status and the run's files stay as they are.
-                print(
-                    f"keisei train: Nothing to do: {resume_path} is at step {step} >= "
-                    f"total_steps {config.run.total_steps} (use --total-steps to extend)",
-                    file=sys.stderr,
-                )
-                return 0
+        p = prepare(args, check_lock=False, world=1)
+        message = _nothing_to_do(p)
+        if message is not None:
+            print(message, file=sys.stderr)
+            return 0
         # From here on a signal is a request to stop at the next safe point.
         stop = StopRequest()
         stop.install()
         try:
-            return _run(config, run_dir, resume_path, payload, warnings, stop, extra_hooks)
+            return _run(p, stop, extra_hooks, Collective())
         finally:
             stop.uninstall()
     finally:
         lock.release()
 
 
-def _run(
+def _rank_device(config: TrainConfig, local_rank: int) -> torch.device:
+    device = device_for(config)
+    if device.type != "cuda":
+        return device
+    if local_rank >= torch.cuda.device_count():
+        raise UsageError(
+            f"local rank {local_rank} has no GPU of its own ({torch.cuda.device_count()} "
+            f"visible): start at most one rank per GPU"
+        )
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
+
+
+def run_rank(args: argparse.Namespace, rank: int, world: int, local_rank: int) -> int:
+    """One rank of a run of ``world`` processes. Rank 0 checks the input, holds the run
+    directory's lock and reads the checkpoint; the others receive what they need from it
+    (they may be on other hosts, without the run directory)."""
+    collective = Distributed.init()
+    lock: RunLock | None = None
+    try:
+        header: tuple[str, Any]
+        pieces: list[dict[str, Any]] | None = None
+        p: Prepared | None = None
+        if rank == 0:
+            try:
+                p = prepare(args, world=world)
+                lock = RunLock.acquire(p.run_dir)
+                p = prepare(args, check_lock=False, world=world)
+                message = _nothing_to_do(p)
+                if message is not None:
+                    header = ("done", message)
+                else:
+                    shared = {k: v for k, v in (p.payload or {}).items() if k not in _OWN}
+                    header = ("ok", (p.config, shared if p.payload is not None else None))
+                    if p.payload is not None:
+                        pieces = [_own(p.payload), *p.payload["peer_ranks"]]
+            except UsageError as exc:
+                header = ("error", str(exc))
+        else:
+            header = ("", None)
+        kind, body = collective.broadcast(header)
+        if kind == "error":
+            if rank == 0:
+                print(f"keisei: error: {body}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if kind == "done":
+            if rank == 0:
+                print(body, file=sys.stderr)
+            return 0
+        config, common = cast(tuple[TrainConfig, dict[str, Any] | None], body)
+        mine = collective.scatter(pieces) if common is not None else None
+        if config.run.torch_threads == 0:
+            # Ranks share the host's cores; torch's default would give each all of them.
+            local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+            torch.set_num_threads(max(1, usable_cpus() // local_world))
+        collective.device = _rank_device(config, local_rank)
+        stop = StopRequest()
+        stop.install()
+        try:
+            if rank == 0:
+                assert p is not None
+                return _run(p, stop, None, collective)
+            payload = None if mine is None or common is None else {**common, **mine}
+            return _run_peer(config, payload, stop, collective)
+        finally:
+            stop.uninstall()
+    finally:
+        if lock is not None:
+            lock.release()
+        collective.close()
+
+
+# What each rank has of its own in a checkpoint (the rest is shared by all ranks).
+_OWN = ("env", "rollout", "rng", "peer_ranks", "world_size")
+
+
+def _own(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: payload[k] for k in ("env", "rollout", "rng")}
+
+
+def _run_peer(
     config: TrainConfig,
-    run_dir: Path,
-    resume_path: Path | None,
     payload: dict[str, Any] | None,
-    warnings: list[str],
+    stop: StopRequest,
+    collective: Distributed,
+) -> int:
+    """A rank other than 0: it writes nothing; it steps its games and joins each update."""
+    trainer = build_trainer(
+        config, Path("."), Sinks([]), default_hooks(config), stop, collective, collective.device
+    )
+    if payload is not None:
+        trainer.restore(payload)
+    else:
+        trainer.start_fresh()
+    return run_session(trainer, None)
+
+
+def _run(
+    p: Prepared,
     stop: StopRequest,
     extra_hooks: list[Hook] | None,
+    collective: Collective,
 ) -> int:
+    config, run_dir, resume_path, payload, warnings = p[:5]
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temporaries(run_dir / "checkpoints")
     # What the directory holds from after the resumed checkpoint (or, on a fresh start,
     # from a run that never wrote one) belongs to another line of training: set it aside.
     state = payload["state"] if payload is not None else {"global_step": -1, "episodes": 0}
     aside = aside_dir(run_dir)
-    branched = any(step_of(p) > int(state["global_step"]) for p in list_checkpoints(run_dir))
+    branched = any(step_of(c) > int(state["global_step"]) for c in list_checkpoints(run_dir))
     moved = set_aside(run_dir, int(state["global_step"]), int(state["episodes"]), aside)
     moved += _drop_later_evaluations(run_dir, int(state["global_step"]), aside)
     (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
@@ -280,7 +471,8 @@ def _run(
         )
     hooks = default_hooks(config) + list(extra_hooks or [])
     try:
-        trainer = build_trainer(config, run_dir, sinks, hooks, stop)
+        device = collective.device if isinstance(collective, Distributed) else None
+        trainer = build_trainer(config, run_dir, sinks, hooks, stop, collective, device)
         if payload is not None:
             trainer.restore(payload)
         else:

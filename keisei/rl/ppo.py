@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from keisei.config import PPOConfig
+from keisei.distributed import Collective
 from keisei.game.encoding import (
     NUM_ACTIONS,
     PACKED_MASK_BYTES,
@@ -97,13 +98,18 @@ class PPOAgent:
         cfg: PPOConfig,
         total_updates: int,
         device: torch.device | str = "cpu",
+        collective: Collective | None = None,
     ) -> None:
+        """``collective``: the ranks of a run of several processes (``keisei.distributed``);
+        each rank's agent then learns from its own rollout with gradients, advantage
+        statistics and metrics taken over all of them."""
         if total_updates < 1:
             raise ValueError(f"total_updates must be >= 1, got {total_updates}")
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.cfg = cfg
         self.total_updates = total_updates
+        self.collective = collective or Collective()
         # The fused kernel updates all parameters in one call instead of one tensor at a time.
         self.optimizer = torch.optim.AdamW(
             model.parameters(),
@@ -125,13 +131,16 @@ class PPOAgent:
         # The compiled wrappers share parameters with ``model``, whose state_dict keeps
         # plain names (no ``_orig_mod.`` prefix). Acting always sees one batch shape, so
         # it may use CUDA graphs (``ppo.compile_mode``); the update keeps the default mode.
-        self._forward: Any = model
+        # With several ranks the update runs through DistributedDataParallel, which averages
+        # the gradients over them; acting needs no synchronisation and uses the model.
+        trained = self.collective.wrap(model)
+        self._forward: Any = trained
         self._act_forward: Any = model
         if cfg.compile:
-            self._forward = torch.compile(model)
+            self._forward = torch.compile(trained)
             self._act_forward = (
                 self._forward
-                if cfg.compile_mode == "default"
+                if cfg.compile_mode == "default" and trained is model
                 else torch.compile(model, mode=cfg.compile_mode)
             )
 
@@ -218,9 +227,7 @@ class PPOAgent:
             self.cfg.gamma,
             self.cfg.gae_lambda,
         )
-        adv = advantages.reshape(-1)
-        if adv.size > 1:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        adv = self._normalized(advantages.reshape(-1))
 
         def tensor(a: npt.NDArray[Any]) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(a.reshape(-1)), device=self.device)
@@ -241,6 +248,34 @@ class PPOAgent:
             returns=tensor(returns),
             advantages=tensor(adv.astype(np.float32)),
         )
+
+    def _normalized(self, adv: FloatArray) -> FloatArray:
+        """Advantages less their mean, over their standard deviation (over all ranks)."""
+        if self.collective.world_size == 1:
+            if adv.size > 1:
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            return adv
+        a = adv.astype(np.float64)
+        n, total, squares = self.collective.sum(np.array([a.size, a.sum(), (a * a).sum()]))
+        if n <= 1:
+            return adv
+        mean = total / n
+        std = math.sqrt(max(squares / n - mean * mean, 0.0))
+        out: FloatArray = ((a - mean) / (std + 1e-8)).astype(np.float32)
+        return out
+
+    def _explained_variance(self, values: npt.NDArray[Any], returns: npt.NDArray[Any]) -> float:
+        if self.collective.world_size == 1:
+            return explained_variance(values, returns)
+        r = returns.astype(np.float64)
+        e = r - values.astype(np.float64)
+        n, sr, srr, se, see = self.collective.sum(
+            np.array([r.size, r.sum(), (r * r).sum(), e.sum(), (e * e).sum()])
+        )
+        var = srr / n - (sr / n) ** 2
+        if var <= 0.0:
+            return float("nan")
+        return float(1.0 - (see / n - (se / n) ** 2) / var)
 
     def _minibatch(self, batch: _Batch, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The float observations and bool masks of rows ``idx``, on the device."""
@@ -319,7 +354,7 @@ class PPOAgent:
         batch = self._prepare(buffer, last_values)
         n = len(batch)
         # Of the value head as it was when the rollout was collected (as CleanRL and SB3).
-        ev = explained_variance(batch.old_values.cpu().numpy(), batch.returns.cpu().numpy())
+        ev = self._explained_variance(batch.old_values.cpu().numpy(), batch.returns.cpu().numpy())
         learning_rate = float(self.optimizer.param_groups[0]["lr"])
         keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
         # Each minibatch's metrics stay on the device until the update ends: reading them
@@ -337,9 +372,12 @@ class PPOAgent:
             order = order.to(self.device)
             for start in range(0, n, cfg.minibatch_size):
                 losses = self._losses(batch, order[start : start + cfg.minibatch_size])
-                if cfg.target_kl is not None and float(losses["approx_kl"]) > cfg.target_kl:
-                    stop = True
-                    break
+                # Every rank must take the same decision (their gradients are all-reduced).
+                if cfg.target_kl is not None:
+                    kl = float(self.collective.mean(losses["approx_kl"].detach()))
+                    if kl > cfg.target_kl:
+                        stop = True
+                        break
                 self.optimizer.zero_grad(set_to_none=True)
                 torch.autograd.backward(self.scaler.scale(losses["loss"]))
                 self.scaler.unscale_(self.optimizer)
@@ -354,7 +392,7 @@ class PPOAgent:
                 )
             if stop:
                 break
-        values = torch.stack(rows).cpu().tolist() if rows else []
+        values = self.collective.mean(torch.stack(rows)).cpu().tolist() if rows else []
         steps = len(values)
         sums = dict.fromkeys((*keys, "grad_norm"), 0.0)
         for row in values:

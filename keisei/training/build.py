@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from keisei.config import ConfigError, ModelConfig, TrainConfig
+from keisei.distributed import Collective, rank_seed
 from keisei.game.env import ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
@@ -46,22 +47,34 @@ def build_trainer(
     sinks: Sinks,
     hooks: list[Hook] | None = None,
     stop: StopRequest | None = None,
+    collective: Collective | None = None,
+    device: torch.device | None = None,
 ) -> Trainer:
-    """The real parts of a run, built from the config alone (weights seeded by run.seed)."""
+    """The real parts of a run, built from the config alone (weights seeded by run.seed).
+
+    With ``collective`` (a rank of several processes) this rank gets its share of the
+    games, the minibatch and the seeds (``keisei.distributed``); ``device``: this rank's.
+    """
+    ranks = collective or Collective()
+    world = ranks.world_size
     if config.run.torch_threads:
         torch.set_num_threads(config.run.torch_threads)
-    torch.manual_seed(config.run.seed)
-    device = device_for(config)
+    torch.manual_seed(config.run.seed)  # the same initial weights on every rank
+    device = device or device_for(config)
     model = ActorCritic(config.model)
+    games = config.env.num_games // world
     env = ShogiEnv(
-        config.env.num_games,
+        games,
         config.env.max_plies,
         config.env.start_sfens or None,
         threads=config.env.threads,
     )
     total_updates = max(1, math.ceil(config.run.total_steps / config.steps_per_update))
-    agent = PPOAgent(model, config.ppo, total_updates, device)
-    buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
+    # Each rank's minibatch is its share of the configured one: the gradients averaged
+    # over the ranks are those of a minibatch of the configured size.
+    ppo = config.ppo.model_copy(update={"minibatch_size": config.ppo.minibatch_size // world})
+    agent = PPOAgent(model, ppo, total_updates, device, ranks)
+    buffer = RolloutBuffer(config.rollout.steps_per_game, games)
     return Trainer(
         config=config,
         run_dir=run_dir,
@@ -69,9 +82,10 @@ def build_trainer(
         agent=agent,
         buffer=buffer,
         sinks=sinks,
-        rng=RNG.seeded(config.run.seed),
+        rng=RNG.seeded(rank_seed(config.run.seed, ranks.rank)),
         hooks=list(hooks or []),
         stop=stop or StopRequest(),
+        collective=ranks,
     )
 
 

@@ -29,8 +29,9 @@ import torch
 
 from keisei import __version__
 from keisei.config import TrainConfig
+from keisei.distributed import Collective, rank_seed
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
-from keisei.game.env import ShogiEnv, StepResult
+from keisei.game.env import GameResult, ShogiEnv, StepResult
 from keisei.game.records import write_records
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
@@ -116,6 +117,11 @@ class Trainer:
     current: StepResult | None = None  # the observation the next action is chosen for
     wandb_run_id: str | None = None
     in_update: bool = False
+    # The ranks of a run of several processes (keisei.distributed); one process by default.
+    collective: Collective = field(default_factory=Collective)
+    # Rank 0 only: the other ranks' snapshots (``rank_snapshot``) gathered at this safe point.
+    peer_snapshots: list[dict[str, Any]] | None = None
+    stop_signum: int | None = None  # the signal every rank agreed to stop for
     _rate_mark: tuple[float, int] = (0.0, 0)  # (monotonic time, step) of the last log line
 
     @property
@@ -123,8 +129,29 @@ class Trainer:
         return self.run_dir / "checkpoints"
 
     # -- checkpoints -----------------------------------------------------------------
+    def rank_snapshot(self) -> dict[str, Any]:
+        """What is this rank's own: its games, its rollout, its random state."""
+        return {
+            "env": self.env.state_dict(),
+            "rollout": self.buffer.state_dict(),
+            "rng": self.rng.state_dict(),
+        }
+
+    def gather_peers(self) -> None:
+        """Bring every rank's snapshot to rank 0 (a collective: all ranks call it at the
+        same safe point). Nothing to do for one process."""
+        if self.collective.world_size == 1:
+            return
+        snapshots = self.collective.gather(self.rank_snapshot())
+        self.peer_snapshots = snapshots[1:] if snapshots is not None else None
+
     def payload(self, status: str) -> dict[str, Any]:
         model_state = self.agent.model.state_dict()
+        ranks: dict[str, Any] = {}
+        if self.collective.world_size > 1:
+            # Rank 0's own parts are the top-level env/rollout/rng, as in a one-process run.
+            assert self.peer_snapshots is not None, "gather_peers() first, on every rank"
+            ranks = {"world_size": self.collective.world_size, "peer_ranks": self.peer_snapshots}
         return {
             "format": 1,
             "keisei_version": __version__,
@@ -142,6 +169,7 @@ class Trainer:
             "rng": self.rng.state_dict(),
             "state": self.state.to_dict(),
             "wandb_run_id": self.wandb_run_id,
+            **ranks,
         }
 
     def save_checkpoint(self, status: str) -> Path:
@@ -170,7 +198,7 @@ class Trainer:
         self.wandb_run_id = payload.get("wandb_run_id")
 
     def start_fresh(self) -> None:
-        self.current = self.env.reset(self.config.run.seed)
+        self.current = self.env.reset(rank_seed(self.config.run.seed, self.collective.rank))
 
     # -- the loop --------------------------------------------------------------------
     def save_best(self) -> Path:
@@ -191,9 +219,9 @@ class Trainer:
             save_best=self.save_best,
         )
 
-    def _record_finished(self, step: StepResult) -> None:
+    def _record_finished(self, finished: list[GameResult | None]) -> None:
         every = self.config.logging.record_every_episodes
-        for game in step.finished:
+        for game in finished:
             if game is None:
                 continue
             self.state.record_game(game)
@@ -241,22 +269,28 @@ class Trainer:
                 f"ev {metrics.get('explained_variance', float('nan')):.3f}"
             )
         before = s.global_step - self.config.steps_per_update
-        for hook in self.hooks:
-            if due(hook, before, s.global_step):
-                hook.run(self._context())
+        ready = [hook for hook in self.hooks if due(hook, before, s.global_step)]
+        if ready:
+            # Hooks run on rank 0; the checkpoints they write hold every rank's games.
+            self.gather_peers()
+            if self.collective.is_main:
+                for hook in ready:
+                    hook.run(self._context())
 
     def run(self) -> str:
         """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
         assert self.current is not None, "call start_fresh() or restore() first"
         total = self.config.run.total_steps
-        num_games = self.env.num_games
+        num_games = self.env.num_games * self.collective.world_size
         self._rate_mark = (time.monotonic(), self.state.global_step)
         while True:
             if self.buffer.full:
                 self._update()
             if self.buffer.pos == 0 and self.state.global_step >= total:
                 return "finished"
-            if self.stop.requested:
+            # All ranks stop after the same step, for the same signal.
+            self.stop_signum = self.collective.agree_stop(self.stop.signum)
+            if self.stop_signum is not None:
                 return "interrupted"
             step = self.current
             actions, logp, values = self.agent.act(
@@ -267,8 +301,9 @@ class Trainer:
                 step.packed_obs, step.packed_mask, actions, logp, values, nxt.reward, nxt.done
             )
             self.state.global_step += num_games
-            self._record_finished(nxt)
+            self._record_finished(self.collective.gather_games(nxt.finished))
             self.current = nxt
+            self.peer_snapshots = None
 
 
 def format_exception(exc: BaseException) -> str:
@@ -292,30 +327,51 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
         # The caller installed the signal handlers before building the trainer; they stay
         # on while the final checkpoint is written.
         outcome = trainer.run()
+        trainer.gather_peers()
+        main = trainer.collective.is_main
         if outcome == "interrupted":
-            signum = trainer.stop.signum or signal.SIGINT
+            signum = trainer.stop_signum or signal.SIGINT
             name = signal.Signals(signum).name
             sinks.info(f"Interrupted at step {state.global_step} ({name})")
-            path = trainer.save_checkpoint("interrupted")
-            sinks.emit("interrupted", step=state.global_step, signal=name, checkpoint=str(path))
+            if main:
+                path = trainer.save_checkpoint("interrupted")
+                sinks.emit("interrupted", step=state.global_step, signal=name, checkpoint=str(path))
             code = 128 + signum
         else:
-            path = trainer.save_checkpoint("finished")
-            sinks.info(
-                f"Finished at step {state.global_step}: {state.episodes} episodes "
-                f"(black {state.black_wins}, white {state.white_wins}, draws {state.draws}); "
-                f"checkpoint {path}"
-            )
+            if main:
+                path = trainer.save_checkpoint("finished")
+                sinks.info(
+                    f"Finished at step {state.global_step}: {state.episodes} episodes (black "
+                    f"{state.black_wins}, white {state.white_wins}, draws {state.draws}); "
+                    f"checkpoint {path}"
+                )
             code = EXIT_OK
     except Exception as exc:
         code = EXIT_FAILED
         text = format_exception(exc)
+        rank = trainer.collective.rank
+        distributed = trainer.collective.world_size > 1
         try:
-            sinks.log("error", f"Training failed at step {state.global_step}:\n{text}")
+            where = f" on rank {rank}" if distributed else ""
+            sinks.log("error", f"Training failed{where} at step {state.global_step}:\n{text}")
             sinks.emit("error", step=state.global_step, error=repr(exc), traceback=text)
         except Exception:
             with contextlib.suppress(OSError):
                 print(text, file=sys.stderr)
+        if distributed:
+            # Only rank 0 writes, and only with every rank's state; the other ranks may be
+            # dead or inside another collective, so the newest checkpoint stays the last.
+            with contextlib.suppress(OSError):
+                print(
+                    f"keisei train: rank {rank} of {trainer.collective.world_size} failed at "
+                    f"step {state.global_step}: {exc!r}; no final checkpoint is written (resume "
+                    f"from the newest one)",
+                    file=sys.stderr,
+                )
+            with contextlib.suppress(Exception):
+                sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
+            sinks.close()
+            return code
         try:
             path = trainer.save_checkpoint("failed")
             sinks.info(f"Wrote checkpoint of the failed run: {path}")

@@ -1,0 +1,187 @@
+"""Several processes training one network with torch.distributed: what the ranks share.
+
+A run of W processes (ranks) is the run of one process with all the games, split: each rank
+steps ``env.num_games / W`` games with its own random streams and fills its own rollout;
+the PPO update averages gradients over the ranks (DistributedDataParallel) and normalises
+advantages with global statistics, so that every rank applies the same update and the
+weights stay identical. Rank 0 alone writes to the run directory (events, logs, records,
+TensorBoard/W&B, checkpoints) and runs evaluations; finished games travel to it.
+
+``Collective`` is the one-process case, where every operation is the identity: the trainer
+and the agent call the same methods whatever the world size, and one process is exactly
+what it was before ranks existed. ``Distributed`` is the same interface over a process
+group (gloo on the CPU; gloo for host objects and NCCL for gradients on CUDA).
+
+docs/distributed.md has the launch commands, the checkpoint layout and the fault handling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from keisei.game.env import GameResult
+
+T = TypeVar("T")
+
+# How long a rank waits in a collective for the others (evaluations on rank 0 included)
+# before it gives up; a rank that dies is noticed sooner, by torch's launcher.
+DEFAULT_TIMEOUT_S = 1800
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank ``rank``'s games and sampling: ``seed`` itself for rank 0 (so one
+    process is the run it always was), independent streams for the others."""
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1, np.uint32)[0])
+
+
+def launched_world() -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) when torch's launcher started this process with
+    more than one rank, else None."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        return None
+    return (rank, world, local) if world > 1 else None
+
+
+def restart_count() -> int:
+    """How many times torchrun has restarted this group (``--max-restarts``)."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+class Collective:
+    """One process: rank 0 of a world of 1, every operation the identity."""
+
+    rank = 0
+    world_size = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def agree_stop(self, signum: int | None) -> int | None:
+        """The signal every rank stops for, or None: the highest of any rank's (SIGTERM
+        wins over SIGINT), so that all ranks stop after the same step."""
+        return signum
+
+    def gather_games(self, finished: Sequence[GameResult | None]) -> list[GameResult | None]:
+        """This step's finished games of every rank, in rank order, on rank 0 (others: [])."""
+        return list(finished)
+
+    def gather(self, obj: T) -> list[T] | None:
+        """Every rank's ``obj`` on rank 0, in rank order; None on the others."""
+        return [obj]
+
+    def broadcast(self, obj: T) -> T:
+        """Rank 0's ``obj`` on every rank."""
+        return obj
+
+    def scatter(self, objs: Sequence[T] | None) -> T:
+        """``objs[r]`` (given on rank 0) on rank r."""
+        assert objs is not None
+        return objs[0]
+
+    def sum(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The elementwise sum over ranks (float64)."""
+        return values
+
+    def mean(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The elementwise mean over ranks."""
+        return tensor
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module the PPO update runs forward and backward through."""
+        return model
+
+    def close(self) -> None:
+        pass
+
+
+class Distributed(Collective):
+    """A rank of a torch.distributed process group (already initialised)."""
+
+    def __init__(self) -> None:
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        self.device = torch.device("cpu")  # this rank's; set once the config is known
+
+    @classmethod
+    def init(cls, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
+        """Join the group torchrun describes in the environment (MASTER_ADDR, RANK, ...)."""
+        # Objects and small host tensors go through gloo; on CUDA, NCCL carries the
+        # gradients (it starts only if a CUDA tensor is reduced).
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, timeout=dt.timedelta(seconds=timeout_s))
+        return cls()
+
+    def agree_stop(self, signum: int | None) -> int | None:
+        t = torch.tensor([signum or 0], dtype=torch.int64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        value = int(t.item())
+        return value or None
+
+    def gather_games(self, finished: Sequence[GameResult | None]) -> list[GameResult | None]:
+        mine = [g for g in finished if g is not None]
+        count = torch.tensor([len(mine)], dtype=torch.int64)
+        dist.all_reduce(count)
+        if int(count.item()) == 0:
+            return []
+        everyone = self.gather(mine)
+        if everyone is None:
+            return []
+        return [g for games in everyone for g in games]
+
+    def gather(self, obj: T) -> list[T] | None:
+        out: list[Any] | None = [None] * self.world_size if self.rank == 0 else None
+        dist.gather_object(obj, out, dst=0)
+        return out
+
+    def broadcast(self, obj: T) -> T:
+        box: list[Any] = [obj]
+        dist.broadcast_object_list(box, src=0)
+        value: T = box[0]
+        return value
+
+    def scatter(self, objs: Sequence[T] | None) -> T:
+        box: list[Any] = [None]
+        dist.scatter_object_list(box, list(objs) if self.rank == 0 and objs else None, src=0)
+        value: T = box[0]
+        return value
+
+    def sum(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64).copy())
+        dist.all_reduce(t)
+        out: npt.NDArray[np.float64] = t.numpy()
+        return out
+
+    def mean(self, tensor: torch.Tensor) -> torch.Tensor:
+        # Host tensors through gloo; a CUDA tensor goes through NCCL on its device.
+        t = tensor.clone()
+        dist.all_reduce(t)
+        return t / self.world_size
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def close(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()

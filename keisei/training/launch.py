@@ -1,0 +1,71 @@
+"""``keisei train --nproc N``: start N ranks on this machine through torch's own launcher.
+
+This is ``torchrun --standalone --nproc-per-node N -m keisei train ...`` called as a
+function (``torch.distributed.launcher.elastic_launch``): a local rendezvous on a free
+port, one process per rank in its own session, failures and signals handled by torch's
+elastic agent. A signal to the launcher (Ctrl-C) is passed to every rank, which stop at
+the same safe point; the agent waits for them, then kills what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import uuid
+from collections.abc import Sequence
+
+from torch.distributed.elastic.multiprocessing import SignalException
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+# Seconds the agent waits for the ranks to stop (and rank 0 to write its checkpoint)
+# after passing a signal on, before it kills them.
+SHUTDOWN_TIMEOUT_S = 60
+
+
+def _describe(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
+    """Run ``python -m keisei <argv>`` as ``nproc`` ranks; the run's exit code.
+
+    All ranks ending with one code (0, 2, 130, 143, ...) give that code. Otherwise the
+    first rank to fail is named on stderr and the code is 1.
+    """
+    # The agent's own progress lines are for torchrun's users; keep its errors.
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=max_restarts,
+        monitor_interval=0.1,
+        start_method="spawn",
+    )
+    try:
+        elastic_launch(config, sys.executable)("-u", "-m", "keisei", *argv)
+    except SignalException as exc:
+        # The agent passed the signal on and waited for the ranks (their checkpoint).
+        return 128 + int(exc.sigval)
+    except ChildFailedError as exc:
+        codes = {failure.exitcode for failure in exc.failures.values()}
+        if len(codes) == 1 and (code := codes.pop()) > 0:
+            return code
+        rank, failure = exc.get_first_failure()
+        print(
+            f"keisei train: rank {rank} of {nproc} {_describe(failure.exitcode)}; the other "
+            f"ranks were stopped (the run directory keeps its newest checkpoint)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
