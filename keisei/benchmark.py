@@ -60,6 +60,7 @@ options of its own) in ``keisei.cli.bench``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import random
@@ -107,6 +108,7 @@ class BenchOptions:
     threads: int = 1  # env: C++ threads stepping the games (env.threads)
     updates: int = 2  # train: PPO updates (with their rollouts) per measurement
     memory_updates: int = 3  # memory: updates the measured `keisei train` runs
+    nproc: int = 2  # ranks: processes of the distributed layout
 
     @property
     def seconds_per_measurement(self) -> float:
@@ -621,6 +623,83 @@ def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects
     }
 
 
+# -- ranks section ---------------------------------------------------------------------------
+def _train_rate(
+    config: TrainConfig, run_dir: Path, nproc: int, threads: int, updates: int
+) -> float:
+    """Steps/s of a real ``keisei train`` subprocess (``--nproc``, ``run.torch_threads``),
+    from its events: from the end of its first update to the end of its last, so that
+    process start-up and warm-up are not counted."""
+    run_dir.mkdir(parents=True)
+    config_file = run_dir.parent / f"{run_dir.name}.yaml"
+    config_file.write_text(dump_yaml(config), encoding="utf-8")
+    total = config.steps_per_update * (updates + 1)
+    argv = [
+        sys.executable, "-m", "keisei", "train", "--config", str(config_file),
+        "--run-dir", str(run_dir), "--nproc", str(nproc), "--",
+        f"run.torch_threads={threads}", f"run.total_steps={total}",
+        "logging.console=plain", "logging.tensorboard=false", "evaluation.enabled=false",
+        f"checkpoint.every_steps={total}",
+    ]  # fmt: skip
+    with open(run_dir.parent / f"{run_dir.name}.log", "wb") as log:
+        code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+    if code != 0:
+        raise RuntimeError(f"keisei train exited with {code} (log: {log.name})")
+    updates_seen = [
+        event
+        for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        if (event := json.loads(line))["kind"] == "update"
+    ]
+    first, last = updates_seen[0], updates_seen[-1]
+    seconds = max(float(last["time"]) - float(first["time"]), 1e-3)
+    return float(last["step"] - first["step"]) / seconds
+
+
+def measure_ranks(options: BenchOptions, config: TrainConfig | None) -> Objects:
+    """``{"ranks": ...}``: N ranks of one thread against one process of N threads, on a
+    machine of their own and beside one busy process, alternating in each round."""
+    config = _needs(config, "ranks")
+    n = options.nproc
+    layouts = {"one_process": (1, n), "ranks": (n, 1)}
+    rates: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="keisei-bench-") as tmp:
+        for round_ in range(options.rounds):
+            for load in ("idle", "busy"):
+                neighbour = (
+                    subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    if load == "busy"
+                    else None
+                )
+                try:
+                    for name, (nproc, threads) in layouts.items():
+                        run_dir = Path(tmp) / f"{name}-{load}-{round_}"
+                        rate = _train_rate(config, run_dir, nproc, threads, options.updates)
+                        rates.setdefault((name, load), []).append(rate)
+                finally:
+                    if neighbour is not None:
+                        neighbour.kill()
+                        neighbour.wait()
+    med = {key: _median(values) for key, values in rates.items()}
+    return {
+        "ranks": {
+            "nproc": n,
+            "updates_per_measurement": options.updates,
+            "steps_per_update": config.steps_per_update,
+            "idle_one_process_steps_per_s": med[("one_process", "idle")],
+            "idle_ranks_steps_per_s": med[("ranks", "idle")],
+            "busy_one_process_steps_per_s": med[("one_process", "busy")],
+            "busy_ranks_steps_per_s": med[("ranks", "busy")],
+            # The issue's two figures: ranks against one process, idle; each layout busy
+            # against its own idle rate.
+            "ranks_over_one_process_idle": med[("ranks", "idle")] / med[("one_process", "idle")],
+            "ranks_busy_over_idle": med[("ranks", "busy")] / med[("ranks", "idle")],
+            "one_process_busy_over_idle": med[("one_process", "busy")]
+            / med[("one_process", "idle")],
+            "rounds": {f"{name}_{load}": values for (name, load), values in rates.items()},
+        }
+    }
+
+
 # -- all of it ---------------------------------------------------------------------------
 SECTIONS: dict[str, Section] = {
     s.name: s
@@ -639,6 +718,13 @@ SECTIONS: dict[str, Section] = {
             True,
         ),
         Section("memory", "peak RSS of `keisei train`, bytes per step", measure_memory, True),
+        Section(
+            "ranks",
+            "`keisei train --nproc N` (N ranks x 1 thread) against 1 process x N threads, "
+            "idle and beside a busy process",
+            measure_ranks,
+            True,
+        ),
         Section(
             "search",
             "PUCT search playouts/s against the network's samples/s at its batch size",
@@ -681,6 +767,7 @@ def measure(
             "seed": options.seed,
             "updates": options.updates,
             "memory_updates": options.memory_updates,
+            "nproc": options.nproc,
         },
     }
     if config is not None and any(SECTIONS[name].uses_config for name in names):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -27,6 +28,8 @@ import numpy.typing as npt
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch._C._distributed_c10d import PrefixStore, TCPStore
+from torch.nn.parallel import DistributedDataParallel
 
 from keisei.game.env import GameResult
 
@@ -105,6 +108,9 @@ class Collective:
         """The elementwise mean over ranks."""
         return tensor
 
+    def barrier(self) -> None:
+        """Wait until every rank is here."""
+
     def wrap(self, model: nn.Module) -> nn.Module:
         """The module the PPO update runs forward and backward through."""
         return model
@@ -127,7 +133,22 @@ class Distributed(Collective):
         # Objects and small host tensors go through gloo; on CUDA, NCCL carries the
         # gradients (it starts only if a CUDA tensor is reduced).
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend, timeout=dt.timedelta(seconds=timeout_s))
+        timeout = dt.timedelta(seconds=timeout_s)
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        # torchrun's agent hosts the store; after a restart (--max-restarts) the ranks
+        # could otherwise read the dead ranks' addresses from it and fail to connect.
+        agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+        store = TCPStore(
+            os.environ["MASTER_ADDR"],
+            int(os.environ["MASTER_PORT"]),
+            world,
+            is_master=not agent and rank == 0,
+            timeout=timeout,
+        )
+        prefixed = PrefixStore(f"keisei/attempt_{restart_count()}", store)
+        dist.init_process_group(
+            backend, store=prefixed, rank=rank, world_size=world, timeout=timeout
+        )
         return cls()
 
     def agree_stop(self, signum: int | None) -> int | None:
@@ -176,10 +197,14 @@ class Distributed(Collective):
         dist.all_reduce(t)
         return t / self.world_size
 
-    def wrap(self, model: nn.Module) -> nn.Module:
-        from torch.nn.parallel import DistributedDataParallel
+    def barrier(self) -> None:
+        dist.barrier()
 
+    def wrap(self, model: nn.Module) -> nn.Module:
         ids = [self.device.index] if self.device.type == "cuda" else None
+        # A 1x1 convolution's weight gradient has strides that differ from the bucket's
+        # only in size-1 dimensions (the same memory order); DDP warns at every backward.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
         return DistributedDataParallel(model, device_ids=ids)
 
     def close(self) -> None:

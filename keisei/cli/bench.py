@@ -101,12 +101,33 @@ def _rows_search(results: Results) -> list[Row]:
     ]
 
 
+def _rows_ranks(results: Results) -> list[Row]:
+    m = results["ranks"]
+    n = m["nproc"]
+    return [
+        (f"1 process x {n} threads, steps/s, idle", f"{m['idle_one_process_steps_per_s']:,.0f}"),
+        (f"{n} ranks x 1 thread, steps/s, idle", f"{m['idle_ranks_steps_per_s']:,.0f}"),
+        (
+            f"1 process x {n} threads, steps/s, one busy process beside",
+            f"{m['busy_one_process_steps_per_s']:,.0f}",
+        ),
+        (
+            f"{n} ranks x 1 thread, steps/s, one busy process beside",
+            f"{m['busy_ranks_steps_per_s']:,.0f}",
+        ),
+        ("ranks / 1 process, idle", f"{m['ranks_over_one_process_idle']:.3f}"),
+        ("ranks busy / ranks idle", f"{m['ranks_busy_over_idle']:.3f}"),
+        ("1 process busy / 1 process idle", f"{m['one_process_busy_over_idle']:.3f}"),
+    ]
+
+
 ROWS: dict[str, Callable[[Results], list[Row]]] = {
     "env": _rows_env,
     "infer": _rows_infer,
     "train": _rows_train,
     "memory": _rows_memory,
     "search": _rows_search,
+    "ranks": _rows_ranks,
 }
 
 
@@ -198,6 +219,14 @@ def register(subparsers: Any) -> None:
         "keisei bench train run.torch_threads=1 --json out.json",
     )
 
+    model.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="ranks: the processes of `keisei train --nproc N` (default "
+        f"{defaults.nproc}); `keisei bench train --nproc N` is the ranks section",
+    )
+
     env = p.add_argument_group("env section")
     env.add_argument(
         "--games",
@@ -223,6 +252,13 @@ def register(subparsers: Any) -> None:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Raise ``UsageError`` for bad options, before anything is measured."""
+    if args.nproc is not None:
+        if args.section == "train":
+            args.section = "ranks"  # `bench train --nproc N`: training with N ranks
+        if args.section != "ranks":
+            raise UsageError("--nproc applies to the train and ranks sections")
+        if not 2 <= args.nproc <= 64:
+            raise UsageError(f"--nproc must be in 2..64, got {args.nproc}")
     if not args.seconds > 0:
         raise UsageError(f"--seconds must be > 0, got {args.seconds}")
     if args.rounds < 1:
@@ -277,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         updates=args.updates,
         memory_updates=args.memory_updates,
+        nproc=args.nproc or BenchOptions().nproc,
     )
     results = measure(args.section, options, config, _progress)
     # Not a terminal: 100 columns rather than rich's 80, so that no figure wraps.

@@ -22,6 +22,9 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 # Seconds the agent waits for the ranks to stop (and rank 0 to write its checkpoint)
 # after passing a signal on, before it kills them.
 SHUTDOWN_TIMEOUT_S = 60
+# Exit codes all ranks end with together: bad input (2) and a stop for SIGHUP, SIGINT or
+# SIGTERM (128 + the signal), after the one checkpoint.
+AGREED_EXITS = frozenset({2, 129, 130, 143})
 
 
 def _describe(exitcode: int) -> str:
@@ -36,8 +39,8 @@ def _describe(exitcode: int) -> str:
 def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
     """Run ``python -m keisei <argv>`` as ``nproc`` ranks; the run's exit code.
 
-    All ranks ending with one code (0, 2, 130, 143, ...) give that code. Otherwise the
-    first rank to fail is named on stderr and the code is 1.
+    Bad input (2) and a stop for a signal (129, 130, 143), which all ranks agree on, give
+    their code. Otherwise the first rank to fail is named on stderr and the code is 1.
     """
     # The agent's own progress lines are for torchrun's users; keep its errors.
     logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
@@ -51,6 +54,7 @@ def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
         max_restarts=max_restarts,
         monitor_interval=0.1,
         start_method="spawn",
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
     )
     try:
         elastic_launch(config, sys.executable)("-u", "-m", "keisei", *argv)
@@ -58,10 +62,10 @@ def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
         # The agent passed the signal on and waited for the ranks (their checkpoint).
         return 128 + int(exc.sigval)
     except ChildFailedError as exc:
-        codes = {failure.exitcode for failure in exc.failures.values()}
-        if len(codes) == 1 and (code := codes.pop()) > 0:
-            return code
         rank, failure = exc.get_first_failure()
+        # Codes every rank ends with by agreement: bad input, or a stop for a signal.
+        if failure.exitcode in AGREED_EXITS:
+            return failure.exitcode
         print(
             f"keisei train: rank {rank} of {nproc} {_describe(failure.exitcode)}; the other "
             f"ranks were stopped (the run directory keeps its newest checkpoint)",

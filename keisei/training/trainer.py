@@ -386,6 +386,10 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
     with contextlib.suppress(Exception):
         sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
     sinks.close()
+    # No rank exits before rank 0 has written everything: torch's launcher stops the
+    # others as soon as one exits with a non-zero code (130, 143).
+    with contextlib.suppress(Exception):
+        trainer.collective.barrier()
     return code
 
 

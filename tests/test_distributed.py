@@ -1,0 +1,229 @@
+"""Several processes: real ranks through torch's launcher (gloo on localhost), real signals.
+
+Every test starts real processes (``keisei train --nproc 2`` or two ``torchrun``
+invocations) with the tiny preset, so each costs a few seconds of process start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from keisei.cli.main import main
+from keisei.training.checkpoint import latest_valid, list_checkpoints, read_checkpoint
+from tests.conftest import read_events, wait_for_event
+
+LONG = "run.total_steps=1000000"  # a run that only a signal ends
+
+
+def args(run_dir: Path, *extra: str) -> list[str]:
+    return ["train", "--preset", "tiny", "--run-dir", str(run_dir), *extra]
+
+
+def spawn(run_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "keisei", *args(run_dir, *extra)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def rank_pid(launcher: subprocess.Popen[str], rank: int) -> int:
+    """The pid of the rank process that torch's launcher started for ``rank``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for child in psutil.Process(launcher.pid).children(recursive=True):
+            try:
+                if child.environ().get("RANK") == str(rank):
+                    return child.pid
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        time.sleep(0.05)
+    raise TimeoutError(f"no rank {rank} under pid {launcher.pid}")
+
+
+def final_sha(run_dir: Path) -> str:
+    return str(read_checkpoint(list_checkpoints(run_dir / "checkpoints")[-1])["weights_sha256"])
+
+
+def test_two_ranks_share_the_games_and_sum_the_counters(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    code, out = finish(spawn(run, "--nproc", "2", "run.total_steps=1536"))
+    assert code == 0, out
+    payload = read_checkpoint(run / "checkpoints" / "step_0000001536.pt")
+    assert payload["status"] == "finished" and payload["world_size"] == 2
+    # Rank 0's games at the top level, as in a one-process run; rank 1's beside them.
+    assert payload["env"]["num_games"] == 2
+    assert [peer["env"]["num_games"] for peer in payload["peer_ranks"]] == [2]
+    assert payload["rng"]["generator"].ne(payload["peer_ranks"][0]["rng"]["generator"]).any()
+    # 4 games of 48 plies (the tiny preset's limit, which random play reaches): 1536 plies
+    # are 8 games per slot, all of them draws by the ply limit, counted from both ranks.
+    state = payload["state"]
+    assert (state["global_step"], state["episodes"], state["draws"]) == (1536, 32, 32)
+    assert state["reasons"]["max_plies"] == 32 and state["finished_plies"] == 32 * 48
+    events = read_events(run)
+    assert sum(e["kind"] == "episode" for e in events) == 32
+    assert [e["episode"] for e in events if e["kind"] == "episode"] == list(range(1, 33))
+    # Only rank 0 writes: one start, one end, one log line per update.
+    assert [e["kind"] for e in events].count("start") == 1
+    assert sorted(p.name for p in (run / "games").iterdir())[:2] == [
+        "episode_00000005.csa",
+        "episode_00000005.kif",
+    ]
+    assert code == 0 and main(["checkpoint", "info", str(run)]) == 0
+
+
+def test_interrupted_and_resumed_two_rank_run_is_bit_exact(tmp_path: Path) -> None:
+    straight = tmp_path / "straight"
+    broken = tmp_path / "broken"
+    first = spawn(straight, "--nproc", "2", "run.total_steps=3072")
+    second = spawn(broken, "--nproc", "2", LONG)
+    wait_for_event(broken, "checkpoint")
+    # A second run on the same directory is refused; the first goes on undamaged.
+    code = main(args(broken, "--nproc", "2", "--resume", "latest"))
+    assert code == 2
+    second.send_signal(signal.SIGINT)  # Ctrl-C at the launcher
+    code, out = finish(second)
+    assert code == 130, out
+    path, payload = latest_valid(broken, print)
+    assert payload["status"] == "interrupted" and payload["consistent"]
+    step = payload["state"]["global_step"]
+    assert 768 <= step < 3072 and step % 4 == 0
+    assert [e["kind"] for e in read_events(broken)][-2:] == ["interrupted", "end"]
+    # The resumed run takes its world size from the checkpoint (no --nproc).
+    code, out = finish(spawn(broken, "--resume", "latest", "--total-steps", "3072"))
+    assert code == 0, out
+    assert f"Resumed from {path} at step {step}" in (broken / "train.log").read_text()
+    code, out = finish(first)
+    assert code == 0, out
+    assert final_sha(broken) == final_sha(straight)
+
+
+def test_sigterm_to_one_rank_stops_all_at_one_checkpoint(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    launcher = spawn(run, "--nproc", "2", LONG)
+    wait_for_event(run, "checkpoint")
+    os.kill(rank_pid(launcher, 1), signal.SIGTERM)
+    code, out = finish(launcher)
+    assert code == 143, out
+    payload = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
+    assert payload["status"] == "interrupted" and payload["consistent"]
+    assert len(payload["peer_ranks"]) == 1
+    events = read_events(run)
+    assert events[-2]["kind"] == "interrupted" and events[-2]["signal"] == "SIGTERM"
+
+
+def test_killed_rank_ends_the_run_and_restarts_resume(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    launcher = spawn(run, "--nproc", "2", LONG)
+    wait_for_event(run, "checkpoint")
+    before = list_checkpoints(run / "checkpoints")
+    os.kill(rank_pid(launcher, 1), signal.SIGKILL)
+    start = time.monotonic()
+    code, out = finish(launcher)
+    assert time.monotonic() - start < 60
+    assert code == 1, out
+    assert "rank 1 of 2 was killed by SIGKILL" in out
+    # The newest checkpoint is intact: nothing was written after the kill.
+    path, payload = latest_valid(run, print)
+    assert path in before or path == list_checkpoints(run / "checkpoints")[-1]
+    assert payload["status"] == "running"
+    # With --max-restarts the group goes on from the newest checkpoint by itself.
+    restarted = tmp_path / "restarted"
+    launcher = spawn(restarted, "--nproc", "2", "--max-restarts", "1", "run.total_steps=3072")
+    wait_for_event(restarted, "checkpoint")
+    os.kill(rank_pid(launcher, 1), signal.SIGKILL)
+    code, out = finish(launcher)
+    assert code == 0, out
+    log = (restarted / "train.log").read_text()
+    assert "Resumed from" in log and "Finished at step 3072" in log
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_nodes_through_torchrun(tmp_path: Path) -> None:
+    """Two torchrun invocations (two "hosts" on localhost), one rank each."""
+    run = tmp_path / "run"
+    port = free_port()
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--node-rank",
+                str(node),
+                "--nproc-per-node",
+                "1",
+                "--master-addr",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+                "-m",
+                "keisei",
+                *args(run, "run.total_steps=768"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for node in (0, 1)
+    ]
+    for proc in nodes:
+        code, out = finish(proc)
+        assert code == 0, out
+    payload = read_checkpoint(run / "checkpoints" / "step_0000000768.pt")
+    assert payload["world_size"] == 2 and payload["state"]["episodes"] == 16
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--nproc", "3"], "'env.num_games' is 4, which 3 processes cannot share evenly"),
+        (["--nproc", "two"], "--nproc must be a number or 'auto', got 'two'"),
+        (["--nproc", "0"], "--nproc is 0: use 1 to"),
+        (["--nproc", "2", "--max-restarts", "-1"], "--max-restarts must be >= 0, got -1"),
+    ],
+)
+def test_bad_world_is_refused_before_any_rank_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(args(tmp_path / "run", *extra)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_resume_with_another_number_of_ranks_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(args(run, "run.total_steps=768")) == 0
+    files = sorted(p.name for p in run.rglob("*"))
+    assert main(args(run, "--resume", "latest", "--nproc", "2", "--total-steps", "1536")) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the checkpoint was written by a run of 1 process and this run has 2: resume it "
+        "with --nproc 1" in err
+    )
+    assert sorted(p.name for p in run.rglob("*")) == files
