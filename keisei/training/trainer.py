@@ -301,7 +301,8 @@ class Trainer:
                 step.packed_obs, step.packed_mask, actions, logp, values, nxt.reward, nxt.done
             )
             self.state.global_step += num_games
-            self._record_finished(self.collective.gather_games(nxt.finished))
+            games = self.collective.gather_games(nxt.finished, self.stop.signum)
+            self._record_finished(games)
             self.current = nxt
             self.peer_snapshots = None
 
