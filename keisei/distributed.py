@@ -34,7 +34,6 @@ from torch.nn.parallel import DistributedDataParallel
 from keisei.game.env import GameResult
 
 T = TypeVar("T")
-_SIGNALS = 64  # signal numbers 1..64 (Linux)
 
 # How long a rank waits in a collective for the others (evaluations on rank 0 included)
 # before it gives up; a rank that dies is noticed sooner, by torch's launcher.
@@ -81,19 +80,27 @@ class Collective:
 
     def agree_stop(self, signum: int | None) -> int | None:
         """The signal every rank stops for, or None: the highest any rank had received by
-        the last ``gather_games`` (SIGTERM wins over SIGINT), so that all ranks stop after
-        the same step. One process: ``signum`` itself."""
+        the last exchange of ``gather_games`` (SIGTERM wins over SIGINT), so that all
+        ranks stop after the same step, at a rollout boundary. One process: ``signum``."""
         return signum
 
     def gather_games(
-        self, finished: Sequence[GameResult | None], signum: int | None = None
-    ) -> list[GameResult | None]:
-        """This step's finished games of every rank, in rank order, on rank 0 (others: []).
+        self,
+        finished: Sequence[GameResult | None],
+        step: int,
+        signum: int | None,
+        boundary: bool,
+    ) -> list[tuple[int, GameResult]]:
+        """Finished games as ``(step, game)``, on rank 0, in the order one process would
+        see them (by step, then rank, then game slot); every rank calls it after each
+        environment step with the signal it has received (or None).
 
-        Called by every rank after each step with the signal it has received (or None);
-        ``agree_stop`` then answers for all ranks alike.
+        One process: this step's games at once. Several: each rank keeps its games until
+        the rollout is full (``boundary``), where one exchange brings them to rank 0 and
+        tells every rank which signals any rank has received (``agree_stop``): one round
+        trip per rollout instead of one per step.
         """
-        return list(finished)
+        return [(step, g) for g in finished if g is not None]
 
     def gather(self, obj: T) -> list[T] | None:
         """Every rank's ``obj`` on rank 0, in rank order; None on the others."""
@@ -135,6 +142,7 @@ class Distributed(Collective):
         self.world_size = dist.get_world_size()
         self.device = torch.device("cpu")  # this rank's; set once the config is known
         self._agreed: int | None = None
+        self._pending: list[tuple[int, GameResult]] = []  # this rollout's finished games
 
     @classmethod
     def init(cls, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
@@ -161,29 +169,33 @@ class Distributed(Collective):
         return cls()
 
     def agree_stop(self, signum: int | None) -> int | None:
-        # Agreed in the last step's one collective (``gather_games``): no round trip here.
-        # Before the first step nobody has stopped yet.
+        # Agreed at the last rollout boundary (``gather_games``): no round trip here.
         return self._agreed
 
     def gather_games(
-        self, finished: Sequence[GameResult | None], signum: int | None = None
-    ) -> list[GameResult | None]:
-        mine = [g for g in finished if g is not None]
-        # One all-reduce per step (a round trip costs ~0.3 ms on a small VM): the number of
-        # finished games, and which signals any rank has received.
-        counts = torch.zeros(1 + _SIGNALS, dtype=torch.int64)
-        counts[0] = len(mine)
-        if signum is not None:
-            counts[signum] = 1
-        dist.all_reduce(counts)
-        raised = [s for s in range(1, 1 + _SIGNALS) if int(counts[s]) > 0]
-        self._agreed = max(raised) if raised else None
-        if int(counts[0]) == 0:
+        self,
+        finished: Sequence[GameResult | None],
+        step: int,
+        signum: int | None,
+        boundary: bool,
+    ) -> list[tuple[int, GameResult]]:
+        self._pending += [(step, g) for g in finished if g is not None]
+        if not boundary:
             return []
-        everyone = self.gather(mine)
-        if everyone is None:
+        mine, self._pending = self._pending, []
+        everyone = self.gather((signum, mine))
+        if everyone is None:  # not rank 0: told the agreed signal below
+            self._agreed = self.broadcast(None)
             return []
-        return [g for games in everyone for g in games]
+        raised = [s for s, _games in everyone if s is not None]
+        self._agreed = self.broadcast(max(raised) if raised else None)
+        merged = [
+            (step_, rank, i, game)
+            for rank, (_s, games) in enumerate(everyone)
+            for i, (step_, game) in enumerate(games)
+        ]
+        merged.sort(key=lambda item: item[:3])
+        return [(step_, game) for step_, _rank, _i, game in merged]
 
     def gather(self, obj: T) -> list[T] | None:
         out: list[Any] | None = [None] * self.world_size if self.rank == 0 else None

@@ -102,7 +102,7 @@ def test_interrupted_and_resumed_two_rank_run_is_bit_exact(tmp_path: Path) -> No
     path, payload = latest_valid(broken, print)
     assert payload["status"] == "interrupted" and payload["consistent"]
     step = payload["state"]["global_step"]
-    assert 768 <= step < 3072 and step % 4 == 0
+    assert 768 <= step < 3072 and step % 64 == 0  # ranks stop at a rollout boundary
     assert [e["kind"] for e in read_events(broken)][-2:] == ["interrupted", "end"]
     # The resumed run takes its world size from the checkpoint (no --nproc).
     code, out = finish(spawn(broken, "--resume", "latest", "--total-steps", "3072"))

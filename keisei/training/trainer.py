@@ -219,15 +219,13 @@ class Trainer:
             save_best=self.save_best,
         )
 
-    def _record_finished(self, finished: list[GameResult | None]) -> None:
+    def _record_finished(self, finished: list[tuple[int, GameResult]]) -> None:
         every = self.config.logging.record_every_episodes
-        for game in finished:
-            if game is None:
-                continue
+        for step, game in finished:
             self.state.record_game(game)
             self.sinks.emit(
                 "episode",
-                step=self.state.global_step,
+                step=step,
                 episode=self.state.episodes,
                 plies=game.plies,
                 result=game.result,
@@ -301,7 +299,9 @@ class Trainer:
                 step.packed_obs, step.packed_mask, actions, logp, values, nxt.reward, nxt.done
             )
             self.state.global_step += num_games
-            games = self.collective.gather_games(nxt.finished, self.stop.signum)
+            games = self.collective.gather_games(
+                nxt.finished, self.state.global_step, self.stop.signum, self.buffer.full
+            )
             self._record_finished(games)
             self.current = nxt
             self.peer_snapshots = None
