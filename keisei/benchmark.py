@@ -561,6 +561,8 @@ def measure_memory(options: BenchOptions, config: TrainConfig | None) -> Objects
             str(Path(tmp) / "run"),
             "--total-steps",
             str(steps),
+            "--nproc",  # one process: its peak RSS is the figure
+            "1",
             "logging.console=plain",
         ]
         code, peak, wall = _peak_rss_of_child(argv, log)

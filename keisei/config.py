@@ -108,6 +108,13 @@ class RunSection(_Section):
     torch_threads: int = Field(
         0, ge=0, le=MAX_TORCH_THREADS, description="0: leave torch's default"
     )
+    nproc: int = Field(
+        0,
+        ge=0,
+        le=MAX_TORCH_THREADS,
+        description="processes (ranks) of a fresh run; 0: auto, one per CPU core on a CPU "
+        "(as many as divide env.num_games and ppo.minibatch_size), one per GPU on CUDA",
+    )
 
     @field_validator("name")
     @classmethod

@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
         metavar="N|auto",
         help="train with N processes (ranks) on this machine, through torch's launcher; "
         "auto: one per GPU, or one per CPU core on a CPU machine (docs/distributed.md). "
-        "Default: 1, or the number of the resumed checkpoint",
+        "Default: run.nproc (auto in the default config), or the resumed checkpoint's",
     )
     p.add_argument(
         "--max-restarts",
@@ -195,23 +195,33 @@ class Prepared(NamedTuple):
 
 
 def requested_nproc(args: argparse.Namespace) -> int | None:
-    """``--nproc`` as a number of ranks (auto resolved), or None when not given."""
+    """``--nproc`` as a number of ranks (0: auto), or None when not given."""
     value = args.nproc
     if args.max_restarts < 0:
         raise UsageError(f"--max-restarts must be >= 0, got {args.max_restarts}")
     if value is None:
         return None
     if value == "auto":
-        return torch.cuda.device_count() if torch.cuda.is_available() else usable_cpus()
+        return 0
     try:
         n = int(value)
     except ValueError:
         raise UsageError(f"--nproc must be a number or 'auto', got {value!r}") from None
     if not 1 <= n <= 4 * usable_cpus():
         raise UsageError(
-            f"--nproc is {n}: use 1 to {4 * usable_cpus()} on this machine ({usable_cpus()} CPUs)"
+            f"--nproc is {n}: use 1 to {4 * usable_cpus()} on this machine "
+            f"({usable_cpus()} CPUs), or auto"
         )
     return n
+
+
+def auto_world(config: TrainConfig) -> int:
+    """``--nproc auto`` / ``run.nproc: 0``: one rank per GPU on CUDA, else one per usable
+    CPU core, lowered to the largest number that divides the games and the minibatch."""
+    n = torch.cuda.device_count() if device_for(config).type == "cuda" else usable_cpus()
+    while n > 1 and (config.env.num_games % n or config.ppo.minibatch_size % n):
+        n -= 1
+    return max(n, 1)
 
 
 def prepare(
@@ -237,8 +247,11 @@ def prepare(
             check_free(run_dir)
         existing = sorted((run_dir / "checkpoints").glob("*.pt")) if run_dir.is_dir() else []
         if not existing:
-            check_world(config, world or 1)
-            return Prepared(config, run_dir, None, None, [], world or 1)
+            if world is None:
+                world = config.run.nproc
+            world = world or auto_world(config)
+            check_world(config, world)
+            return Prepared(config, run_dir, None, None, [], world)
         if restart_count() == 0:
             raise UsageError(
                 f"run directory {run_dir} already has checkpoints; continue it with "
@@ -270,7 +283,10 @@ def prepare(
         raise UsageError(str(exc)) from None
     _check_compatible(payload, config, path)
     check_train_config(config)
-    world = world or int(payload.get("world_size", 1))
+    # A resumed run keeps its checkpoint's ranks (run.nproc is for fresh runs).
+    if world is None:
+        world = int(payload.get("world_size", 1))
+    world = world or auto_world(config)
     check_world(config, world, payload)
     return Prepared(config, run_dir, path, payload, warnings, world)
 
@@ -309,6 +325,11 @@ def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
     if launched is not None:  # this process is one rank of several (torchrun, --nproc)
         return run_rank(args, *launched)
     first = prepare(args, world=requested_nproc(args))
+    if first.world > 4 * usable_cpus():
+        raise UsageError(
+            f"config key 'run.nproc' is {first.world}: use at most {4 * usable_cpus()} "
+            f"on this machine ({usable_cpus()} CPUs), or 0 (auto)"
+        )
     if first.world > 1:
         # Every rank checks again; refusing bad input here saves starting them.
         message = _nothing_to_do(first)
