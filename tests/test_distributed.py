@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from keisei.cli.checkpoint import checkpoint_info
 from keisei.cli.main import main
 from keisei.training.checkpoint import latest_valid, list_checkpoints, read_checkpoint
 from tests.conftest import read_events, wait_for_event
@@ -84,7 +85,8 @@ def test_two_ranks_share_the_games_and_sum_the_counters(tmp_path: Path) -> None:
         "episode_00000005.csa",
         "episode_00000005.kif",
     ]
-    assert code == 0 and main(["checkpoint", "info", str(run)]) == 0
+    info = checkpoint_info(run)
+    assert (info["ranks"], info["episodes"], info["invariants_ok"]) == (2, 32, True)
 
 
 def test_interrupted_and_resumed_two_rank_run_is_bit_exact(tmp_path: Path) -> None:
@@ -227,3 +229,24 @@ def test_resume_with_another_number_of_ranks_is_refused(
         "with --nproc 1" in err
     )
     assert sorted(p.name for p in run.rglob("*")) == files
+
+
+def test_raising_rank_ends_the_run_naming_it(tmp_path: Path) -> None:
+    """Rank 0 fails writing a checkpoint (its directory replaced by a file); the other
+    rank does not hang, and the run exits 1 naming rank 0."""
+    run = tmp_path / "run"
+    launcher = spawn(run, "--nproc", "2", LONG)
+    wait_for_event(run, "checkpoint")
+    (run / "checkpoints").rename(tmp_path / "kept")
+    (run / "checkpoints").write_text("not a directory")
+    start = time.monotonic()
+    code, out = finish(launcher)
+    assert time.monotonic() - start < 60
+    assert code == 1, out
+    assert "rank 0 of 2 exited with code 1" in out
+    log = (run / "train.log").read_text()
+    assert "Training failed on rank 0 at step" in log and "FileExistsError" in log
+    assert [e["kind"] for e in read_events(run)][-2:] == ["error", "end"]
+    assert read_checkpoint(sorted((tmp_path / "kept").glob("step_*.pt"))[-1])["status"] == (
+        "running"
+    )

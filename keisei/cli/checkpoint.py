@@ -57,11 +57,16 @@ def checkpoint_info(path: Path | str) -> dict[str, Any]:
     problems = state.check_invariants()
     if weights != payload.get("weights_sha256"):
         problems.append("weights_sha256 does not match the stored weights")
+    ranks = int(payload.get("world_size", 1))
+    peers = len(payload.get("peer_ranks", []))
+    if "rollout" in payload and peers != ranks - 1:  # exported checkpoints keep no games
+        problems.append(f"world_size {ranks} but the games of {peers} other ranks")
     return {
         "path": str(ckpt),
         "status": payload.get("status"),
         "keisei_version": payload.get("keisei_version"),
         "created": payload.get("created"),
+        "ranks": ranks,  # processes that trained it
         "global_step": state.global_step,
         "updates": state.updates,
         "episodes": state.episodes,
