@@ -38,6 +38,7 @@ from keisei.cli.checks import (
     IntRange,
     check_memory,
     device,
+    nproc_flag,
     train_memory_bytes,
     usable_cpus,
 )
@@ -323,6 +324,11 @@ def bad_flag_values(action: argparse.Action, root: Path) -> st.SearchStrategy[tu
     elif kind is Path:
         blocker = root / "a_file"
         options = [st.sampled_from([f"{blocker}/sub", f"{blocker}/sub/deeper.json"])]
+    elif kind is nproc_flag:
+        options = [
+            JUNK_TEXT.filter(lambda t: t != "auto" and not t.strip().lstrip("+-").isdigit()),
+            st.integers(-(10**30), 0).map(str),
+        ]
     elif action.dest == "preset":
         options = [JUNK_TEXT.filter(lambda t: t not in PRESETS)]
     elif action.dest in ("agent", "opponent", "resume"):

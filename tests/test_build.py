@@ -216,7 +216,13 @@ def test_gpu_preset_loads_and_validates() -> None:
         for section, values in config.model_dump().items()
     }
     assert {s: c for s, c in changed.items() if c} == {
-        "run": {"name": "gpu", "total_steps": 20_000_000, "device": "cuda", "torch_threads": 4},
+        "run": {
+            "name": "gpu",
+            "total_steps": 20_000_000,
+            "device": "cuda",
+            "torch_threads": 4,
+            "nproc": 1,
+        },
         "env": {"num_games": 512, "threads": 8},
         "model": {"blocks": 10, "channels": 128},
         "ppo": {

@@ -146,13 +146,13 @@ def test_killed_rank_ends_the_run_and_restarts_resume(tmp_path: Path) -> None:
     assert payload["status"] == "running"
     # With --max-restarts the group goes on from the newest checkpoint by itself.
     restarted = tmp_path / "restarted"
-    launcher = spawn(restarted, "--nproc", "2", "--max-restarts", "1", "run.total_steps=3072")
+    launcher = spawn(restarted, "--nproc", "2", "--max-restarts", "1", "run.total_steps=1536")
     wait_for_event(restarted, "checkpoint")
     os.kill(rank_pid(launcher, 1), signal.SIGKILL)
     code, out = finish(launcher)
     assert code == 0, out
     log = (restarted / "train.log").read_text()
-    assert "Resumed from" in log and "Finished at step 3072" in log
+    assert "Resumed from" in log and "Finished at step 1536" in log
 
 
 def free_port() -> int:

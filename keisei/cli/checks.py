@@ -74,6 +74,21 @@ class FloatRange:
         return value
 
 
+def nproc_flag(text: str) -> str:
+    """``--nproc``: a number of ranks >= 1, or ``auto`` (checked against the machine later)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or 'auto', got {shown(text)}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 or 'auto', got {shown(value)}")
+    return text
+
+
 SEED = IntRange(0, SEED_MAX)  # torch and numpy take seeds of at most 64 bits
 
 

@@ -16,6 +16,7 @@ from keisei.cli.checks import (
     check_resume_payload,
     check_train_config,
     check_world,
+    nproc_flag,
     usable_cpus,
 )
 from keisei.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
@@ -62,6 +63,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--nproc",
+        type=nproc_flag,
         metavar="N|auto",
         help="train with N processes (ranks) on this machine, through torch's launcher; "
         "auto: one per GPU, or one per CPU core on a CPU machine (docs/distributed.md). "
