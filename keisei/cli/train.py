@@ -332,6 +332,12 @@ def run(args: argparse.Namespace, extra_hooks: list[Hook] | None = None) -> int:
             f"config key 'run.nproc' is {first.world}: use at most {4 * usable_cpus()} "
             f"on this machine ({usable_cpus()} CPUs), or 0 (auto)"
         )
+    gpus = torch.cuda.device_count()
+    if first.world > 1 and device_for(first.config).type == "cuda" and first.world > gpus:
+        raise UsageError(
+            f"{first.world} ranks on CUDA need a GPU each; this machine has {gpus}: "
+            f"use --nproc {gpus} (or auto)"
+        )
     if first.world > 1:
         # Every rank checks again; refusing bad input here saves starting them.
         message = _nothing_to_do(first)
