@@ -154,6 +154,8 @@ def test_bench_infer_with_overrides(tmp_path: Path) -> None:
         # keisei.config's message, which lists every preset (tested with the config).
         (["infer", "--preset", "huge"], "unknown preset 'huge' (choose from default, tiny"),
         (["train", "model.blocks=0"], "config key 'model.blocks': "),
+        (["train", "--nproc", "1"], "--nproc must be in 2..64, got 1"),
+        (["env", "--nproc", "2"], "--nproc applies to the train and ranks sections"),
     ],
 )
 def test_bad_options_are_exit_2(

@@ -140,6 +140,7 @@ def test_killed_rank_ends_the_run_and_restarts_resume(tmp_path: Path) -> None:
     assert time.monotonic() - start < 60
     assert code == 1, out
     assert "rank 1 of 2 was killed by SIGKILL" in out
+    assert "Training failed on rank 0 (it lost contact with another rank" in out
     # The newest checkpoint is intact: nothing was written after the kill.
     path, payload = latest_valid(run, print)
     assert path in before or path == list_checkpoints(run / "checkpoints")[-1]

@@ -354,6 +354,8 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
         distributed = trainer.collective.world_size > 1
         try:
             where = f" on rank {rank}" if distributed else ""
+            if distributed and _in_collective(exc):
+                where += " (it lost contact with another rank, which was killed or failed)"
             sinks.log("error", f"Training failed{where} at step {state.global_step}:\n{text}")
             sinks.emit("error", step=state.global_step, error=repr(exc), traceback=text)
         except Exception:
@@ -392,6 +394,12 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
     with contextlib.suppress(Exception):
         trainer.collective.barrier()
     return code
+
+
+def _in_collective(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside torch.distributed (a peer's connection closed)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f"torch{os.sep}distributed{os.sep}" in frame.filename for frame in frames)
 
 
 def _counters(state: TrainState) -> dict[str, Any]:
