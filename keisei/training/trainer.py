@@ -6,7 +6,8 @@ buffer, checkpoint store, sinks, hooks), so tests assemble it from real tiny com
 Safe points are the moments between two environment steps: everything the loop knows is
 then in the environment's games, the rollout buffer, the RNGs, the agent and the state,
 and all of it goes into a checkpoint. Interruption therefore stops after the current step
-(or update) and a resumed run continues bit for bit.
+(or update; with several ranks, at the end of the rollout, where they agree to stop) and a
+resumed run continues bit for bit.
 """
 
 from __future__ import annotations
