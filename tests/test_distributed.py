@@ -115,18 +115,21 @@ def test_interrupted_and_resumed_two_rank_run_is_bit_exact(tmp_path: Path) -> No
     assert final_sha(broken) == final_sha(straight)
 
 
-def test_sigterm_to_one_rank_stops_all_at_one_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_to_one_rank_stops_all_at_one_checkpoint(
+    tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
     run = tmp_path / "run"
     launcher = spawn(run, "--nproc", "2", LONG)
     wait_for_event(run, "checkpoint")
-    os.kill(rank_pid(launcher, 1), signal.SIGTERM)
-    code, out = finish(launcher)
-    assert code == 143, out
+    os.kill(rank_pid(launcher, 1), signum)
+    exit_code, out = finish(launcher)
+    assert exit_code == code, out
     payload = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
     assert payload["status"] == "interrupted" and payload["consistent"]
     assert len(payload["peer_ranks"]) == 1
     events = read_events(run)
-    assert events[-2]["kind"] == "interrupted" and events[-2]["signal"] == "SIGTERM"
+    assert events[-2]["kind"] == "interrupted" and events[-2]["signal"] == signum.name
 
 
 def test_killed_rank_ends_the_run_and_restarts_resume(tmp_path: Path) -> None:
