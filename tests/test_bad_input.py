@@ -260,6 +260,12 @@ def base_argv(command: tuple[str, ...], root: Path, flag: str) -> list[str]:
     if command == ("train",):
         source = [] if flag in ("--config", "--preset") else ["--preset", "tiny"]
         return ["train", *source, "--run-dir", target]
+    if command == ("pretrain",):
+        records = root / "game.csa"
+        records.write_text("V2.2\nPI\n+\n+7776FU\n-3334FU\n%TORYO\n")
+        source = [] if flag in ("--config", "--preset") else ["--preset", "tiny"]
+        given = [] if flag == "records" else [str(records)]
+        return ["pretrain", *given, "--out", target, *source, "--epochs", "1"]
     if command == ("selfplay",):
         return ["selfplay", "--games", "1", "--out", target]
     if command == ("evaluate",):
@@ -331,7 +337,7 @@ def bad_flag_values(action: argparse.Action, root: Path) -> st.SearchStrategy[tu
         ]
     elif action.dest == "preset":
         options = [JUNK_TEXT.filter(lambda t: t not in PRESETS)]
-    elif action.dest in ("agent", "opponent", "resume"):
+    elif action.dest in ("agent", "opponent", "resume", "init"):
         options = [JUNK_TEXT.map(lambda t: f"zz{t}")]
     elif action.dest.endswith("_option"):
         options = [JUNK_TEXT]  # no '=': not NAME=VALUE

@@ -18,12 +18,22 @@ from typing import NoReturn
 from keisei import __version__
 
 # One module per subcommand, each with ``register(subparsers)`` which sets ``func``.
-from keisei.cli import bench, checkpoint, evaluate, play, ratings, selfplay, train, usi
+from keisei.cli import (
+    bench,
+    checkpoint,
+    evaluate,
+    play,
+    pretrain,
+    ratings,
+    selfplay,
+    train,
+    usi,
+)
 from keisei.cli.checks import harden
 from keisei.cli.start import interrupted_at_startup
 from keisei.errors import UsageError
 
-COMMANDS = (train, checkpoint, selfplay, evaluate, ratings, bench, usi, play)
+COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ratings, bench, usi, play)
 
 
 class Parser(argparse.ArgumentParser):

@@ -25,13 +25,16 @@ from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
 from keisei.evaluation.ratings import RATINGS_FILE, RatingsError, RatingTable
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
+from keisei.rl.network import load_weights
 from keisei.training.build import build_trainer, device_for, device_hint, open_sinks
 from keisei.training.checkpoint import (
     CheckpointError,
     latest_valid,
     list_checkpoints,
+    model_path,
     read_checkpoint,
     remove_stale_temporaries,
+    resolve,
     step_of,
 )
 from keisei.training.hooks import CheckpointHook, Hook
@@ -60,6 +63,12 @@ def register(subparsers: Any) -> None:
         "--resume",
         metavar="latest|PATH",
         help="continue from the run's newest valid checkpoint, or from a checkpoint file",
+    )
+    p.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        help="a fresh run starts from this checkpoint's weights (e.g. `keisei pretrain`'s; "
+        "the same model config); optimizer and counters start anew",
     )
     p.add_argument(
         "--nproc",
@@ -194,6 +203,7 @@ class Prepared(NamedTuple):
     payload: dict[str, Any] | None
     warnings: list[str]
     world: int  # processes (ranks) of the run
+    init: dict[str, Any] | None = None  # --init: {"path", "model", "config"} of the weights
 
 
 def requested_nproc(args: argparse.Namespace) -> int | None:
@@ -253,7 +263,7 @@ def prepare(
                 world = config.run.nproc
             world = world or auto_world(config)
             check_world(config, world)
-            return Prepared(config, run_dir, None, None, [], world)
+            return Prepared(config, run_dir, None, None, [], world, _init_weights(args, config))
         if restart_count() == 0:
             raise UsageError(
                 f"run directory {run_dir} already has checkpoints; continue it with "
@@ -261,6 +271,8 @@ def prepare(
             )
         # torchrun restarted the group after a failure: go on from the newest checkpoint.
         args.resume = "latest"
+    if args.init is not None:
+        raise UsageError("--init starts a fresh run; a resumed run has its own weights")
     if args.resume != "latest":
         ckpt = Path(args.resume)
         default_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
@@ -291,6 +303,32 @@ def prepare(
     world = world or auto_world(config)
     check_world(config, world, payload)
     return Prepared(config, run_dir, path, payload, warnings, world)
+
+
+def _init_weights(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any] | None:
+    """``--init``: the weights a fresh run starts from, checked against its model config."""
+    if args.init is None:
+        return None
+    path = model_path(args.init)
+    try:
+        _resolved, payload = resolve(path)
+    except CheckpointError as exc:
+        raise UsageError(f"--init: {exc}") from None
+    saved, mine = payload["config"]["model"], config.model.model_dump(mode="json")
+    for key in sorted(set(saved) | set(mine)):
+        if saved.get(key) != mine.get(key):
+            raise UsageError(
+                f"--init {path} has 'model.{key}' {saved.get(key)!r} but this run's config "
+                f"has {mine.get(key)!r}: give the run the same model (e.g. model.{key}="
+                f"{saved.get(key)})"
+            )
+    return {"path": str(path), "model": payload["model"], "config": saved}
+
+
+def _initialise(trainer: Any, init: dict[str, Any] | None) -> None:
+    if init is not None:
+        load_weights(trainer.agent.model, init["model"], init["config"])
+        trainer.sinks.info(f"Initialised the network from {init['path']}")
 
 
 def _nothing_to_do(p: Prepared) -> str | None:
@@ -398,7 +436,10 @@ def run_rank(args: argparse.Namespace, rank: int, world: int, local_rank: int) -
                     header = ("done", message)
                 else:
                     shared = {k: v for k, v in (p.payload or {}).items() if k not in _OWN}
-                    header = ("ok", (p.config, shared if p.payload is not None else None))
+                    header = (
+                        "ok",
+                        (p.config, shared if p.payload is not None else None, p.init),
+                    )
                     if p.payload is not None:
                         pieces = [_own(p.payload), *p.payload["peer_ranks"]]
             except UsageError as exc:
@@ -414,7 +455,9 @@ def run_rank(args: argparse.Namespace, rank: int, world: int, local_rank: int) -
             if rank == 0:
                 print(body, file=sys.stderr)
             return 0
-        config, common = cast(tuple[TrainConfig, dict[str, Any] | None], body)
+        config, common, init = cast(
+            tuple[TrainConfig, dict[str, Any] | None, dict[str, Any] | None], body
+        )
         mine = collective.scatter(pieces) if common is not None else None
         if config.run.torch_threads == 0:
             # Ranks share the host's cores; torch's default would give each all of them.
@@ -428,7 +471,7 @@ def run_rank(args: argparse.Namespace, rank: int, world: int, local_rank: int) -
                 assert p is not None
                 return _run(p, stop, None, collective)
             payload = None if mine is None or common is None else {**common, **mine}
-            return _run_peer(config, payload, stop, collective)
+            return _run_peer(config, payload, stop, collective, init)
         finally:
             stop.uninstall()
     finally:
@@ -450,6 +493,7 @@ def _run_peer(
     payload: dict[str, Any] | None,
     stop: StopRequest,
     collective: Distributed,
+    init: dict[str, Any] | None,
 ) -> int:
     """A rank other than 0: it writes nothing; it steps its games and joins each update."""
     trainer = build_trainer(
@@ -459,6 +503,7 @@ def _run_peer(
         trainer.restore(payload)
     else:
         trainer.start_fresh()
+        _initialise(trainer, init)
     return run_session(trainer, None)
 
 
@@ -506,6 +551,7 @@ def _run(
             trainer.restore(payload)
         else:
             trainer.start_fresh()
+            _initialise(trainer, p.init)
         trainer.wandb_run_id = run_id
     except Exception:
         sinks.close()

@@ -206,3 +206,67 @@ def write_records(
     write_kif(game, directory / f"{stem}.kif", names, note)
     (directory / f"{stem}.usi").write_text(usi_position(game) + "\n", encoding="ascii")
     return {"csa": f"{stem}.csa", "kif": f"{stem}.kif", "usi": f"{stem}.usi"}
+
+
+# -- reading -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordGame:
+    """One game read from a CSA or KIF file: where it starts, its moves, who won."""
+
+    path: Path
+    start_sfen: str
+    moves: tuple[int, ...]
+    winner: int | None  # cshogi.BLACK, cshogi.WHITE or None (a draw or no result)
+
+
+RECORD_SUFFIXES = (".csa", ".kif")
+
+
+def record_files(paths: list[Path]) -> list[Path]:
+    """The .csa and .kif files among ``paths`` (directories searched recursively), sorted;
+    ValueError naming a path that does not exist or a file of another kind."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in RECORD_SUFFIXES and p.is_file()
+            )
+        elif path.is_file():
+            if path.suffix.lower() not in RECORD_SUFFIXES:
+                raise ValueError(f"{path} is not a .csa or .kif record")
+            files.append(path)
+        else:
+            raise ValueError(f"no such record file or directory: {path}")
+    return files
+
+
+def _winner(board: cshogi.Board, code: int) -> int | None:
+    # A final position without a legal move is a loss for its side to move, whatever the
+    # file says (cshogi reads CSA's %TSUMI as no result).
+    if len(board.legal_moves) == 0:
+        return 1 - int(board.turn)
+    return {cshogi.BLACK_WIN: cshogi.BLACK, cshogi.WHITE_WIN: cshogi.WHITE}.get(code)
+
+
+def read_record(path: Path) -> list[RecordGame]:
+    """Every game of one CSA or KIF file, its moves checked by replaying them; ValueError
+    naming the file and the ply of the first move that is not legal."""
+    try:
+        if path.suffix.lower() == ".csa":
+            parsed = list(CSA.Parser.parse_file(str(path)))
+        else:
+            parsed = [KIF.Parser.parse_file(str(path))]
+    except Exception as exc:  # the parsers raise whatever their input provokes
+        raise ValueError(f"{path} cannot be read as a record: {exc}") from None
+    games = []
+    for parser in parsed:
+        if not parser.sfen:
+            raise ValueError(f"{path} has no start position")
+        board = cshogi.Board(parser.sfen)
+        for ply, move in enumerate(parser.moves, start=1):
+            if not board.is_legal(move):
+                raise ValueError(f"{path}: the move at ply {ply} is not legal")
+            board.push(move)
+        winner = _winner(board, int(parser.win or 0))
+        games.append(RecordGame(path, parser.sfen, tuple(int(m) for m in parser.moves), winner))
+    return games

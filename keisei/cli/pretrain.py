@@ -1,0 +1,112 @@
+"""``keisei pretrain``: a network trained on game records, to start PPO from (``--init``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from keisei.config import ConfigError, load_config
+from keisei.errors import UsageError
+from keisei.game.records import read_record, record_files
+from keisei.training.checkpoint import write_checkpoint
+from keisei.training.pretrain import positions, pretrain, pretrained_payload, split, unique
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "pretrain",
+        help="train a network on CSA/KIF game records (a warm start for train --init)",
+        description="Train the config's network on every position of CSA/KIF records (the "
+        "move played, the game's result) and write it as a checkpoint: a player, and the "
+        "start of `keisei train --init FILE`. Exit codes: 0 done, 2 bad input.",
+    )
+    p.add_argument("records", nargs="+", type=Path, help="record files or directories")
+    p.add_argument("--out", type=Path, required=True, help="the checkpoint to write (new file)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, help="YAML config file (over the default preset)")
+    source.add_argument("--preset", help="embedded preset: default, tiny or gpu")
+    p.add_argument("--epochs", type=int, default=2, help="passes over the records (default 2)")
+    p.add_argument(
+        "--batch-size", type=int, default=256, help="positions per minibatch (default 256)"
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        help="share of the games (the last ones) held out and measured (default 0.1)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="key.sub=value",
+                   help="config overrides, as for train (e.g. model.channels=64)")  # fmt: skip
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not 0.0 <= args.validation_fraction < 1.0:
+        raise UsageError(f"--validation-fraction must be in [0, 1), got {args.validation_fraction}")
+    dest: Path = args.out
+    if dest.exists():
+        raise UsageError(f"--out {dest} already exists; choose a new file (nothing is overwritten)")
+    if not dest.parent.is_dir():
+        raise UsageError(f"--out {dest}: {dest.parent} is not a directory")
+    try:
+        config = load_config(args.preset, args.config, args.overrides)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        files = record_files(list(args.records))
+        read = [game for path in files for game in read_record(path)]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    games = unique(read)
+    if not any(game.moves for game in games):
+        raise UsageError(
+            f"no moves in the records given ({len(files)} .csa/.kif files, {len(games)} games)"
+        )
+    train_games, held_games = split(games, args.validation_fraction)
+    train, held = positions(train_games), positions(held_games)
+    if len(train) == 0:
+        raise UsageError("the training games have no moves (all moves are in the held-out games)")
+    repeats = len(read) - len(games)
+    print(
+        f"{len(files)} files, {len(games)} games"
+        + (f" ({repeats} repeats skipped)" if repeats else "")
+        + f": {len(train)} positions to train on, {len(held)} held out",
+        file=sys.stderr,
+    )
+
+    def progress(row: dict[str, float]) -> None:
+        held_part = (
+            f", held out: policy {row['validation_policy_loss']:.4f} accuracy "
+            f"{row['validation_accuracy']:.3f}"
+            if "validation_accuracy" in row
+            else ""
+        )
+        print(
+            f"epoch {int(row['epoch'])}: loss {row['loss']:.4f} policy {row['policy_loss']:.4f} "
+            f"accuracy {row['accuracy']:.3f}{held_part}",
+            file=sys.stderr,
+        )
+
+    model, history = pretrain(
+        config, train, held, args.epochs, args.batch_size, args.seed, progress
+    )
+    source = {
+        "files": len(files),
+        "games": len(games),
+        "positions": len(train),
+        "held_out_positions": len(held),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "history": history,
+    }
+    write_checkpoint(dest, pretrained_payload(config, model, source))
+    print(f"wrote {dest}")
+    return 0
