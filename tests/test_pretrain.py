@@ -69,6 +69,8 @@ def test_init_refusals(
     assert "--init: checkpoint not found" in capsys.readouterr().err
     assert train.run(run, "--resume", "latest", "--init", str(pretrained)) == 2
     assert "--init starts a fresh run" in capsys.readouterr().err
+    assert train.run(run, "--resume", str(pretrained)) == 2
+    assert "it was written by `keisei pretrain` (weights only)" in capsys.readouterr().err
     assert not run.exists()
 
 

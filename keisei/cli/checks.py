@@ -323,6 +323,11 @@ def load_cli_model(spec: Path, device: str) -> tuple[Any, dict[str, Any]]:
 def check_resume_payload(payload: dict[str, Any], path: Path) -> None:
     """The parts of a checkpoint that ``read_checkpoint`` leaves to a resumed run."""
     missing = [k for k in _RESUME_KEYS if not isinstance(payload.get(k), dict)]
+    if missing and payload.get("status") == "pretrained":
+        raise UsageError(
+            f"checkpoint {path} cannot be resumed: it was written by `keisei pretrain` "
+            "(weights only); start a run from it with --init"
+        )
     if missing and "exported_from" in payload:
         raise UsageError(
             f"checkpoint {path} cannot be resumed: it was exported with "
