@@ -54,6 +54,13 @@ def test_train_init_starts_from_the_pretrained_weights(
         return str(read_checkpoint(list_checkpoints(run / "checkpoints")[-1])["weights_sha256"])
 
     assert sha(tmp_path / "init") != sha(tmp_path / "plain")
+    # Two ranks start from the same weights (rank 0 sends them).
+    assert train.run(tmp_path / "ranks", "--init", str(pretrained), "--nproc", "2",
+                     "run.total_steps=64") == 0  # fmt: skip
+    assert (
+        f"Initialised the network from {pretrained}"
+        in (tmp_path / "ranks" / "train.log").read_text()
+    )
 
 
 def test_init_refusals(

@@ -357,6 +357,8 @@ def _rank_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--total-steps", str(args.total_steps)]
     if args.resume is not None:
         argv += ["--resume", str(args.resume)]
+    if args.init is not None:
+        argv += ["--init", str(args.init)]
     return [*argv, "--", *args.overrides]
 
 
