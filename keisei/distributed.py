@@ -49,15 +49,17 @@ def rank_seed(seed: int, rank: int) -> int:
 
 
 def launched_world() -> tuple[int, int, int] | None:
-    """(rank, world size, local rank) when torch's launcher started this process with
-    more than one rank, else None."""
+    """(rank, world size, local rank) when torch's launcher (torchrun, ``--nproc``) started
+    this process, else None. A world of one under torchrun is a rank too: the whole
+    distributed path on one device (docs/distributed.md)."""
     try:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError:
         return None
-    return (rank, world, local) if world > 1 else None
+    torchrun = "TORCHELASTIC_RUN_ID" in os.environ
+    return (rank, world, local) if world > 1 or torchrun else None
 
 
 def restart_count() -> int:

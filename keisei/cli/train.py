@@ -443,7 +443,7 @@ def run_rank(args: argparse.Namespace, rank: int, world: int, local_rank: int) -
                         (p.config, shared if p.payload is not None else None, p.init),
                     )
                     if p.payload is not None:
-                        pieces = [_own(p.payload), *p.payload["peer_ranks"]]
+                        pieces = [_own(p.payload), *p.payload.get("peer_ranks", [])]
             except UsageError as exc:
                 header = ("error", str(exc))
         else:
