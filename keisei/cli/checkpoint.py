@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from keisei.cli.checks import check_new_file
 from keisei.errors import UsageError
 from keisei.training.checkpoint import (
     CheckpointError,
@@ -98,10 +99,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     dest: Path = args.out
-    if dest.exists():
-        raise UsageError(f"--out {dest} already exists; choose a new file (nothing is overwritten)")
-    if not dest.parent.is_dir():
-        raise UsageError(f"--out {dest}: {dest.parent} is not a directory")
+    check_new_file(dest, "--out")
     try:
         source, payload = resolve(args.path)
     except CheckpointError as exc:

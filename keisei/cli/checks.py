@@ -137,6 +137,16 @@ def harden(parser: argparse.ArgumentParser) -> None:
 
 
 # -- paths -------------------------------------------------------------------------------
+def check_new_file(path: Path, flag: str) -> None:
+    """Refuse an output file that exists (nothing is overwritten) or whose directory does not."""
+    if path.exists():
+        raise UsageError(
+            f"{flag} {path} already exists; choose a new file (nothing is overwritten)"
+        )
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag} {path}: {path.parent} is not a directory")
+
+
 def check_creatable(path: Path, flag: str) -> None:
     """Refuse a directory ``path`` that cannot be created: it or a parent is not a directory."""
     if path.exists() and not path.is_dir():

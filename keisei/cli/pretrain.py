@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from keisei.cli.checks import check_new_file
 from keisei.config import ConfigError, load_config
 from keisei.errors import UsageError
 from keisei.game.records import read_record, record_files
@@ -51,10 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.validation_fraction < 1.0:
         raise UsageError(f"--validation-fraction must be in [0, 1), got {args.validation_fraction}")
     dest: Path = args.out
-    if dest.exists():
-        raise UsageError(f"--out {dest} already exists; choose a new file (nothing is overwritten)")
-    if not dest.parent.is_dir():
-        raise UsageError(f"--out {dest}: {dest.parent} is not a directory")
+    check_new_file(dest, "--out")
     try:
         config = load_config(args.preset, args.config, args.overrides)
     except ConfigError as exc:
