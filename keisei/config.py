@@ -92,6 +92,25 @@ class PPOConfig(_Section):
     )
 
 
+class GumbelSection(_Section):
+    """Gumbel AlphaZero policy improvement in self-play (keisei.rl.gumbel); off by default."""
+
+    simulations: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="search simulations per self-play move; the policy learns the search's "
+        "improved policy instead of PPO's policy gradient (0: off, plain PPO)",
+    )
+    considered: int = Field(
+        16, ge=1, le=4096, description="root moves sampled by Gumbel top-k, then halved"
+    )
+    c_visit: float = Field(
+        50.0, gt=0, description="sigma(q) = (c_visit + max visits) * c_scale * q"
+    )
+    c_scale: float = Field(0.1, gt=0, description="see c_visit; larger: sharper improved policy")
+
+
 class RunSection(_Section):
     name: str = Field(
         "default",
@@ -194,6 +213,7 @@ class TrainConfig(_Section):
     env: EnvSection = Field(default_factory=EnvSection)
     model: ModelConfig = Field(default_factory=ModelConfig)
     ppo: PPOConfig = Field(default_factory=PPOConfig)
+    gumbel: GumbelSection = Field(default_factory=GumbelSection)
     rollout: RolloutSection = Field(default_factory=RolloutSection)
     checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)

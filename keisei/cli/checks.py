@@ -181,11 +181,12 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n < 10**15 else f"{n:.1e} bytes"
 
 
-def train_memory_bytes(sizes: dict[str, int], gpu: bool = False) -> int:
+def train_memory_bytes(sizes: dict[str, int], gpu: bool = False, targets: bool = False) -> int:
     """A rough estimate of a training run's host memory from its size keys (dotted keys).
 
     On a GPU (``gpu``) the network's activations and optimizer live in GPU memory, which is
     not estimated here; the host keeps the games, the rollout and checkpoint copies.
+    ``targets``: the rollout also stores the Gumbel search's policies (float16 each).
     """
     games, steps = sizes["env.num_games"], sizes["rollout.steps_per_game"]
     blocks, channels = sizes["model.blocks"], sizes["model.channels"]
@@ -194,6 +195,8 @@ def train_memory_bytes(sizes: dict[str, int], gpu: bool = False) -> int:
     params = (blocks + 1) * 9 * channels**2 * 2 + 9 * NUM_PLANES * channels
     params += channels * (NUM_MOVE_KINDS + 2) + 2 * 81 * 64 + 64 * 3
     rollout = batch * (RolloutBuffer.BYTES_PER_STEP + 3 * 4)  # plus advantages, returns
+    if targets:
+        rollout += batch * 2 * NUM_ACTIONS
     if gpu:
         return games * ENV_BYTES_PER_GAME + rollout + 12 * params
     model = 16 * params  # weights, gradients and AdamW's two moments, float32
@@ -227,12 +230,13 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
         "ppo.minibatch_size": config.ppo.minibatch_size,
     }
     limit = available_memory() if available is None else available
-    needed = train_memory_bytes(sizes, gpu)
+    targets = config.gumbel.simulations > 0
+    needed = train_memory_bytes(sizes, gpu, targets)
     if needed <= limit:
         return
 
     def varied(key: str) -> Callable[[int], int]:
-        return lambda n: train_memory_bytes({**sizes, key: n}, gpu)
+        return lambda n: train_memory_bytes({**sizes, key: n}, gpu, targets)
 
     fits = {key: _largest_fitting(varied(key), limit, sizes[key]) for key in sizes}
     alone = [k for k in sizes if fits[k] >= 1]  # keys that can make it fit on their own
@@ -240,7 +244,7 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
         key = max(alone, key=lambda k: sizes[k] / fits[k])
         fit = f"at most {fits[key]:,} fits with the rest of the config"
     else:
-        key = max(sizes, key=lambda k: needed - train_memory_bytes({**sizes, k: 1}, gpu))
+        key = max(sizes, key=lambda k: needed - train_memory_bytes({**sizes, k: 1}, gpu, targets))
         fit = "even 1 does not fit with the rest of the config"
     raise UsageError(
         f"config key '{key}' is {sizes[key]:,}: the run would need about {_gb(needed)} of "

@@ -117,6 +117,13 @@ _FREE_ON_RESUME = {("env", "threads")}
 
 
 def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    searched = saved["config"].get("gumbel", {}).get("simulations", 0)
+    if (searched > 0) != (config.gumbel.simulations > 0):
+        raise UsageError(
+            f"config key 'gumbel.simulations' is {config.gumbel.simulations} but checkpoint "
+            f"{path} was trained with {searched}; a resumed run cannot turn the Gumbel search "
+            "on or off (its rollout holds the search's policies or none)"
+        )
     space = saved.get("action_space", {})
     if space != {"actions": NUM_ACTIONS, "planes": NUM_PLANES}:
         raise UsageError(

@@ -62,6 +62,8 @@ class _Batch:
     old_values: torch.Tensor
     returns: torch.Tensor
     advantages: torch.Tensor
+    # The Gumbel search's improved policies (float16, all actions), when the run has them.
+    targets: npt.NDArray[np.float16] | torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -207,6 +209,15 @@ class PPOAgent:
         return self._run(obs, packed_obs).value.float().cpu().numpy().astype(np.float32)
 
     @torch.inference_mode()
+    def outputs(
+        self, obs: npt.NDArray[np.uint8], packed_obs: npt.NDArray[np.uint8] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """(logits (B, 2187), values (B,)) as float32 numpy (``packed_obs``: as in ``act``):
+        what the Gumbel search evaluates positions with."""
+        out = self._run(obs, packed_obs)
+        return out.logits.float().cpu().numpy(), out.value.float().cpu().numpy()
+
+    @torch.inference_mode()
     def greedy(
         self, obs: npt.NDArray[np.uint8], mask: npt.NDArray[np.bool_]
     ) -> npt.NDArray[np.int64]:
@@ -236,9 +247,14 @@ class PPOAgent:
         masks: npt.NDArray[np.uint8] | torch.Tensor = buffer.masks[:t].reshape(
             -1, PACKED_MASK_BYTES
         )
+        targets: npt.NDArray[np.float16] | torch.Tensor | None = None
+        if buffer.targets is not None:
+            targets = buffer.targets[:t].reshape(-1, NUM_ACTIONS)
         if self.device.type == "cuda":
             obs = torch.as_tensor(np.ascontiguousarray(obs), device=self.device)
             masks = torch.as_tensor(np.ascontiguousarray(masks), device=self.device)
+            if targets is not None:
+                targets = torch.as_tensor(np.ascontiguousarray(targets), device=self.device)
         return _Batch(
             obs=obs,
             masks=masks,
@@ -247,6 +263,7 @@ class PPOAgent:
             old_values=tensor(buffer.values[:t]),
             returns=tensor(returns),
             advantages=tensor(adv.astype(np.float32)),
+            targets=targets,
         )
 
     def _normalized(self, adv: FloatArray) -> FloatArray:
@@ -288,6 +305,13 @@ class PPOAgent:
         obs = obs_to_tensor(unpack_obs(batch.obs[host_rows]), self.device)
         return obs, self._mask(unpack_mask(batch.masks[host_rows]))
 
+    def _targets(
+        self, targets: npt.NDArray[np.float16] | torch.Tensor, idx: torch.Tensor
+    ) -> torch.Tensor:
+        if isinstance(targets, torch.Tensor):
+            return targets[idx].float()
+        return torch.from_numpy(targets[idx.cpu().numpy()]).to(self.device).float()
+
     def _losses(self, batch: _Batch, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         obs, mask = self._minibatch(batch, idx)
         with self._autocast():
@@ -302,7 +326,14 @@ class PPOAgent:
         log_ratio = logp - batch.old_logp[idx]
         ratio = log_ratio.exp()
         clip = self.cfg.clip
-        policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+        if batch.targets is None:
+            policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+        else:
+            # Gumbel AlphaZero: cross-entropy toward the search's improved policy, which is
+            # zero on illegal actions (their -inf log-probabilities are left out).
+            target = self._targets(batch.targets, idx)
+            legal_logp = dist.logits.masked_fill(~mask, 0.0)
+            policy_loss = -(target * legal_logp).sum(dim=-1).mean()
 
         value = out.value.float()
         if out.wdl_logits is not None:

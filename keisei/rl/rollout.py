@@ -85,13 +85,20 @@ class RolloutBuffer:
     """
 
     BYTES_PER_STEP: int = PACKED_OBS_BYTES + PACKED_MASK_BYTES + 2 + 3 * 4 + 1
-    _FIELDS = ("obs", "masks", "actions", "logp", "values", "rewards", "dones")
 
-    def __init__(self, steps: int, envs: int) -> None:
+    def __init__(self, steps: int, envs: int, targets: bool = False) -> None:
+        """``targets``: also store a policy target per transition (float16 over all
+        actions, 4374 bytes): the improved policy of the Gumbel search
+        (``keisei.rl.gumbel``), which the update then trains the policy toward."""
         if steps < 1 or envs < 1:
             raise ValueError(f"steps and envs must be >= 1, got steps={steps}, envs={envs}")
         self.steps = steps
         self.envs = envs
+        self._fields: tuple[str, ...] = ("obs", "masks", "actions", "logp", "values", "rewards")
+        self._fields += ("dones", "targets") if targets else ("dones",)
+        self.targets: npt.NDArray[np.float16] | None = (
+            np.zeros((steps, envs, NUM_ACTIONS), dtype=np.float16) if targets else None
+        )
         self.obs = np.zeros((steps, envs, PACKED_OBS_BYTES), dtype=np.uint8)
         self.masks = np.zeros((steps, envs, PACKED_MASK_BYTES), dtype=np.uint8)
         self.actions = np.zeros((steps, envs), dtype=np.int16)  # ids < 2187 fit
@@ -102,7 +109,7 @@ class RolloutBuffer:
         self.pos = 0
 
     def _arrays(self) -> list[npt.NDArray[Any]]:
-        return [getattr(self, name) for name in self._FIELDS]
+        return [getattr(self, name) for name in self._fields]
 
     def bytes_per_step(self) -> int:
         """Bytes of storage per transition (one env, one step), from the arrays themselves."""
@@ -128,13 +135,16 @@ class RolloutBuffer:
         values: FloatArray,
         rewards: FloatArray,
         dones: npt.NDArray[np.bool_],
+        targets: npt.NDArray[np.float32] | None = None,
     ) -> None:
         """Store one step of all envs: the obs/mask acted on, and what the action earned."""
         if obs.shape != (self.envs, *OBS_SHAPE):
             raise ValueError(f"obs shape {obs.shape} != {(self.envs, *OBS_SHAPE)}")
         if mask.shape != (self.envs, NUM_ACTIONS):
             raise ValueError(f"mask shape {mask.shape} != {(self.envs, NUM_ACTIONS)}")
-        self.add_packed(pack_obs(obs), pack_mask(mask), actions, logp, values, rewards, dones)
+        self.add_packed(
+            pack_obs(obs), pack_mask(mask), actions, logp, values, rewards, dones, targets
+        )
 
     def add_packed(
         self,
@@ -145,11 +155,19 @@ class RolloutBuffer:
         values: FloatArray,
         rewards: FloatArray,
         dones: npt.NDArray[np.bool_],
+        targets: npt.NDArray[np.float32] | None = None,
     ) -> None:
         """``add`` with obs and mask already bit-packed (``StepResult.packed_obs`` and
-        ``packed_mask``, which the environment writes)."""
+        ``packed_mask``, which the environment writes). ``targets``: (envs, 2187) policy
+        targets, given exactly when the buffer stores them."""
         if self.full:
             raise RuntimeError(f"rollout buffer is full ({self.steps} steps); call reset()")
+        if (targets is None) != (self.targets is None):
+            raise ValueError(
+                "this buffer stores policy targets: give them"
+                if targets is None
+                else "this buffer stores no policy targets"
+            )
         if packed_obs.shape != self.obs.shape[1:]:
             raise ValueError(f"packed obs shape {packed_obs.shape} != {self.obs.shape[1:]}")
         if packed_mask.shape != self.masks.shape[1:]:
@@ -162,23 +180,32 @@ class RolloutBuffer:
         self.values[t] = values
         self.rewards[t] = rewards
         self.dones[t] = dones
+        if self.targets is not None:
+            self.targets[t] = targets
         self.pos = t + 1
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {
-            name: a.copy() for name, a in zip(self._FIELDS, self._arrays(), strict=True)
+            name: a.copy() for name, a in zip(self._fields, self._arrays(), strict=True)
         }
         state["pos"] = self.pos
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in self._FIELDS:
+        if ("targets" in state) != (self.targets is not None):
+            saved = "stores" if "targets" in state else "stores no"
+            mine = "does" if self.targets is not None else "does not"
+            raise ValueError(
+                f"saved rollout {saved} policy targets and this buffer {mine} (they are "
+                "stored with gumbel.simulations > 0)"
+            )
+        for name in self._fields:
             mine, theirs = getattr(self, name), np.asarray(state[name])
             if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
                 raise ValueError(
                     f"saved rollout {name} is {theirs.dtype}{list(theirs.shape)}, "
                     f"this buffer's is {mine.dtype}{list(mine.shape)}"
                 )
-        for name in self._FIELDS:
+        for name in self._fields:
             getattr(self, name)[...] = state[name]
         self.pos = int(state["pos"])

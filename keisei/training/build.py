@@ -12,6 +12,7 @@ import torch
 from keisei.config import ConfigError, ModelConfig, TrainConfig
 from keisei.distributed import Collective, rank_seed
 from keisei.game.env import ShogiEnv
+from keisei.rl.gumbel import GumbelSearch
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
@@ -74,7 +75,8 @@ def build_trainer(
     # over the ranks are those of a minibatch of the configured size.
     ppo = config.ppo.model_copy(update={"minibatch_size": config.ppo.minibatch_size // world})
     agent = PPOAgent(model, ppo, total_updates, device, ranks)
-    buffer = RolloutBuffer(config.rollout.steps_per_game, games)
+    searching = config.gumbel.simulations > 0
+    buffer = RolloutBuffer(config.rollout.steps_per_game, games, targets=searching)
     return Trainer(
         config=config,
         run_dir=run_dir,
@@ -86,6 +88,7 @@ def build_trainer(
         hooks=list(hooks or []),
         stop=stop or StopRequest(),
         collective=ranks,
+        search=GumbelSearch(config.gumbel, agent.outputs) if searching else None,
     )
 
 

@@ -34,6 +34,7 @@ from keisei.distributed import Collective, rank_seed
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import GameResult, ShogiEnv, StepResult
 from keisei.game.records import write_records
+from keisei.rl.gumbel import GumbelSearch
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
@@ -123,6 +124,9 @@ class Trainer:
     # Rank 0 only: the other ranks' snapshots (``rank_snapshot``) gathered at this safe point.
     peer_snapshots: list[dict[str, Any]] | None = None
     stop_signum: int | None = None  # the signal every rank agreed to stop for
+    # With gumbel.simulations > 0: moves are chosen by search, and its improved policies
+    # are stored for the update (keisei.rl.gumbel); None: moves sampled from the policy.
+    search: GumbelSearch | None = None
     _rate_mark: tuple[float, int] = (0.0, 0)  # (monotonic time, step) of the last log line
 
     @property
@@ -292,12 +296,30 @@ class Trainer:
             if self.stop_signum is not None:
                 return "interrupted"
             step = self.current
-            actions, logp, values = self.agent.act(
-                step.obs, step.mask, self.rng.generator, packed=(step.packed_obs, step.packed_mask)
-            )
+            targets = None
+            if self.search is None:
+                actions, logp, values = self.agent.act(
+                    step.obs, step.mask, self.rng.generator, (step.packed_obs, step.packed_mask)
+                )
+            else:
+                logits, root_values = self.agent.outputs(step.obs, step.packed_obs)
+                found = self.search.run(self.env.boards(), logits, root_values, self.rng.generator)
+                actions, logp, values, targets = (
+                    found.actions,
+                    found.logp,
+                    found.values,
+                    found.targets,
+                )
             nxt = self.env.step(actions)
             self.buffer.add_packed(
-                step.packed_obs, step.packed_mask, actions, logp, values, nxt.reward, nxt.done
+                step.packed_obs,
+                step.packed_mask,
+                actions,
+                logp,
+                values,
+                nxt.reward,
+                nxt.done,
+                targets,
             )
             self.state.global_step += num_games
             games = self.collective.gather_games(

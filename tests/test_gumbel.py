@@ -1,0 +1,221 @@
+"""Gumbel AlphaZero policy improvement (keisei.rl.gumbel): the search on real positions
+with a real (untrained) network, the update toward its policies, and a real training run
+with it that resumes bit for bit."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import cshogi
+import numpy as np
+import pytest
+import torch
+
+from keisei.config import GumbelSection, ModelConfig, PPOConfig
+from keisei.game.encoding import NUM_ACTIONS, move_label, write_features
+from keisei.rl.gumbel import GumbelSearch, considered_visits
+from keisei.rl.network import ActorCritic
+from keisei.rl.ppo import PPOAgent
+from keisei.rl.rollout import RolloutBuffer
+from keisei.training.checkpoint import read_checkpoint
+from tests.conftest import Train, read_events
+from tests.test_train import assert_consistent, final_info
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_sequential_halving_schedule() -> None:
+    # 4 moves, 8 simulations: two phases; all four once, then the best two twice each.
+    assert considered_visits(4, 8) == (0, 0, 0, 0, 1, 1, 2, 2)
+    # 16 moves, 16 simulations: each considered move once.
+    assert considered_visits(16, 16) == (0,) * 16
+    # 8 moves, 16 simulations: 8 once, 4 once more, then 2 twice more.
+    assert considered_visits(8, 16) == (0,) * 8 + (1,) * 4 + (2, 2, 3, 3)
+    assert considered_visits(1, 3) == (0, 1, 2)
+
+
+@cache
+def mate_positions(count: int = 12) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """(start SFEN, moves) of positions from seeded random play in which the side to move
+    (not in check) can mate in one."""
+    rng = np.random.default_rng(0)
+    found: list[tuple[str, tuple[int, ...]]] = []
+    while len(found) < count:
+        board = cshogi.Board()
+        while not board.is_game_over():
+            if not board.is_check() and board.mate_move_in_1ply():
+                found.append((cshogi.STARTING_SFEN, tuple(board.history)))
+                break
+            moves = list(board.legal_moves)
+            board.push(moves[rng.integers(len(moves))])
+    return tuple(found)
+
+
+def boards_of(positions: tuple[tuple[str, tuple[int, ...]], ...]) -> list[cshogi.Board]:
+    boards = []
+    for sfen, moves in positions:
+        board = cshogi.Board(sfen)
+        for move in moves:
+            board.push(move)
+        boards.append(board)
+    return boards
+
+
+def mating_labels(board: cshogi.Board) -> set[int]:
+    out = set()
+    for move in board.legal_moves:
+        board.push(move)
+        if board.is_game_over():
+            out.add(move_label(move, 1 - board.turn))
+        board.pop()
+    return out
+
+
+def untrained_agent(seed: int = 0, lr: float = 1e-3) -> PPOAgent:
+    torch.manual_seed(seed)
+    cfg = PPOConfig(learning_rate=lr, epochs=2, minibatch_size=64, entropy_coef=0.0)
+    return PPOAgent(ActorCritic(ModelConfig(blocks=1, channels=8)), cfg, total_updates=100)
+
+
+def root_outputs(agent: PPOAgent, boards: list[cshogi.Board]) -> tuple[np.ndarray, np.ndarray]:
+    planes = np.zeros((len(boards), 119, 81), np.float32)
+    for board, out in zip(boards, planes, strict=True):
+        write_features(board, out)
+    return agent.outputs(planes.astype(np.uint8).reshape(-1, 119, 9, 9))
+
+
+def terminal_children(board: cshogi.Board) -> int:
+    """Root moves after which the search scores the position without the network."""
+    count = 0
+    for move in board.legal_moves:
+        board.push(move)
+        over = board.is_draw(16) != cshogi.NOT_REPETITION or board.is_game_over()
+        over = over or board.is_nyugyoku()
+        count += over or (not board.is_check() and bool(board.mate_move_in_1ply()))
+        board.pop()
+    return count
+
+
+def test_search_finds_every_mate_in_one_and_leaves_the_boards() -> None:
+    """With every root move searched once, a mating move's child is a terminal loss for
+    the mated side: the search plays it and its improved policy puts ~all mass on mates,
+    whatever the untrained network thinks."""
+    agent = untrained_agent()
+    for board in boards_of(mate_positions()):
+        before = (board.sfen(), len(board.history))
+        legal = sorted({move_label(m, board.turn) for m in board.legal_moves})
+        # As many simulations as moves: each root move is searched once.
+        cfg = GumbelSection(simulations=len(legal), considered=len(legal), c_scale=1.0)
+        search = GumbelSearch(cfg, agent.outputs)
+        logits, values = root_outputs(agent, [board])
+        out = search.run([board], logits, values, torch.Generator().manual_seed(0))
+        assert (board.sfen(), len(board.history)) == before
+        mates = mating_labels(board)
+        assert int(out.actions[0]) in mates
+        target = out.targets[0]
+        assert set(np.flatnonzero(target).tolist()) <= set(legal)
+        assert float(target.sum()) == pytest.approx(1.0, abs=1e-5)
+        assert float(target[sorted(mates)].sum()) > 0.95
+        assert out.root_q[0] == 1.0  # the mate was backed up exactly
+        assert out.values[0] == values[0]
+        logp = torch.log_softmax(torch.from_numpy(logits[0][legal]), 0)
+        assert out.logp[0] == pytest.approx(float(logp[legal.index(int(out.actions[0]))]))
+        # Every other child went to the network once.
+        assert search.evaluations == len(legal) - terminal_children(board)
+
+
+def test_search_is_a_function_of_the_generator() -> None:
+    boards = boards_of(mate_positions())
+    agent = untrained_agent()
+    logits, values = root_outputs(agent, boards)
+    search = GumbelSearch(GumbelSection(simulations=8, considered=4), agent.outputs)
+    first = search.run(boards, logits, values, torch.Generator().manual_seed(3))
+    again = search.run(boards, logits, values, torch.Generator().manual_seed(3))
+    assert np.array_equal(first.actions, again.actions)
+    assert np.array_equal(first.targets, again.targets)
+
+
+def test_update_learns_mate_in_one_from_the_search_alone() -> None:
+    """Policy improvement without any reward: the untrained network's own search finds the
+    mates, and training its policy toward the search's policies teaches the raw policy to
+    play them."""
+    boards = boards_of(mate_positions())
+    n = len(boards)
+    agent = untrained_agent(lr=3e-3)
+    cfg = GumbelSection(simulations=48, considered=48, c_scale=1.0)
+    search = GumbelSearch(cfg, agent.outputs)
+    planes = np.zeros((n, 119, 81), np.float32)
+    for board, out in zip(boards, planes, strict=True):
+        write_features(board, out)
+    obs = planes.astype(np.uint8).reshape(-1, 119, 9, 9)
+    masks = np.zeros((n, NUM_ACTIONS), bool)
+    for b, board in enumerate(boards):
+        masks[b, [move_label(m, board.turn) for m in board.legal_moves]] = True
+    mates = [mating_labels(board) for board in boards]
+
+    def accuracy() -> float:
+        return float(
+            np.mean([int(a) in m for a, m in zip(agent.greedy(obs, masks), mates, strict=True)])
+        )
+
+    gen = torch.Generator().manual_seed(0)
+    start = accuracy()
+    buf = RolloutBuffer(4, n, targets=True)
+    for _ in range(30):
+        buf.reset()
+        while not buf.full:
+            found = search.run(boards, *agent.outputs(obs), gen)
+            zeros = np.zeros(n, np.float32)
+            done = np.ones(n, bool)  # one-move episodes
+            buf.add(obs, masks, found.actions, found.logp, found.values, zeros, done, found.targets)
+        agent.update(buf, np.zeros(n, np.float32), gen)
+        if accuracy() == 1.0:
+            break
+    assert start <= 0.25
+    assert accuracy() == 1.0
+
+
+def test_buffer_refuses_targets_it_does_not_store() -> None:
+    plain, searched = RolloutBuffer(2, 1), RolloutBuffer(2, 1, targets=True)
+    obs, mask = np.zeros((1, 1205), np.uint8), np.zeros((1, 274), np.uint8)
+    row = (np.zeros(1, np.int64), np.zeros(1, np.float32), np.zeros(1, np.float32))
+    rest = (np.zeros(1, np.float32), np.zeros(1, bool))
+    with pytest.raises(ValueError, match="stores no policy targets"):
+        plain.add_packed(obs, mask, *row, *rest, np.zeros((1, NUM_ACTIONS), np.float32))
+    with pytest.raises(ValueError, match="stores policy targets: give them"):
+        searched.add_packed(obs, mask, *row, *rest)
+    with pytest.raises(ValueError, match="saved rollout stores no policy targets"):
+        searched.load_state_dict(plain.state_dict())
+
+
+SEARCH = "gumbel.simulations=4"
+
+
+def test_training_with_search_resumes_bit_for_bit(train: Train, tmp_path: Path) -> None:
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert train.run(whole, "--total-steps", "512", SEARCH) == 0
+    assert train.run(split, "--total-steps", "256", SEARCH) == 0
+    payload = read_checkpoint(split / "checkpoints" / "step_0000000256.pt")
+    assert payload["rollout"]["targets"].shape == (16, 4, NUM_ACTIONS)
+    assert train.run(split, "--total-steps", "512", "--resume", "latest") == 0
+    info = assert_consistent(split)
+    assert info["global_step"] == 512
+    assert info["weights_sha256"] == final_info(whole)["weights_sha256"]
+    updates = [e for e in read_events(whole) if e["kind"] == "update"]
+    assert len(updates) == 512 // 64
+    # The policy loss is the cross-entropy toward the search's policies: positive.
+    assert all(e["policy_loss"] > 0 for e in updates)
+
+
+def test_resume_cannot_turn_the_search_on_or_off(
+    train: Train, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert train.run(run, "--total-steps", "128", SEARCH) == 0
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    args = ["--total-steps", "256", "--resume", "latest", "gumbel.simulations=0"]
+    capsys.readouterr()
+    assert train.run(run, *args) == 2
+    assert "config key 'gumbel.simulations' is 0 but checkpoint" in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
