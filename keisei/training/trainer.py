@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from keisei import __version__
@@ -37,7 +38,7 @@ from keisei.game.records import write_records
 from keisei.rl.gumbel import GumbelSearch
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
-from keisei.rl.rollout import RolloutBuffer
+from keisei.rl.rollout import FloatArray, RolloutBuffer
 from keisei.training.checkpoint import BEST_NAME, weights_sha256, write_checkpoint
 from keisei.training.hooks import Hook, HookContext, due
 from keisei.training.rundir import prune
@@ -280,6 +281,18 @@ class Trainer:
                 for hook in ready:
                     hook.run(self._context())
 
+    def _act(
+        self, step: StepResult
+    ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray, FloatArray | None]:
+        """(actions, their log-probabilities, values, policy targets or None) for ``step``:
+        sampled from the policy, or chosen by the Gumbel search when the run has one."""
+        if self.search is None:
+            packed = (step.packed_obs, step.packed_mask)
+            return (*self.agent.act(step.obs, step.mask, self.rng.generator, packed), None)
+        logits, values = self.agent.outputs(step.obs, step.packed_obs)
+        found = self.search.run(self.env.boards(), logits, values, self.rng.generator)
+        return found.actions, found.logp, found.values, found.targets
+
     def run(self) -> str:
         """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
         assert self.current is not None, "call start_fresh() or restore() first"
@@ -296,20 +309,7 @@ class Trainer:
             if self.stop_signum is not None:
                 return "interrupted"
             step = self.current
-            targets = None
-            if self.search is None:
-                actions, logp, values = self.agent.act(
-                    step.obs, step.mask, self.rng.generator, (step.packed_obs, step.packed_mask)
-                )
-            else:
-                logits, root_values = self.agent.outputs(step.obs, step.packed_obs)
-                found = self.search.run(self.env.boards(), logits, root_values, self.rng.generator)
-                actions, logp, values, targets = (
-                    found.actions,
-                    found.logp,
-                    found.values,
-                    found.targets,
-                )
+            actions, logp, values, targets = self._act(step)
             nxt = self.env.step(actions)
             self.buffer.add_packed(
                 step.packed_obs,
