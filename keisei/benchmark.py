@@ -338,11 +338,9 @@ class _Bound:
         assert step is not None
         while not self.buffer.full:
             packed = (step.packed_obs, step.packed_mask)
-            actions, logp, values = self.agent.act(
-                step.obs, step.mask, self.generator, packed=packed
-            )
+            actions, logp, values, targets = trainer.act(step)
             nxt = trainer.env.step(actions)
-            self.buffer.add_packed(*packed, actions, logp, values, nxt.reward, nxt.done)
+            self.buffer.add_packed(*packed, actions, logp, values, nxt.reward, nxt.done, targets)
             if len(self.batches) < 8:
                 self.batches.append((step.obs, step.packed_obs))
             step = nxt
@@ -402,6 +400,9 @@ class _Rates:
         infer = _median(self.infer)
         update = _median(self.update)
         config = bound.config
+        # With the Gumbel search a step costs a forward pass for its root and one per
+        # simulation (over at most as many positions: terminal leaves need none).
+        forwards = 1 + config.gumbel.simulations
         return {
             **_model_info(config, bound.agent),
             "inference_samples_per_s": infer,
@@ -409,7 +410,8 @@ class _Rates:
             "update_steps_per_s": update,
             "update_samples_per_s_per_epoch": _median(self.epoch),
             "update_seconds": config.steps_per_update / update,
-            "bound_steps_per_s": 1.0 / (1.0 / infer + 1.0 / update),
+            "forward_passes_per_step": forwards,
+            "bound_steps_per_s": 1.0 / (forwards / infer + 1.0 / update),
             "rounds_inference_samples_per_s": self.infer,
             "rounds_update_steps_per_s": self.update,
             "seconds_per_measurement": seconds,

@@ -87,6 +87,21 @@ def test_bench_without_json_only_prints(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.usefixtures("one_torch_thread")
+def test_bench_train_with_the_search_counts_its_forward_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``gumbel.simulations=2`` a step costs 3 forward passes, and the bound says so."""
+    out = tmp_path / "train.json"
+    args = ["bench", "train", "gumbel.simulations=2", "--preset", "tiny", "--seconds", "0.2"]
+    assert main([*args, "--rounds", "1", "--updates", "1", "--json", str(out)]) == 0
+    infer = json.loads(out.read_text(encoding="utf-8"))["infer"]
+    assert infer["forward_passes_per_step"] == 3
+    assert infer["bound_steps_per_s"] == pytest.approx(
+        1 / (3 / infer["inference_samples_per_s"] + 1 / infer["update_steps_per_s"])
+    )
+    assert "bound steps/s  1/(3/inference + 1/update)" in capsys.readouterr().out
+
+
 def test_bench_all_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every section on the tiny preset, as short as the options allow."""
     out = tmp_path / "all.json"

@@ -56,8 +56,16 @@ def _rows_infer(results: Results) -> list[Row]:
             f"update: rollout steps/s ({m['steps_per_update']} steps, {m['epochs']} epochs)",
             f"{m['update_steps_per_s']:,.0f}",
         ),
-        ("bound steps/s  1/(1/inference + 1/update)", f"{m['bound_steps_per_s']:,.0f}"),
+        (
+            f"bound steps/s  1/({_forwards(m)}/inference + 1/update)",
+            f"{m['bound_steps_per_s']:,.0f}",
+        ),
     ]
+
+
+def _forwards(m: dict[str, Any]) -> str:
+    """Forward passes per step: 1, or 1 + the Gumbel search's simulations."""
+    return str(m.get("forward_passes_per_step", 1))
 
 
 def _rows_train(results: Results) -> list[Row]:

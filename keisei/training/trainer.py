@@ -281,7 +281,7 @@ class Trainer:
                 for hook in ready:
                     hook.run(self._context())
 
-    def _act(
+    def act(
         self, step: StepResult
     ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray, FloatArray | None]:
         """(actions, their log-probabilities, values, policy targets or None) for ``step``:
@@ -309,7 +309,7 @@ class Trainer:
             if self.stop_signum is not None:
                 return "interrupted"
             step = self.current
-            actions, logp, values, targets = self._act(step)
+            actions, logp, values, targets = self.act(step)
             nxt = self.env.step(actions)
             self.buffer.add_packed(
                 step.packed_obs,
