@@ -571,7 +571,9 @@ def measure_memory(options: BenchOptions, config: TrainConfig | None) -> Objects
         if code != 0:
             tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"`keisei train` for the memory measurement exited {code}:\n{tail}")
-    buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games)
+    searching = config.gumbel.simulations > 0
+    buffer = RolloutBuffer(config.rollout.steps_per_game, config.env.num_games, searching)
+    per_step = RolloutBuffer.BYTES_PER_STEP + searching * RolloutBuffer.TARGET_BYTES_PER_STEP
     # uint8 planes, a bool mask, an int64 action, three float32 and one bool per step.
     unpacked = NUM_PLANES * 81 + NUM_ACTIONS + 8 + 3 * 4 + 1
     metrics = {
@@ -579,7 +581,7 @@ def measure_memory(options: BenchOptions, config: TrainConfig | None) -> Objects
         "train_updates": options.memory_updates,
         "train_steps": steps,
         "train_seconds": wall,
-        "rollout_bytes_per_step": RolloutBuffer.BYTES_PER_STEP,
+        "rollout_bytes_per_step": per_step,
         "rollout_bytes_per_step_measured": buffer.bytes_per_step(),
         "rollout_bytes_per_step_unpacked": unpacked,
         "rollout_mb": buffer.nbytes / 1e6,

@@ -178,6 +178,7 @@ def test_update_learns_mate_in_one_from_the_search_alone() -> None:
 
 def test_buffer_refuses_targets_it_does_not_store() -> None:
     plain, searched = RolloutBuffer(2, 1), RolloutBuffer(2, 1, targets=True)
+    assert searched.bytes_per_step() == 1494 + RolloutBuffer.TARGET_BYTES_PER_STEP == 5868
     obs, mask = np.zeros((1, 1205), np.uint8), np.zeros((1, 274), np.uint8)
     row = (np.zeros(1, np.int64), np.zeros(1, np.float32), np.zeros(1, np.float32))
     rest = (np.zeros(1, np.float32), np.zeros(1, bool))

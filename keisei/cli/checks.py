@@ -196,7 +196,7 @@ def train_memory_bytes(sizes: dict[str, int], gpu: bool = False, targets: bool =
     params += channels * (NUM_MOVE_KINDS + 2) + 2 * 81 * 64 + 64 * 3
     rollout = batch * (RolloutBuffer.BYTES_PER_STEP + 3 * 4)  # plus advantages, returns
     if targets:
-        rollout += batch * 2 * NUM_ACTIONS
+        rollout += batch * RolloutBuffer.TARGET_BYTES_PER_STEP
     if gpu:
         return games * ENV_BYTES_PER_GAME + rollout + 12 * params
     model = 16 * params  # weights, gradients and AdamW's two moments, float32

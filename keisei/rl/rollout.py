@@ -85,6 +85,7 @@ class RolloutBuffer:
     """
 
     BYTES_PER_STEP: int = PACKED_OBS_BYTES + PACKED_MASK_BYTES + 2 + 3 * 4 + 1
+    TARGET_BYTES_PER_STEP: int = 2 * NUM_ACTIONS  # the policy targets, when stored
 
     def __init__(self, steps: int, envs: int, targets: bool = False) -> None:
         """``targets``: also store a policy target per transition (float16 over all
