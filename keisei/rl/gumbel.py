@@ -225,7 +225,9 @@ class GumbelSearch:
                 if node.terminal is not None:
                     self._backup(path, node.terminal)
             if pending:
-                obs = planes[: len(pending)].astype(np.uint8).reshape(-1, NUM_PLANES, 9, 9)
+                # Always the whole batch (rows past the leaves are stale and ignored): one
+                # shape for every call, which compiled models and CUDA graphs need.
+                obs = planes.astype(np.uint8).reshape(-1, NUM_PLANES, 9, 9)
                 logits, values = self.evaluate(obs)
                 self.evaluations += len(pending)
                 for k, (_b, path, node) in enumerate(pending):
