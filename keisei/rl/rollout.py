@@ -95,8 +95,8 @@ class RolloutBuffer:
             raise ValueError(f"steps and envs must be >= 1, got steps={steps}, envs={envs}")
         self.steps = steps
         self.envs = envs
-        self._fields: tuple[str, ...] = ("obs", "masks", "actions", "logp", "values", "rewards")
-        self._fields += ("dones", "targets") if targets else ("dones",)
+        fields = ("obs", "masks", "actions", "logp", "values", "rewards", "dones")
+        self._fields: tuple[str, ...] = (*fields, "targets") if targets else fields
         self.targets: npt.NDArray[np.float16] | None = (
             np.zeros((steps, envs, NUM_ACTIONS), dtype=np.float16) if targets else None
         )
