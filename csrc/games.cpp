@@ -269,25 +269,28 @@ public:
 
     void set_game(int i, const std::string& sfen) { game(i).set(sfen); }
 
-    // One move per game (cshogi move integers, already checked legal by the caller);
-    // writes each game's winner and reason (kNone while it goes on).
+    // One move for each of the games begin, begin + 1, ... (as many as `moves` has; cshogi
+    // move integers, already checked legal by the caller); writes each one's winner and
+    // reason (kNone while it goes on). A range lets the trainer step half of the games
+    // while the network evaluates the other half.
     void push(py::array_t<int64_t, py::array::c_style | py::array::forcecast> moves, int max_plies,
-              py::array winner, py::array reason) {
-        const py::ssize_t n = size();
-        if (moves.size() != n) throw std::invalid_argument("moves has the wrong size");
+              py::array winner, py::array reason, py::ssize_t begin) {
+        const py::ssize_t n = moves.size();
+        check_range(begin, n);
         const int64_t* m = moves.data();
         int8_t* w = writable<int8_t>(winner, n, "winner");
         int8_t* r = writable<int8_t>(reason, n, "reason");
         // keisei.env checks actions against the masks; this guards the games themselves
         // (an illegal move would corrupt a cshogi position) and changes nothing on failure.
         for (py::ssize_t i = 0; i < n; ++i)
-            if (!games_[i]->is_legal(static_cast<int>(m[i])))
-                throw std::invalid_argument("game " + std::to_string(i) + ": move " + std::to_string(m[i]) +
-                                            " is not legal in " + games_[i]->board.toSFEN());
+            if (!games_[begin + i]->is_legal(static_cast<int>(m[i])))
+                throw std::invalid_argument("game " + std::to_string(begin + i) + ": move " +
+                                            std::to_string(m[i]) + " is not legal in " +
+                                            games_[begin + i]->board.toSFEN());
         py::gil_scoped_release release;
-        parallel_for(n, threads_, [&](py::ssize_t begin, py::ssize_t end) {
-            for (py::ssize_t i = begin; i < end; ++i) {
-                Game& g = *games_[i];
+        parallel_for(n, threads_, [&](py::ssize_t first, py::ssize_t last) {
+            for (py::ssize_t i = first; i < last; ++i) {
+                Game& g = *games_[begin + i];
                 Outcome o = g.push(static_cast<int>(m[i]));
                 if (o.reason == kNone && static_cast<int>(g.moves.size()) >= max_plies)
                     o.reason = kMaxPlies;
@@ -307,14 +310,17 @@ public:
         return {o.winner, o.reason};
     }
 
-    // Writes every game's dlshogi planes (uint8 0/1), side to move, plies, legal-action
-    // mask and the move of each legal action, and the planes and mask bit-packed as
-    // np.packbits packs them (for the rollout buffer and a GPU: an eighth of the bytes); returns the legal action ids of all games
-    // concatenated, their counts per game, and the first game in which two legal moves
-    // share an action id (-1 if none).
+    // Writes the dlshogi planes (uint8 0/1), side to move, plies, legal-action mask and
+    // the move of each legal action of the games begin .. begin + count - 1 (every array
+    // holds those games' rows only), and the planes and mask bit-packed as np.packbits
+    // packs them (for the rollout buffer and a GPU: an eighth of the bytes); returns the
+    // legal action ids of those games concatenated, their counts per game, and the first
+    // game in which two legal moves share an action id (-1 if none).
     py::tuple observe(py::array obs, py::array mask, py::array move_of, py::array to_move, py::array plies,
-                      py::array obs_bits, py::array mask_bits) {
-        const py::ssize_t n = size();
+                      py::array obs_bits, py::array mask_bits, py::ssize_t begin, py::ssize_t count) {
+        if (count < 0) count = size() - begin;
+        check_range(begin, count);
+        const py::ssize_t n = count;
         uint8_t* o = writable<uint8_t>(obs, n * kPlanes * 81, "obs");
         bool* mk = writable<bool>(mask, n * kActions, "mask");
         uint8_t* ob = writable<uint8_t>(obs_bits, n * kObsBytes, "obs_bits");
@@ -322,11 +328,12 @@ public:
         int64_t* mo = writable<int64_t>(move_of, n * kActions, "move_of");
         int8_t* tm = writable<int8_t>(to_move, n, "to_move");
         int32_t* pl = writable<int32_t>(plies, n, "plies");
+        const auto game_at = [&](py::ssize_t i) -> const Game& { return *games_[begin + i]; };
         // Each game's labels start at the sum of the earlier games' legal-move counts, so
         // chunks of games can write theirs concurrently.
         std::vector<py::ssize_t> offset(static_cast<size_t>(n) + 1, 0);
         for (py::ssize_t i = 0; i < n; ++i)
-            offset[i + 1] = offset[i] + static_cast<py::ssize_t>(games_[i]->legal.size());
+            offset[i + 1] = offset[i] + static_cast<py::ssize_t>(game_at(i).legal.size());
         py::array_t<int64_t> labels(offset[n]);
         py::array_t<int64_t> counts(n);
         int64_t* lb = labels.mutable_data();
@@ -335,11 +342,11 @@ public:
         const LabelTable& label_of = label_table();
         {
             py::gil_scoped_release release;
-            parallel_for(n, threads_, [&](py::ssize_t begin, py::ssize_t end) {
-                std::memset(mk + begin * kActions, 0,
-                            static_cast<size_t>(end - begin) * kActions * sizeof(bool));
-                for (py::ssize_t i = begin; i < end; ++i) {
-                    const Game& g = *games_[i];
+            parallel_for(n, threads_, [&](py::ssize_t first, py::ssize_t last) {
+                std::memset(mk + first * kActions, 0,
+                            static_cast<size_t>(last - first) * kActions * sizeof(bool));
+                for (py::ssize_t i = first; i < last; ++i) {
+                    const Game& g = game_at(i);
                     write_features(g.board.pos, o + i * kPlanes * 81);
                     const int color = g.board.turn();
                     tm[i] = static_cast<int8_t>(color);
@@ -350,7 +357,7 @@ public:
                     int64_t* out = lb + offset[i];
                     for (const int move : g.legal) {
                         const int label = label_of(move, color);
-                        if (row[label]) collisions[i] = static_cast<int>(i);
+                        if (row[label]) collisions[i] = static_cast<int>(begin + i);
                         row[label] = true;
                         row_moves[label] = move;
                         *out++ = label;
@@ -397,6 +404,12 @@ private:
     std::vector<std::unique_ptr<Game>> games_;
     int threads_;
 
+    void check_range(py::ssize_t begin, py::ssize_t count) const {
+        if (begin < 0 || count < 0 || begin + count > size())
+            throw std::out_of_range("games " + std::to_string(begin) + ".." + std::to_string(begin + count - 1) +
+                                    " are outside 0.." + std::to_string(size() - 1));
+    }
+
     Game& game(int i) {
         if (i < 0 || i >= size())
             throw std::out_of_range("game " + std::to_string(i) + " is outside 0.." + std::to_string(size() - 1));
@@ -418,10 +431,11 @@ PYBIND11_MODULE(_games, m) {
         .def_property_readonly("threads", &GameBatch::threads)
         .def("set_game", &GameBatch::set_game, py::arg("game"), py::arg("sfen"))
         .def("push", &GameBatch::push, py::arg("moves"), py::arg("max_plies"), py::arg("winner"),
-             py::arg("reason"))
+             py::arg("reason"), py::arg("begin") = 0)
         .def("push_one", &GameBatch::push_one, py::arg("game"), py::arg("move"))
         .def("observe", &GameBatch::observe, py::arg("obs"), py::arg("mask"), py::arg("move_of"),
-             py::arg("to_move"), py::arg("plies"), py::arg("obs_bits"), py::arg("mask_bits"))
+             py::arg("to_move"), py::arg("plies"), py::arg("obs_bits"), py::arg("mask_bits"),
+             py::arg("begin") = 0, py::arg("count") = -1)
         .def("sfen", &GameBatch::sfen, py::arg("game"))
         .def("moves", &GameBatch::moves, py::arg("game"), py::arg("start") = 0)
         .def("legal_moves", &GameBatch::legal_moves, py::arg("game"))

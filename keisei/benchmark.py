@@ -499,6 +499,44 @@ def measure_train(options: BenchOptions, config: TrainConfig | None) -> Objects:
     return {"infer": infer, "train": metrics}
 
 
+def measure_overlap(options: BenchOptions, config: TrainConfig | None) -> Objects:
+    """``{"overlap": ...}``: end-to-end steps/s of ``config`` with ``env.overlap`` off and
+    on, two real trainers in this process measured in alternating rounds."""
+    config = _needs(config, "overlap")
+    variants = {
+        flag: config.model_copy(update={"env": config.env.model_copy(update={"overlap": flag})})
+        for flag in (False, True)
+    }
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory(prefix="keisei-bench-") as tmp:
+        runs = {
+            flag: _EndToEnd(cfg, Path(tmp) / f"overlap-{flag}") for flag, cfg in variants.items()
+        }
+        try:
+            for e2e in runs.values():
+                e2e.run(1)  # warm-up, not counted
+            for _ in range(options.rounds):
+                for flag, e2e in runs.items():
+                    steps, seconds, _cpu = e2e.run(options.updates)
+                    rates[flag].append(steps / seconds)
+        finally:
+            for e2e in runs.values():
+                e2e.close()
+    off, on = _median(rates[False]), _median(rates[True])
+    return {
+        "overlap": {
+            "games": config.env.num_games,
+            "device": str(runs[False].trainer.agent.device),
+            "off_steps_per_s": off,
+            "on_steps_per_s": on,
+            "on_over_off": on / off,
+            "rounds_off_steps_per_s": rates[False],
+            "rounds_on_steps_per_s": rates[True],
+            "updates_per_measurement": options.updates,
+        }
+    }
+
+
 # -- memory section ------------------------------------------------------------------------
 def _peak_rss_of_child(argv: list[str], log: Path) -> tuple[int, int, float]:
     """Run ``argv``; return (exit code, peak RSS in bytes, wall seconds)."""
@@ -721,6 +759,13 @@ SECTIONS: dict[str, Section] = {
             "train",
             "end-to-end training steps/s against the bound (includes infer)",
             measure_train,
+            True,
+        ),
+        Section(
+            "overlap",
+            "end-to-end steps/s with env.overlap off and on (the environment stepping half "
+            "of the games while the network acts on the other half)",
+            measure_overlap,
             True,
         ),
         Section("memory", "peak RSS of `keisei train`, bytes per step", measure_memory, True),

@@ -156,6 +156,12 @@ class EnvSection(_Section):
         le=256,
         description="C++ threads stepping the games (results do not depend on it)",
     )
+    overlap: bool = Field(
+        False,
+        description="step half of the games while the network acts on the other half "
+        "(needs 2 games per rank and no gumbel search; reproducible, but not the same bits "
+        "as without: the network sees batches of half the size)",
+    )
 
 
 class RolloutSection(_Section):

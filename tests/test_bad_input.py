@@ -482,6 +482,33 @@ def test_train_config_cases(
     assert line == f"keisei train: error: {message}"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["env.overlap=true", "env.num_games=1"],
+            "config key 'env.overlap' needs at least 2 games per process to split in halves; "
+            "env.num_games is 1",
+        ),
+        (
+            ["env.overlap=true", "--nproc", "4"],
+            "config key 'env.overlap' needs at least 2 games per process to split in halves; "
+            "env.num_games is 4 over 4 processes",
+        ),
+        (
+            ["env.overlap=true", "gumbel.simulations=4"],
+            "config key 'env.overlap' cannot be combined with the Gumbel search "
+            "(gumbel.simulations is 4): use one or the other",
+        ),
+    ],
+)
+def test_overlap_needs_halves_of_games(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], overrides: list[str], message: str
+) -> None:
+    line = one_line_refusal(train_argv(tmp_path, *overrides), capfd, tmp_path, "env.overlap")
+    assert line == f"keisei train: error: {message}"
+
+
 def test_torch_threads_beyond_four_per_cpu(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -152,6 +152,21 @@ def test_bench_infer_with_overrides(tmp_path: Path) -> None:
     assert data["infer"]["model"]["channels"] == 4 and positive(data["infer"]["bound_steps_per_s"])
 
 
+@pytest.mark.usefixtures("one_torch_thread")
+def test_bench_overlap_measures_both_ways(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "overlap.json"
+    args = ["bench", "overlap", "--preset", "tiny", "--rounds", "2", "--updates", "1"]
+    assert main([*args, "--json", str(out)]) == 0
+    m = json.loads(out.read_text(encoding="utf-8"))["overlap"]
+    assert (m["games"], m["device"], m["updates_per_measurement"]) == (4, "cpu", 1)
+    assert len(m["rounds_off_steps_per_s"]) == len(m["rounds_on_steps_per_s"]) == 2
+    assert m["on_over_off"] == m["on_steps_per_s"] / m["off_steps_per_s"]
+    assert positive(m["on_over_off"])
+    assert "overlap on / off" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -169,6 +184,10 @@ def test_bench_infer_with_overrides(tmp_path: Path) -> None:
         # keisei.config's message, which lists every preset (tested with the config).
         (["infer", "--preset", "huge"], "unknown preset 'huge' (choose from default, tiny"),
         (["train", "model.blocks=0"], "config key 'model.blocks': "),
+        (
+            ["overlap", "env.num_games=1", "--preset", "tiny"],
+            "config key 'env.overlap' needs at least 2 games per process",
+        ),
         (["train", "--nproc", "1"], "--nproc must be in 2..64, got 1"),
         (["env", "--nproc", "2"], "--nproc applies to the train and ranks sections"),
     ],

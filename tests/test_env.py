@@ -25,6 +25,7 @@ from keisei.game.env import (
     IllegalActionError,
     ShogiEnv,
     StepResult,
+    join_steps,
     random_legal,
 )
 
@@ -734,6 +735,89 @@ def test_threads_give_the_same_games() -> None:
     assert sum(any(f is not None for f in t[6]) for t in one) > 0  # games ended and restarted
     assert trace(3) == one
     assert trace(16) == one  # more threads than games
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    games=st.integers(2, 9),
+    cut=st.integers(1, 8),
+    threads=st.integers(1, 3),
+    start_sfens=st.sampled_from(START_SETS),
+)
+def test_stepping_two_slices_is_one_step_of_all(
+    seed: int, games: int, cut: int, threads: int, start_sfens: list[str] | None
+) -> None:
+    """The trainer's ``env.overlap`` steps the games in two slices, one after the other:
+    the same games, results, restarts (start positions drawn in the same order) and
+    observations as one step of all of them, and ``part``/``join_steps`` split and join
+    a batch's rows exactly."""
+    cut = min(cut, games - 1)
+    whole = ShogiEnv(games, max_plies=12, start_sfens=start_sfens, threads=threads)
+    halves = ShogiEnv(games, max_plies=12, start_sfens=start_sfens, threads=threads)
+    step, parts = whole.reset(seed), halves.reset(seed)
+    rng = np.random.default_rng(seed)
+    ended = 0
+    for _ in range(30):
+        actions = random_legal(step, rng)
+        first, second = slice(0, cut), slice(cut, games)
+        assert snapshot(join_steps([step.part(first), step.part(second)])) == snapshot(step)
+        step = whole.step(actions)
+        parts = join_steps([halves.step(actions[:cut], first), halves.step(actions[cut:], second)])
+        assert snapshot(parts) == snapshot(step)
+        assert np.array_equal(parts.packed_obs, step.packed_obs)
+        assert np.array_equal(parts.packed_mask, step.packed_mask)
+        ended += int(step.done.sum())
+    assert ended > 0  # games ended and restarted
+    assert halves.state_dict() == whole.state_dict()
+
+
+def test_stepping_a_slice_leaves_the_other_games() -> None:
+    env = ShogiEnv(4)
+    step = env.reset(0)
+    first = env.step(random_legal(step, np.random.default_rng(0))[1:3], slice(1, 3))
+    assert first.obs.shape == (2, *OBS_SHAPE) and first.plies.tolist() == [1, 1]
+    assert [env._games.ply(i) for i in range(4)] == [0, 1, 1, 0]
+    # The other games' actions are still checked against their own positions.
+    with pytest.raises(IllegalActionError, match="game 1: action 0 is not a legal move"):
+        env.step(np.zeros(2, np.int64), slice(1, 3))
+
+
+@pytest.mark.parametrize(
+    ("games", "problem"),
+    [
+        (slice(0, 0), "non-empty contiguous slice of 0..3"),
+        (slice(3, 1), "non-empty contiguous slice"),
+        (slice(0, 4, 2), "non-empty contiguous slice"),
+        (slice(None, 2), "with both ends"),
+        (slice(2, 5), r"games slice\(2, 5, None\) is outside 0..3"),
+        (slice(-2, 4), r"is outside 0..3"),
+    ],
+)
+def test_a_bad_slice_of_games_is_refused(games: slice, problem: str) -> None:
+    env = ShogiEnv(4)
+    step = env.reset(0)
+    with pytest.raises(ValueError, match=problem):
+        env.step(random_legal(step, np.random.default_rng(0))[:2], games)
+    assert [env._games.ply(i) for i in range(4)] == [0, 0, 0, 0]
+
+
+def test_actions_for_a_slice_must_match_its_size() -> None:
+    env = ShogiEnv(4)
+    step = env.reset(0)
+    with pytest.raises(IllegalActionError, match=r"actions must have shape \(2,\), got \(4,\)"):
+        env.step(random_legal(step, np.random.default_rng(0)), slice(0, 2))
+
+
+def test_the_extension_refuses_games_outside_the_batch() -> None:
+    games = GameBatch(2)
+    games.set_game(0, START)
+    games.set_game(1, START)
+    move = np.array(games.legal_moves(1)[:1], dtype=np.int64)
+    with pytest.raises(IndexError, match=r"games 2..2 are outside 0..1"):
+        games.push(move, 512, np.zeros(1, np.int8), np.zeros(1, np.int8), 2)
+    games.push(move, 512, np.zeros(1, np.int8), np.zeros(1, np.int8), 1)
+    assert (games.ply(0), games.ply(1)) == (0, 1)
 
 
 def test_threads_must_be_positive() -> None:

@@ -147,6 +147,58 @@ def test_signal_then_resume(
     assert final_info(run_dir)["weights_sha256"] == reference[2048]
 
 
+@pytest.fixture(scope="module")
+def overlap_reference(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Final weights hash of an uninterrupted 2048-step run with ``env.overlap``."""
+    run_dir = tmp_path_factory.mktemp("overlap")
+    assert Train(run_dir).run(run_dir, "--total-steps", "2048", "env.overlap=true") == 0
+    assert_consistent(run_dir)
+    return str(final_info(run_dir)["weights_sha256"])
+
+
+def test_overlap_is_reproducible_and_resumes_bit_for_bit(
+    train: Train, tmp_path: Path, overlap_reference: str
+) -> None:
+    # The environment steps one half of the games while the network acts on the other,
+    # through a rollout's end, a checkpoint and a resume that starts the pipeline afresh.
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "1024", "env.overlap=true") == 0
+    assert_consistent(run_dir)
+    assert train.run(run_dir, "--total-steps", "2048", "--resume", "latest") == 0
+    info = assert_consistent(run_dir)
+    assert info["global_step"] == 2048
+    assert info["weights_sha256"] == overlap_reference
+
+
+def test_overlap_can_be_turned_on_at_resume(train: Train, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "1024") == 0
+    argv = ["--total-steps", "2048", "--resume", "latest", "env.overlap=true"]
+    assert train.run(run_dir, *argv) == 0
+    assert assert_consistent(run_dir)["global_step"] == 2048
+
+
+def test_overlap_signal_then_resume(train: Train, tmp_path: Path) -> None:
+    # A stop between two plies, while the first half's next actions were already chosen:
+    # they are forgotten, with their random draws, and the resumed run ends the same. Long
+    # rollouts (1,024 steps, about a second here) make the signal land inside one.
+    argv = ["--total-steps", "2048", "env.overlap=true", "rollout.steps_per_game=256"]
+    assert train.run(tmp_path / "ref", *argv) == 0
+    reference = final_info(tmp_path / "ref")["weights_sha256"]
+    run_dir = tmp_path / "run"
+    proc = train.spawn(run_dir, *argv)
+    wait_for_event(run_dir, "start")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 130, output
+    info = assert_consistent(run_dir)
+    assert info["status"] == "interrupted"
+    assert 0 < info["global_step"] < 1024, "the signal did not land inside the first rollout"
+    assert train.run(run_dir, "--resume", "latest") == 0
+    assert final_info(run_dir)["weights_sha256"] == reference
+
+
 class RaiseAt:
     """A hook that fails: a real seam for injecting an exception into the loop."""
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from keisei.benchmark import ALL, SECTIONS, BenchOptions, bench_config, measure, section_names
 from keisei.config import ConfigError, TrainConfig, load_config
 from keisei.errors import UsageError
+from keisei.training.build import check_overlap
 
 Row = tuple[str, str]  # figure, measured
 Results = dict[str, Any]
@@ -129,6 +130,16 @@ def _rows_ranks(results: Results) -> list[Row]:
     ]
 
 
+def _rows_overlap(results: Results) -> list[Row]:
+    m = results["overlap"]
+    where = f"{m['games']} games, {m['device']}"
+    return [
+        (f"end-to-end steps/s, env.overlap off ({where})", f"{m['off_steps_per_s']:,.0f}"),
+        (f"end-to-end steps/s, env.overlap on ({where})", f"{m['on_steps_per_s']:,.0f}"),
+        ("overlap on / off", f"{m['on_over_off']:.3f}"),
+    ]
+
+
 ROWS: dict[str, Callable[[Results], list[Row]]] = {
     "env": _rows_env,
     "infer": _rows_infer,
@@ -136,6 +147,7 @@ ROWS: dict[str, Callable[[Results], list[Row]]] = {
     "memory": _rows_memory,
     "search": _rows_search,
     "ranks": _rows_ranks,
+    "overlap": _rows_overlap,
 }
 
 
@@ -300,9 +312,13 @@ def _config(args: argparse.Namespace) -> TrainConfig | None:
     if not any(SECTIONS[name].uses_config for name in section_names(args.section)):
         return None
     try:
-        return bench_config(load_config(args.preset, args.config, args.overrides))
+        config = bench_config(load_config(args.preset, args.config, args.overrides))
+        if "overlap" in section_names(args.section):  # it measures the config with overlap on
+            on = config.env.model_copy(update={"overlap": True})
+            check_overlap(config.model_copy(update={"env": on}), 1)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    return config
 
 
 def _progress(line: str) -> None:

@@ -30,7 +30,7 @@ from keisei.evaluation.hook import EvaluationHook
 from keisei.game.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
 from keisei.game.env import validate_sfen
 from keisei.rl.rollout import RolloutBuffer
-from keisei.training.build import device_for
+from keisei.training.build import check_overlap, device_for
 from keisei.training.checkpoint import load_model, model_path
 
 
@@ -307,6 +307,10 @@ def check_world(config: TrainConfig, world: int, payload: dict[str, Any] | None 
                 f"{'es' if saved != 1 else ''} and this run has {world}: resume it with "
                 f"--nproc {saved} (each rank's games and random streams are in it)"
             )
+    try:
+        check_overlap(config, world)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     if world == 1:
         return
     for key, value in (

@@ -111,9 +111,10 @@ def default_hooks(config: TrainConfig) -> list[Hook]:
     return hooks
 
 
-# Keys of the checked sections that change speed only, never results (and may be missing
-# from older checkpoints).
-_FREE_ON_RESUME = {("env", "threads")}
+# Keys of the checked sections that change speed, not what the run is (and may be missing
+# from older checkpoints): env.threads gives the same bits, env.overlap the same algorithm
+# with the network's outputs computed in batches of half the size (their last bits).
+_FREE_ON_RESUME = {("env", "threads"), ("env", "overlap")}
 
 
 def _check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:

@@ -17,6 +17,7 @@ class GameBatch:
         max_plies: int,
         winner: npt.NDArray[np.int8],
         reason: npt.NDArray[np.int8],
+        begin: int = 0,
     ) -> None: ...
     def push_one(self, game: int, move: int) -> tuple[int, int]: ...
     def observe(
@@ -28,6 +29,8 @@ class GameBatch:
         plies: npt.NDArray[np.int32],
         obs_bits: npt.NDArray[np.uint8],
         mask_bits: npt.NDArray[np.uint8],
+        begin: int = 0,
+        count: int = -1,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]: ...
     def sfen(self, game: int) -> str: ...
     def moves(self, game: int, start: int = 0) -> list[int]: ...

@@ -96,6 +96,41 @@ class StepResult:
         default_factory=lambda: np.zeros((0, PACKED_MASK_BYTES), np.uint8)
     )
 
+    def part(self, games: slice) -> StepResult:
+        """The rows of the games in ``games`` (a contiguous slice with both ends)."""
+        lo, hi = games.start, games.stop
+        offsets = np.concatenate([[0], np.cumsum(self.legal_counts)])
+        return StepResult(
+            obs=self.obs[lo:hi],
+            mask=self.mask[lo:hi],
+            reward=self.reward[lo:hi],
+            done=self.done[lo:hi],
+            to_move=self.to_move[lo:hi],
+            plies=self.plies[lo:hi],
+            finished=self.finished[lo:hi],
+            legal_actions=self.legal_actions[offsets[lo] : offsets[hi]],
+            legal_counts=self.legal_counts[lo:hi],
+            packed_obs=self.packed_obs[lo:hi],
+            packed_mask=self.packed_mask[lo:hi],
+        )
+
+
+def join_steps(parts: list[StepResult]) -> StepResult:
+    """The parts of a batch (``StepResult.part``, or ``ShogiEnv.step`` of slices) as one."""
+    return StepResult(
+        obs=np.concatenate([p.obs for p in parts]),
+        mask=np.concatenate([p.mask for p in parts]),
+        reward=np.concatenate([p.reward for p in parts]),
+        done=np.concatenate([p.done for p in parts]),
+        to_move=np.concatenate([p.to_move for p in parts]),
+        plies=np.concatenate([p.plies for p in parts]),
+        finished=[game for p in parts for game in p.finished],
+        legal_actions=np.concatenate([p.legal_actions for p in parts]),
+        legal_counts=np.concatenate([p.legal_counts for p in parts]),
+        packed_obs=np.concatenate([p.packed_obs for p in parts]),
+        packed_mask=np.concatenate([p.packed_mask for p in parts]),
+    )
+
 
 def random_legal(
     step: StepResult, rng: np.random.Generator, slots: npt.NDArray[np.int64] | None = None
@@ -350,14 +385,26 @@ class ShogiEnv:
         return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
 
     # -- stepping --------------------------------------------------------------------
-    def _check_actions(self, actions: Any) -> npt.NDArray[np.int64]:
+    def _games_range(self, games: slice | None) -> tuple[int, int]:
+        """(first, end) of ``games``, a contiguous slice of the game slots (None: all)."""
+        if games is None:
+            return 0, self.num_games
+        lo, hi, stride = games.indices(self.num_games)
+        if stride != 1 or lo >= hi or games.start is None or games.stop is None:
+            raise ValueError(
+                f"games must be a non-empty contiguous slice of 0..{self.num_games - 1} "
+                f"with both ends, got {games}"
+            )
+        if games.start != lo or games.stop != hi:
+            raise ValueError(f"games {games} is outside 0..{self.num_games - 1}")
+        return lo, hi
+
+    def _check_actions(self, actions: Any, lo: int, hi: int) -> npt.NDArray[np.int64]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         arr = np.asarray(actions)
-        if arr.shape != (self.num_games,):
-            raise IllegalActionError(
-                f"actions must have shape ({self.num_games},), got {arr.shape}"
-            )
+        if arr.shape != (hi - lo,):
+            raise IllegalActionError(f"actions must have shape ({hi - lo},), got {arr.shape}")
         if arr.dtype.kind not in "iu":
             raise IllegalActionError(f"actions must be integers, got dtype {arr.dtype}")
         arr = arr.astype(np.int64)
@@ -365,59 +412,75 @@ class ShogiEnv:
         if (
             int(arr.min()) >= 0
             and int(arr.max()) < NUM_ACTIONS
-            and self._mask_flat[self._row_offsets + arr].all()
+            and self._mask_flat[self._row_offsets[lo:hi] + arr].all()
         ):
             return arr
         bad = []
-        for i in np.flatnonzero((arr < 0) | (arr >= NUM_ACTIONS)).tolist():
-            bad.append(f"game {i}: action {int(arr[i])} is outside 0..{NUM_ACTIONS - 1}")
+        for j in np.flatnonzero((arr < 0) | (arr >= NUM_ACTIONS)).tolist():
+            bad.append(f"game {lo + j}: action {int(arr[j])} is outside 0..{NUM_ACTIONS - 1}")
         inside = np.clip(arr, 0, NUM_ACTIONS - 1)
-        for i in np.flatnonzero(~self._mask[self._rows, inside]).tolist():
-            if not (0 <= arr[i] < NUM_ACTIONS):
+        for j in np.flatnonzero(~self._mask[self._rows[lo:hi], inside]).tolist():
+            if not (0 <= arr[j] < NUM_ACTIONS):
                 continue
             bad.append(
-                f"game {i}: action {int(arr[i])} is not a legal move in position "
-                f"{self._games.sfen(i)}"
+                f"game {lo + j}: action {int(arr[j])} is not a legal move in position "
+                f"{self._games.sfen(lo + j)}"
             )
         if bad:
             raise IllegalActionError("; ".join(bad))
         return arr
 
-    def step(self, actions: Any) -> StepResult:
-        arr = self._check_actions(actions)
-        moves = self._move_of_flat[self._row_offsets + arr]
-        mover = self._to_move.copy()
-        self._games.push(moves, self.max_plies, self._winner, self._reason)
-        done = self._reason >= 0
-        reward = np.zeros(self.num_games, dtype=np.float32)
-        finished: list[GameResult | None] = [None] * self.num_games
-        for i in np.flatnonzero(done).tolist():
-            winner = int(self._winner[i])
+    def step(self, actions: Any, games: slice | None = None) -> StepResult:
+        """Play one action in each game of ``games`` (a contiguous slice such as
+        ``slice(0, 8)``; None: every game) and return those games' new observations.
+
+        The other games are left as they are, so the halves of a batch can be stepped one
+        after the other (the trainer's ``env.overlap``); stepping ``slice(0, k)`` and then
+        ``slice(k, n)`` gives the same games, results and start positions as one step of
+        all ``n``. Not thread-safe: one step at a time.
+        """
+        lo, hi = self._games_range(games)
+        arr = self._check_actions(actions, lo, hi)
+        moves = self._move_of_flat[self._row_offsets[lo:hi] + arr]
+        mover = self._to_move[lo:hi].copy()
+        winners, reasons = self._winner[lo:hi], self._reason[lo:hi]
+        self._games.push(moves, self.max_plies, winners, reasons, lo)
+        done = reasons >= 0
+        reward = np.zeros(hi - lo, dtype=np.float32)
+        finished: list[GameResult | None] = [None] * (hi - lo)
+        for j in np.flatnonzero(done).tolist():
+            i = lo + j
+            winner = int(winners[j])
             if winner >= 0:
-                reward[i] = 1.0 if winner == mover[i] else -1.0
+                reward[j] = 1.0 if winner == mover[j] else -1.0
             record = tuple(self._games.moves(i))
-            finished[i] = GameResult(
+            finished[j] = GameResult(
                 None if winner < 0 else winner,
-                REASONS[self._reason[i]],
+                REASONS[reasons[j]],
                 len(record),
                 self._start[i],
                 record,
             )
             self._start_game(self._games, i)
-        return self._result(reward, done, finished)
+        return self._result(reward, done, finished, lo, hi)
 
     def _result(
         self,
         reward: npt.NDArray[np.float32],
         done: npt.NDArray[np.bool_],
         finished: list[GameResult | None],
+        lo: int = 0,
+        hi: int | None = None,
     ) -> StepResult:
-        obs = np.empty((self.num_games, *OBS_SHAPE), dtype=np.uint8)
-        plies = np.empty(self.num_games, dtype=np.int32)
-        packed_obs = np.empty((self.num_games, PACKED_OBS_BYTES), dtype=np.uint8)
-        packed_mask = np.empty((self.num_games, PACKED_MASK_BYTES), dtype=np.uint8)
+        hi = self.num_games if hi is None else hi
+        n = hi - lo
+        obs = np.empty((n, *OBS_SHAPE), dtype=np.uint8)
+        plies = np.empty(n, dtype=np.int32)
+        packed_obs = np.empty((n, PACKED_OBS_BYTES), dtype=np.uint8)
+        packed_mask = np.empty((n, PACKED_MASK_BYTES), dtype=np.uint8)
+        mask, to_move = self._mask[lo:hi], self._to_move[lo:hi]
         labels, counts, collision = self._games.observe(
-            obs, self._mask, self._move_of, self._to_move, plies, packed_obs, packed_mask
+            obs, mask, self._move_of[lo:hi], to_move, plies, packed_obs, packed_mask, lo, n
         )
         if collision >= 0:
             raise ActionCollisionError(
@@ -426,10 +489,10 @@ class ShogiEnv:
             )
         return StepResult(
             obs=obs,
-            mask=self._mask.copy(),
+            mask=mask.copy(),
             reward=reward,
             done=done,
-            to_move=self._to_move.copy(),
+            to_move=to_move.copy(),
             plies=plies,
             finished=finished,
             legal_actions=labels,

@@ -42,6 +42,24 @@ def device_hint(config: TrainConfig, device: torch.device) -> str | None:
     )
 
 
+def check_overlap(config: TrainConfig, world: int) -> None:
+    """``env.overlap`` splits each rank's games in two halves: it needs two games per rank,
+    and the Gumbel search, which searches all of a rank's games at once, cannot use it."""
+    if not config.env.overlap:
+        return
+    if config.env.num_games // world < 2:
+        ranks = f" over {world} processes" if world > 1 else ""
+        raise ConfigError(
+            f"config key 'env.overlap' needs at least 2 games per process to split in "
+            f"halves; env.num_games is {config.env.num_games}{ranks}"
+        )
+    if config.gumbel.simulations > 0:
+        raise ConfigError(
+            "config key 'env.overlap' cannot be combined with the Gumbel search "
+            f"(gumbel.simulations is {config.gumbel.simulations}): use one or the other"
+        )
+
+
 def build_trainer(
     config: TrainConfig,
     run_dir: Path,
@@ -63,6 +81,7 @@ def build_trainer(
     torch.manual_seed(config.run.seed)  # the same initial weights on every rank
     device = device or device_for(config)
     model = ActorCritic(config.model)
+    check_overlap(config, world)
     games = config.env.num_games // world
     env = ShogiEnv(
         games,
