@@ -164,7 +164,9 @@ def free_port() -> int:
 
 
 def test_two_nodes_through_torchrun(tmp_path: Path) -> None:
-    """Two torchrun invocations (two "hosts" on localhost), one rank each."""
+    """Two torchrun invocations (two "hosts" on localhost), one rank each; with
+    ``env.overlap`` each rank steps its two games as two halves of one (the counters are
+    those of any 768-step tiny run: every game ends at the ply limit)."""
     run = tmp_path / "run"
     port = free_port()
     nodes = [
@@ -185,7 +187,7 @@ def test_two_nodes_through_torchrun(tmp_path: Path) -> None:
                 str(port),
                 "-m",
                 "keisei",
-                *args(run, "run.total_steps=768"),
+                *args(run, "run.total_steps=768", "env.overlap=true"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
