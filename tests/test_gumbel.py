@@ -125,6 +125,26 @@ def test_search_finds_every_mate_in_one_and_leaves_the_boards() -> None:
         assert search.evaluations == len(legal) - terminal_children(board)
 
 
+def test_the_ply_limit_is_a_draw_in_the_search() -> None:
+    """At ``env.max_plies`` a game is drawn, as ShogiEnv scores it: one ply before the
+    limit, every child that does not end the game otherwise is a draw, scored without the
+    network, and a mate on the last allowed ply still wins."""
+    agent = untrained_agent()
+    for board in boards_of(mate_positions()[:4]):
+        legal = {move_label(m, board.turn) for m in board.legal_moves}
+        cfg = GumbelSection(simulations=len(legal), considered=len(legal), c_scale=1.0)
+        search = GumbelSearch(cfg, agent.outputs, max_plies=len(board.history) + 1)
+        logits, values = root_outputs(agent, [board])
+        out = search.run([board], logits, values, torch.Generator().manual_seed(0))
+        assert search.evaluations == 0
+        assert int(out.actions[0]) in mating_labels(board)
+        assert out.root_q[0] == 1.0
+    start = cshogi.Board()
+    search = GumbelSearch(GumbelSection(simulations=30, considered=30), agent.outputs, 1)
+    out = search.run([start], *root_outputs(agent, [start]), torch.Generator().manual_seed(0))
+    assert (search.evaluations, float(out.root_q[0])) == (0, 0.0)
+
+
 def test_search_is_a_function_of_the_generator() -> None:
     boards = boards_of(mate_positions())
     agent = untrained_agent()

@@ -22,7 +22,10 @@ lockstep so that each simulation is one network call over all games:
   clipped policy gradient). Values and returns stay PPO's.
 * **Terminal positions** are exact, without the network: no legal move (mated) -1 for the
   side to move, a repetition by cshogi's ``is_draw`` (0, or +-1 for perpetual check), a
-  nyugyoku the side to move may declare +1, a mate in one for the side to move +1.
+  nyugyoku the side to move may declare +1, the game's ply limit (``env.max_plies``) 0,
+  a mate in one for the side to move +1. That is the environment's order: a move that
+  mates or repeats on the last allowed ply counts as such, and at the limit the side to
+  move has no move left to mate with.
 
 The tree is built afresh for each move (nothing is kept between moves).
 """
@@ -142,11 +145,16 @@ class SearchOutput:
 class GumbelSearch:
     """Gumbel AlphaZero's root search and improved policy over a batch of games."""
 
-    def __init__(self, cfg: GumbelSection, evaluate: Evaluate) -> None:
+    def __init__(
+        self, cfg: GumbelSection, evaluate: Evaluate, max_plies: int | None = None
+    ) -> None:
+        """``max_plies``: a position after that many plies of its game (the length of its
+        board's history) is a draw, as ``ShogiEnv`` scores it; None: no limit."""
         if cfg.simulations < 1:
             raise ValueError(f"simulations must be >= 1, got {cfg.simulations}")
         self.cfg = cfg
         self.evaluate = evaluate
+        self.max_plies = max_plies
         self.evaluations = 0  # positions sent to the network (roots excluded)
 
     def _new_node(self, board: cshogi.Board) -> _Node:
@@ -161,7 +169,11 @@ class GumbelSearch:
         moves = [int(m) for m in board.legal_moves]
         if not moves:
             return _Node([], color, -1.0)
-        if board.is_nyugyoku() or (not board.is_check() and board.mate_move_in_1ply()):
+        if board.is_nyugyoku():
+            return _Node([], color, 1.0)
+        if self.max_plies is not None and len(board.history) >= self.max_plies:
+            return _Node([], color, 0.0)
+        if not board.is_check() and board.mate_move_in_1ply():
             return _Node([], color, 1.0)
         return _Node(moves, color)
 

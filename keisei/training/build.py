@@ -107,7 +107,9 @@ def build_trainer(
         hooks=list(hooks or []),
         stop=stop or StopRequest(),
         collective=ranks,
-        search=GumbelSearch(config.gumbel, agent.outputs) if searching else None,
+        search=GumbelSearch(config.gumbel, agent.outputs, config.env.max_plies)
+        if searching
+        else None,
     )
 
 
