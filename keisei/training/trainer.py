@@ -47,6 +47,8 @@ from keisei.training.sinks import Sinks
 from keisei.training.state import TrainState
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# Seconds a rank that lost contact with a failed one waits before it exits (run_session).
+LOST_CONTACT_GRACE_S = 3.0
 
 # What acting returns for a batch of games: actions, their log-probabilities, values, and
 # the search's policy targets (None without the search).
@@ -509,6 +511,10 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
             with contextlib.suppress(Exception):
                 sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
             sinks.close()
+            if _in_collective(exc):
+                # A consequence of another rank's end: let that rank exit first, so that
+                # torch's launcher sees it fail first and the run's message names it.
+                time.sleep(LOST_CONTACT_GRACE_S)
             return code
         try:
             path = trainer.save_checkpoint("failed")
