@@ -778,13 +778,25 @@ def wait_for_sigint_handler(pid: int) -> None:
     raise AssertionError("the interpreter never caught SIGINT")
 
 
+def wait_for_library(pid: int, name: str) -> None:
+    """Until the process has mapped a shared library whose path contains ``name``: a point
+    inside its imports however fast or loaded the machine is (a fixed delay is not)."""
+    maps = Path(f"/proc/{pid}/maps")
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if name in maps.read_text():
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"the process never loaded {name}")
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("delay", [0.3, 0.6])
-def test_ctrl_c_while_starting(tmp_path: Path, delay: float) -> None:
+@pytest.mark.parametrize("library", ["libtorch_cpu", "_cshogi"])
+def test_ctrl_c_while_starting(tmp_path: Path, library: str) -> None:
     """SIGINT while Python imports torch and cshogi: exit 130, one line, nothing created."""
     proc = keisei(*train_argv(tmp_path))
     wait_for_sigint_handler(proc.pid)
-    time.sleep(delay)  # into the imports, well before training starts
+    wait_for_library(proc.pid, library)  # into the imports, well before training starts
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=TIMEOUT)
     assert (proc.returncode, out, err) == (130, "", "keisei: interrupted\n")

@@ -236,7 +236,9 @@ def test_help_prints_single_percent_signs(capsys: pytest.CaptureFixture[str]) ->
 def test_interrupted_before_any_game_finished_names_no_directory(tmp_path: Path) -> None:
     # The engine hangs at its first move; Ctrl-C (SIGINT) arrives while keisei waits for it.
     pids = tmp_path / "pids"
-    engine = fault_engine(tmp_path, "hang", 1, pids=pids)
+    # once=True: the engine marks the moment it starts hanging (its first "go").
+    engine = fault_engine(tmp_path, "hang", 1, once=True, pids=pids)
+    hanging = tmp_path / "faulty_hang_1.fired"
     records = tmp_path / "records"
     cmd = [sys.executable, "-m", "keisei", "evaluate", "--agent", f"usi:{engine}",
            "--opponent", "random", "--games", "2", "--records", str(records)]  # fmt: skip
@@ -244,8 +246,9 @@ def test_interrupted_before_any_game_finished_names_no_directory(tmp_path: Path)
     deadline = time.monotonic() + 60
     while not started(pids) and time.monotonic() < deadline:
         time.sleep(0.05)
+    while not hanging.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # handshake done, the first "go" received (the move is due in 6 s)
     ((_, group),) = started(pids)
-    time.sleep(1.5)  # handshake done, the first "go" sent (the move is due in 6 s)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
