@@ -180,9 +180,9 @@ def test_overlap_can_be_turned_on_at_resume(train: Train, tmp_path: Path) -> Non
 
 def test_overlap_signal_then_resume(train: Train, tmp_path: Path) -> None:
     # A stop between two plies, while the first half's next actions were already chosen:
-    # they are forgotten, with their random draws, and the resumed run ends the same. Long
-    # rollouts (1,024 steps, about a second here) make the signal land inside one.
-    argv = ["--total-steps", "2048", "env.overlap=true", "rollout.steps_per_game=256"]
+    # they are forgotten, with their random draws, and the resumed run ends the same. A long
+    # rollout (the run's one: 1,024 steps, about a second here) makes the signal land in it.
+    argv = ["--total-steps", "1024", "env.overlap=true", "rollout.steps_per_game=256"]
     assert train.run(tmp_path / "ref", *argv) == 0
     reference = final_info(tmp_path / "ref")["weights_sha256"]
     run_dir = tmp_path / "run"
@@ -194,7 +194,7 @@ def test_overlap_signal_then_resume(train: Train, tmp_path: Path) -> None:
     assert proc.returncode == 130, output
     info = assert_consistent(run_dir)
     assert info["status"] == "interrupted"
-    assert 0 < info["global_step"] < 1024, "the signal did not land inside the first rollout"
+    assert 0 < info["global_step"] < 1024, "the signal did not land inside the rollout"
     assert train.run(run_dir, "--resume", "latest") == 0
     assert final_info(run_dir)["weights_sha256"] == reference
 
