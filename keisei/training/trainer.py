@@ -321,7 +321,7 @@ class Trainer:
         found = self.search.run(self.env.boards(), logits, values, self.rng.generator)
         return found.actions, found.logp, found.values, found.targets
 
-    def parts(self) -> list[slice]:
+    def game_slices(self) -> list[slice]:
         """The games acted on and stepped together: all of them, or with ``env.overlap``
         two halves, so that the environment steps one while the network acts on the other.
         """
@@ -347,7 +347,7 @@ class Trainer:
         reproducible and resumes bit for bit; it differs from a run without overlap in the
         last bits of the network's outputs, which halves of the batch are computed in.
         """
-        bounds = self.parts()
+        bounds = self.game_slices()
         if self._ahead is not None:
             acted, self._ahead = [self._ahead[0]], None
         else:
@@ -389,7 +389,7 @@ class Trainer:
     def run(self) -> str:
         """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
         assert self.current is not None, "call start_fresh() or restore() first"
-        bounds = self.parts()
+        bounds = self.game_slices()
         parts = [self.current.part(b) for b in bounds] if len(bounds) > 1 else [self.current]
         if len(parts) > 1:
             self._stepper = futures.ThreadPoolExecutor(1, thread_name_prefix="keisei-env")
