@@ -19,6 +19,7 @@ import string
 import subprocess
 import sys
 import time
+import tomllib
 import types
 import typing
 from pathlib import Path
@@ -735,9 +736,17 @@ def test_validate_sfen_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None
     assert capfd.readouterr() == ("", "")
 
 
-def keisei(*args: str) -> subprocess.Popen[str]:
+def console_script() -> tuple[str, ...]:
+    """Interpreter arguments that run pyproject.toml's ``keisei`` script as its wrapper does."""
+    pyproject = Path(__file__).parent.parent / "pyproject.toml"
+    entry = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]["keisei"]
+    module, function = entry.split(":")
+    return ("-c", f"import sys; from {module} import {function}; sys.exit({function}())")
+
+
+def keisei(*args: str, launcher: tuple[str, ...] = ("-m", "keisei")) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "keisei", *args],
+        [sys.executable, *launcher, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -792,9 +801,12 @@ def wait_for_library(pid: int, name: str) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("library", ["libtorch_cpu", "_cshogi"])
-def test_ctrl_c_while_starting(tmp_path: Path, library: str) -> None:
+@pytest.mark.parametrize(
+    "launcher", [("-m", "keisei"), console_script()], ids=["python -m keisei", "console script"]
+)
+def test_ctrl_c_while_starting(tmp_path: Path, library: str, launcher: tuple[str, ...]) -> None:
     """SIGINT while Python imports torch and cshogi: exit 130, one line, nothing created."""
-    proc = keisei(*train_argv(tmp_path))
+    proc = keisei(*train_argv(tmp_path), launcher=launcher)
     wait_for_sigint_handler(proc.pid)
     wait_for_library(proc.pid, library)  # into the imports, well before training starts
     proc.send_signal(signal.SIGINT)

@@ -3,8 +3,9 @@
 Exit codes: 0 finished, 1 failed, 2 bad input, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.
 
 Bad input is reported in one line on stderr (argparse's own errors included) and nothing
-is created. The console script is ``keisei.cli.start.main``, which makes Ctrl-C exit at
-once while this module's imports load; ``main`` keeps it so until the arguments are read.
+is created. The entry point is ``keisei.__main__``, which makes Ctrl-C exit at once
+(``keisei.cli.start``) while this module's imports load; ``main`` keeps it so until the
+arguments are read.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from keisei.cli import (
     usi,
 )
 from keisei.cli.checks import harden
-from keisei.cli.start import interrupted_at_startup
+from keisei.cli.start import exit_at_once_on_sigint
 from keisei.errors import UsageError
 
 COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ratings, bench, usi, play)
@@ -60,17 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Only where SIGINT has Python's default handler (not where it is ignored, as for a
-    # background job, nor where a caller installed its own).
-    startup = signal.getsignal(signal.SIGINT) in (
-        signal.default_int_handler,
-        interrupted_at_startup,
-    )
-    if startup:
-        try:
-            signal.signal(signal.SIGINT, interrupted_at_startup)
-        except ValueError:  # not the main thread
-            startup = False
+    startup = exit_at_once_on_sigint()
     command = "keisei"
     try:
         try:
