@@ -265,9 +265,9 @@ def test_profile_command_prints_both_summaries(
 ) -> None:
     raw = tmp_path / "p.raw"
     raw.write_text(
-        "main (keisei/cli.py:1);_EnvLoop.run (keisei/benchmark.py:9);"
+        "main (keisei/cli.py:1);_EnvLoop.run (keisei/bench/env.py:9);"
         "step (keisei/game/env.py:2) 3\n"
-        "main (keisei/cli.py:1);_EnvLoop.run (keisei/benchmark.py:9) 1\n",
+        "main (keisei/cli.py:1);_EnvLoop.run (keisei/bench/env.py:9) 1\n",
         encoding="utf-8",
     )
     assert profile_main([str(raw), "--root", "_EnvLoop.run", "--lines", "1"]) == 0

@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("keisei.training",),
     ("keisei.search",),
     ("keisei.evaluation",),
-    ("keisei.benchmark",),
+    ("keisei.bench",),
     ("keisei.cli",),
     ("keisei.__main__",),
 )

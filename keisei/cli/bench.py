@@ -1,9 +1,9 @@
 """``keisei bench``: measure this machine's throughput and memory, one section at a time.
 
-The measurements are ``keisei.benchmark``'s (what each section measures is described there
-and in docs/performance.md); this module parses and checks the options, prints the table
-and writes the JSON. A new section needs its rows here (``ROWS``) and, if it has options
-of its own, an argument group and a check.
+The sections are ``keisei.bench``'s, each module with its measurement and its table rows
+(what each measures is described there and in docs/performance.md); this module parses and
+checks the options, runs the chosen sections and writes the JSON. A new section needs its
+options here only if it has options of its own (an argument group and a check).
 """
 
 from __future__ import annotations
@@ -11,179 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-from keisei.benchmark import ALL, SECTIONS, BenchOptions, bench_config, measure, section_names
+from keisei.bench.common import BenchOptions, bench_config
+from keisei.bench.suite import ALL, SECTIONS, measure, section_names, table
 from keisei.config import ConfigError, TrainConfig, load_config
 from keisei.errors import UsageError
 from keisei.training.build import check_overlap
 
-Row = tuple[str, str]  # figure, measured
-Results = dict[str, Any]
 
-
-# -- table rows, one function per section --------------------------------------------------
-def _rows_env(results: Results) -> list[Row]:
-    m = results["env"]
-    return [
-        (
-            f"environment plies/s ({m['games']} games, random moves, threads {m['threads']})",
-            f"{m['plies_per_s']:,.0f}",
-        ),
-        ("bare cshogi plies/s (legal_moves + push)", f"{m['cshogi_plies_per_s']:,.0f}"),
-        ("env.ratio (environment / bare cshogi)", f"{m['ratio']:.3f}"),
-    ]
-
-
-def _rows_infer(results: Results) -> list[Row]:
-    m = results["infer"]
-    model = m["model"]
-    tower = f"{model['blocks']}x{model['channels']}"
-    return [
-        (
-            f"inference samples/s ({tower}, batch {m['num_games']}, {m['device']})",
-            f"{m['inference_samples_per_s']:,.0f}",
-        ),
-        (
-            f"update samples/s per epoch (minibatch {m['minibatch_size']})",
-            f"{m['update_samples_per_s_per_epoch']:,.0f}",
-        ),
-        (
-            f"update: rollout steps/s ({m['steps_per_update']} steps, {m['epochs']} epochs)",
-            f"{m['update_steps_per_s']:,.0f}",
-        ),
-        (
-            f"bound steps/s  1/({_forwards(m)}/inference + 1/update)",
-            f"{m['bound_steps_per_s']:,.0f}",
-        ),
-    ]
-
-
-def _forwards(m: dict[str, Any]) -> str:
-    """Forward passes per step: 1, or 1 + the Gumbel search's simulations."""
-    return str(m.get("forward_passes_per_step", 1))
-
-
-def _rows_train(results: Results) -> list[Row]:
-    m = results["train"]
-    return [
-        *_rows_infer(results),
-        (
-            f"end-to-end training steps/s ({m['updates_per_measurement']} updates)",
-            f"{m['steps_per_s']:,.0f}",
-        ),
-        ("train.ratio (end-to-end / bound)", f"{m['ratio']:.3f}"),
-    ]
-
-
-def _rows_memory(results: Results) -> list[Row]:
-    m = results["memory"]
-    return [
-        (f"peak RSS MB (`keisei train`, {m['train_updates']} updates)", f"{m['peak_rss_mb']:,.0f}"),
-        (
-            f"rollout bytes/step (unpacked: {m['rollout_bytes_per_step_unpacked']:,})",
-            f"{m['rollout_bytes_per_step']:,}",
-        ),
-        (
-            f"env bytes/game (after {m['env_measured_after_plies']} plies)",
-            f"{m['env_bytes_per_game']:,.0f}",
-        ),
-    ]
-
-
-def _rows_search(results: Results) -> list[Row]:
-    m = results["search"]
-    tower = f"{m['model']['blocks']}x{m['model']['channels']}"
-    return [
-        (
-            f"search playouts/s ({tower}, batch {m['batch_size']}, {m['device']})",
-            f"{m['playouts_per_s']:,.0f}",
-        ),
-        (f"inference samples/s (batch {m['batch_size']})", f"{m['inference_samples_per_s']:,.0f}"),
-        ("search.ratio (playouts / inference samples)", f"{m['ratio']:.3f}"),
-        ("leaves per network call in the search", f"{m['mean_batch']:.1f}"),
-    ]
-
-
-def _rows_ranks(results: Results) -> list[Row]:
-    m = results["ranks"]
-    n = m["nproc"]
-    return [
-        (f"1 process x {n} threads, steps/s, idle", f"{m['idle_one_process_steps_per_s']:,.0f}"),
-        (f"{n} ranks x 1 thread, steps/s, idle", f"{m['idle_ranks_steps_per_s']:,.0f}"),
-        (
-            f"1 process x {n} threads, steps/s, one busy process beside",
-            f"{m['busy_one_process_steps_per_s']:,.0f}",
-        ),
-        (
-            f"{n} ranks x 1 thread, steps/s, one busy process beside",
-            f"{m['busy_ranks_steps_per_s']:,.0f}",
-        ),
-        ("ranks / 1 process, idle", f"{m['ranks_over_one_process_idle']:.3f}"),
-        ("ranks busy / ranks idle", f"{m['ranks_busy_over_idle']:.3f}"),
-        ("1 process busy / 1 process idle", f"{m['one_process_busy_over_idle']:.3f}"),
-    ]
-
-
-def _rows_overlap(results: Results) -> list[Row]:
-    m = results["overlap"]
-    where = f"{m['games']} games, {m['device']}"
-    return [
-        (f"end-to-end steps/s, env.overlap off ({where})", f"{m['off_steps_per_s']:,.0f}"),
-        (f"end-to-end steps/s, env.overlap on ({where})", f"{m['on_steps_per_s']:,.0f}"),
-        ("overlap on / off", f"{m['on_over_off']:.3f}"),
-    ]
-
-
-ROWS: dict[str, Callable[[Results], list[Row]]] = {
-    "env": _rows_env,
-    "infer": _rows_infer,
-    "train": _rows_train,
-    "memory": _rows_memory,
-    "search": _rows_search,
-    "ranks": _rows_ranks,
-    "overlap": _rows_overlap,
-}
-
-
-def table(results: Results) -> Table:
-    """The summary table of the sections in ``results`` (``keisei.benchmark.measure``'s)."""
-    machine = results["machine"]
-    title = (
-        f"keisei bench {results['command']}: {machine['usable_cpus']} CPUs "
-        f"({machine['cpu']}), torch {machine['torch']}, {machine['torch_threads']} threads"
-    )
-    if "infer" in results:
-        title += f", {results['infer']['device']}"
-        if results["infer"]["bf16"]:
-            title += " bf16"
-    caption = f"load average before: {machine.get('load_average_before')}"
-    if "train" in results:
-        caption += f"; training used {results['train']['cpu_per_wall']:.2f} CPU s per wall s"
-    # Wide enough for the title and caption to stay on one line each (rich wraps them to
-    # the table's width otherwise).
-    t = Table(
-        title=title,
-        title_justify="left",
-        caption=caption,
-        caption_justify="left",
-        min_width=max(len(title), len(caption)),
-    )
-    t.add_column("figure")
-    t.add_column("measured", justify="right")
-    for name in results["sections"]:
-        rows = ROWS[name](results)
-        for i, row in enumerate(rows):
-            t.add_row(*row, end_section=i == len(rows) - 1)
-    return t
-
-
-# -- options -----------------------------------------------------------------------------
 def register(subparsers: Any) -> None:
     lines = "; ".join(f"{s.name}: {s.help}" for s in SECTIONS.values())
     defaults = BenchOptions()
@@ -308,7 +147,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _config(args: argparse.Namespace) -> TrainConfig | None:
     """The config the model sections measure, as ``keisei train`` would load it (see
-    ``keisei.benchmark.bench_config``); None when no model section runs."""
+    ``keisei.bench.common.bench_config``); None when no model section runs."""
     if not any(SECTIONS[name].uses_config for name in section_names(args.section)):
         return None
     try:
