@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from keisei.cli.checks import check_new_file
 from keisei.config import ConfigError, load_config
 from keisei.errors import UsageError
+from keisei.files import check_new_file
 from keisei.game.records import read_record, record_files
 from keisei.training.checkpoint import write_checkpoint
 from keisei.training.pretrain import positions, pretrain, pretrained_payload, split, unique
