@@ -148,6 +148,23 @@ def test_outputs_that_cannot_be_created_are_refused_before_the_work(
     assert list(tmp_path.iterdir()) == [tmp_path / "game.csa"]
 
 
+def test_evaluate_ratings_directory_must_take_the_ratings_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default records directory
+    # ratings.json is written after the match: a directory that takes no file is refused first.
+    line = refused(capsys, [*EVALUATE, "--ratings", "/proc", "--records", "/proc/keisei-r"])
+    assert line == (
+        f"keisei evaluate: error: --records /proc/keisei-r: cannot create directories in /proc "
+        f"{NOT_CREATABLE}"
+    )
+    line = refused(capsys, [*EVALUATE, "--ratings", "/proc"])
+    assert (
+        line
+        == f"keisei evaluate: error: --ratings /proc: cannot create files in /proc {NOT_CREATABLE}"
+    )
+
+
 @pytest.mark.parametrize("command", ["pretrain", "export", "evaluate"])
 def test_missing_output_directory_is_named_as_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str

@@ -220,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             RatingTable.load(args.ratings)  # a malformed file is refused before playing
         except RatingsError as exc:
             raise UsageError(str(exc)) from None
+        check_output_dir(args.ratings, "--ratings")  # ratings.json is written at the end
     seeds = np.random.SeedSequence(args.seed).spawn(2)
     players = []
     for role, seed in zip(("agent", "opponent"), seeds, strict=True):
@@ -267,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for player in opened:
             player.close()
+        if args.records is None and records.is_dir() and not any(records.iterdir()):
+            records.rmdir()  # the default directory, made for records that never came
     report = build_report(result, args, records)
     print_report(report)
     if args.json is not None:
