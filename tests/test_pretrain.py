@@ -95,8 +95,8 @@ def test_records_are_read_with_their_results(tmp_path: Path) -> None:
     ("setup", "message"),
     [
         (lambda d: None, "no such record file or directory: "),
-        (lambda d: (d / "r").mkdir(), "no moves in the records given (0 .csa/.kif files"),
-        (lambda d: (d / "r").write_text("x"), " is not a .csa or .kif record"),
+        (lambda d: (d / "r").mkdir(), "no moves in the records given (0 .csa/.kif/.kifu files"),
+        (lambda d: (d / "r").write_text("x"), " is not a .csa, .kif or .kifu record"),
     ],
 )
 def test_pretrain_refuses_bad_records(
@@ -149,7 +149,8 @@ KIF_WITH_VARIATIONS = """\
 
 def gui_records(directory: Path) -> Path:
     """The same KIF as Shift_JIS, UTF-8 and UTF-8 with a byte-order mark; a CSA game with a
-    score comment before its first move; a truncated CSA; a file in no text encoding."""
+    score comment before its first move; a truncated CSA; a file in no text encoding; the
+    KIF again as .kifu (the UTF-8 KIF suffix)."""
     directory.mkdir()
     (directory / "a_sjis.kif").write_bytes(KIF_WITH_VARIATIONS.encode("cp932"))
     (directory / "b_utf8.kif").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8"))
@@ -157,12 +158,13 @@ def gui_records(directory: Path) -> Path:
     (directory / "d_score.csa").write_text(MINIMAL_CSA.replace("+\n+", "+\n'** 30\n+"))
     (directory / "e_truncated.csa").write_text(MINIMAL_CSA.replace("FU\n%TORYO\n", "F\n"))
     (directory / "f_binary.kif").write_bytes(b"\x81\xff\xfe\x00")
+    (directory / "g_utf8.kifu").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8"))
     return directory
 
 
 def test_gui_records_are_read_main_line_only(tmp_path: Path) -> None:
     records = gui_records(tmp_path / "rec")
-    for name in ("a_sjis.kif", "b_utf8.kif", "c_bom.kif"):
+    for name in ("a_sjis.kif", "b_utf8.kif", "c_bom.kif", "g_utf8.kifu"):
         (game,) = read_record(records / name)
         assert [cshogi.move_to_usi(m) for m in game.moves] == ["7g7f", "3c3d"], name
         assert (game.variations, game.winner) == (2, None), name
@@ -194,12 +196,12 @@ def test_pretrain_skips_bad_records_and_counts_them(tmp_path: Path) -> None:
         "truncated: '-3334F'",
         f"keisei pretrain: warning: skipped {records / 'f_binary.kif'} is neither UTF-8 nor "
         "Shift_JIS (cp932) text",
-        "6 files (2 unreadable, skipped), 2 games (2 repeats skipped, 6 variations skipped): "
+        "7 files (2 unreadable, skipped), 2 games (3 repeats skipped, 8 variations skipped): "
         "2 positions to train on, 2 held out",
     ]
     assert len(lines) == 4 and lines[3].startswith("epoch 1: loss ")
     source = read_checkpoint(out)["pretrained_from"]
-    assert (source["files"], source["games"], source["positions"]) == (6, 2, 2)
+    assert (source["files"], source["games"], source["positions"]) == (7, 2, 2)
 
 
 def test_pretrain_strict_stops_at_a_bad_record(

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if not any(game.moves for game in games):
         skipped = f", {bad} skipped as unreadable" if bad else ""
         raise UsageError(
-            f"no moves in the records given ({len(files)} .csa/.kif files{skipped}, "
+            f"no moves in the records given ({len(files)} .csa/.kif/.kifu files{skipped}, "
             f"{len(games)} games)"
         )
     train_games, held_games = split(games, args.validation_fraction)

@@ -224,14 +224,14 @@ class RecordGame:
     variations: int = 0  # KIF variations (変化) after the main line, not read
 
 
-RECORD_SUFFIXES = (".csa", ".kif")
+RECORD_SUFFIXES = (".csa", ".kif", ".kifu")  # .kifu: KIF in UTF-8
 # A KIF variation starts with a line "変化：N手"; cshogi's reader would append its moves to
 # the main line.
 _VARIATION = re.compile(r"^[ \t\u3000]*変化[：:]", re.MULTILINE)
 
 
 def record_files(paths: list[Path]) -> list[Path]:
-    """The .csa and .kif files among ``paths`` (directories searched recursively), sorted;
+    """The .csa, .kif and .kifu files among ``paths`` (directories searched recursively), sorted;
     ValueError naming a path that does not exist or a file of another kind."""
     files: list[Path] = []
     for path in paths:
@@ -241,7 +241,7 @@ def record_files(paths: list[Path]) -> list[Path]:
             )
         elif path.is_file():
             if path.suffix.lower() not in RECORD_SUFFIXES:
-                raise ValueError(f"{path} is not a .csa or .kif record")
+                raise ValueError(f"{path} is not a .csa, .kif or .kifu record")
             files.append(path)
         else:
             raise ValueError(f"no such record file or directory: {path}")
