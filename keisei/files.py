@@ -3,8 +3,12 @@
 Every file keisei rewrites in place (checkpoints, ratings.json, match JSON, figures,
 summaries) goes through ``atomic_write``: the bytes go to a temporary file in the same
 directory (``.<name>.<random>.tmp``), which is fsynced and renamed over the target, and
-the directory is fsynced so that the rename survives a power cut. This module imports
-nothing from keisei.
+the directory is fsynced so that the rename survives a power cut.
+
+Every output path a command takes (a file or a directory) is checked before any work
+starts, by ``check_new_file`` or ``check_output_dir``: nothing is overwritten, and a path
+that cannot be created is refused in one line (a ``UsageError``, exit 2) instead of failing
+after the work. This module imports nothing from keisei but ``keisei.errors``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from keisei.errors import UsageError
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -50,3 +56,81 @@ def atomic_write_text(path: Path, text: str) -> Path:
 def atomic_write_json(path: Path, data: Any) -> Path:
     """Indented JSON with a final newline."""
     return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+# -- output paths, checked before the work -----------------------------------------------
+def _blocker(path: Path) -> Path | None:
+    """The nearest ancestor of ``path`` that exists but is not a directory, if any."""
+    return next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+
+
+def _try_create(directory: Path, what: str, kind: str = "files") -> None:
+    """Create and remove a temporary file (or directory) in ``directory``: this process can
+    write there, not only no file is in the way (``/proc``, a read-only mount, no
+    permission)."""
+    try:
+        if kind == "files":
+            fd, name = tempfile.mkstemp(prefix=".keisei-check.", suffix=".tmp", dir=directory)
+            os.close(fd)
+            os.unlink(name)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".keisei-check.", suffix=".tmp", dir=directory))
+    except OSError as exc:
+        raise UsageError(
+            f"{what}: cannot create {kind} in {directory} ({exc.strerror or exc})"
+        ) from None
+
+
+def check_new_file(path: Path, flag: str, *, parents: bool = False) -> None:
+    """Refuse an output file that exists (nothing is overwritten), or that cannot be
+    created: its directory does not exist (``parents``: cannot be created), is not a
+    directory, or refuses a new file."""
+    what = f"{flag} {path}"
+    if path.exists() or path.is_symlink():
+        raise UsageError(f"{what} already exists; choose a new file (nothing is overwritten)")
+    directory = path.parent
+    if parents and not directory.exists():
+        check_output_dir(directory, f"{what}: directory")
+        return
+    if not directory.is_dir():
+        blocker = _blocker(path)
+        if blocker is not None:
+            raise UsageError(f"{what}: {blocker} is not a directory")
+        raise UsageError(f"{what}: {directory} does not exist")
+    _try_create(directory, what)
+
+
+def check_output_dir(path: Path, flag: str, *, new: bool = False) -> None:
+    """Refuse an output directory that cannot be created or written: it or a parent is a
+    file, or this process cannot create entries there. ``new``: refuse one that already
+    holds anything too (its files would be overwritten)."""
+    what = f"{flag} {path}"
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} exists and is not a directory")
+    blocker = _blocker(path)
+    if blocker is not None:
+        raise UsageError(f"{what}: {blocker} is a file, not a directory")
+    if path.is_dir():
+        if new and any(path.iterdir()):
+            raise UsageError(
+                f"{what} is not empty; choose a new directory (nothing is overwritten)"
+            )
+        _try_create(path, what)
+        return
+    # The nearest existing ancestor: the directories up to ``path`` are made in it.
+    existing = next((p for p in path.parents if p.is_dir()), path.parents[-1])
+    _try_create(existing, what, "directories")
+
+
+def fresh_dir(path: Path) -> Path:
+    """Create and return a new directory ``path``, or ``path-2``, ``path-3``, ... when that
+    exists (a name chosen for the user, e.g. by the time, that another run took)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{path} and 9,998 others like it exist")

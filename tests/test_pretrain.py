@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import cshogi
 import pytest
 
 from keisei.cli.main import main
@@ -92,8 +95,8 @@ def test_records_are_read_with_their_results(tmp_path: Path) -> None:
     ("setup", "message"),
     [
         (lambda d: None, "no such record file or directory: "),
-        (lambda d: (d / "r").mkdir(), "no moves in the records given (0 .csa/.kif files"),
-        (lambda d: (d / "r").write_text("x"), " is not a .csa or .kif record"),
+        (lambda d: (d / "r").mkdir(), "no moves in the records given (0 .csa/.kif/.kifu files"),
+        (lambda d: (d / "r").write_text("x"), " is not a .csa, .kif or .kifu record"),
     ],
 )
 def test_pretrain_refuses_bad_records(
@@ -119,3 +122,96 @@ def test_pretrain_names_an_illegal_move_and_never_overwrites(
     good.write_text(MINIMAL_CSA)
     assert main(["pretrain", str(good), "--out", str(out), "--preset", "tiny"]) == 2
     assert "already exists" in capsys.readouterr().err and out.read_text() == "keep"
+
+
+# -- records as GUIs and truncated downloads leave them (issue 23, item 10) ----------------
+# A main line of 2 moves, then 投了, then two variations (変化) and no closing sentence:
+# cshogi's reader appends the variations' moves to the main line.
+KIF_WITH_VARIATIONS = """\
+# ---- Kifu for Windows 棋譜ファイル ----
+開始日時：2024/01/01 10:00:00
+手合割：平手
+先手：先手の人
+後手：後手の人
+手数----指手---------消費時間--
+   1 ７六歩(77)   ( 0:01/00:00:01)
+   2 ３四歩(33)   ( 0:01/00:00:01)+
+   3 投了         ( 0:01/00:00:02)
+
+変化：2手
+   2 ８四歩(83)   ( 0:01/00:00:01)
+   3 ２六歩(27)   ( 0:01/00:00:02)
+
+変化：3手
+   3 ２六歩(27)   ( 0:01/00:00:02)
+"""
+
+
+def gui_records(directory: Path) -> Path:
+    """The same KIF as Shift_JIS, UTF-8 and UTF-8 with a byte-order mark; a CSA game with a
+    score comment before its first move; a truncated CSA; a file in no text encoding; the
+    KIF again as .kifu (the UTF-8 KIF suffix)."""
+    directory.mkdir()
+    (directory / "a_sjis.kif").write_bytes(KIF_WITH_VARIATIONS.encode("cp932"))
+    (directory / "b_utf8.kif").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8"))
+    (directory / "c_bom.kif").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8-sig"))
+    (directory / "d_score.csa").write_text(MINIMAL_CSA.replace("+\n+", "+\n'** 30\n+"))
+    (directory / "e_truncated.csa").write_text(MINIMAL_CSA.replace("FU\n%TORYO\n", "F\n"))
+    (directory / "f_binary.kif").write_bytes(b"\x81\xff\xfe\x00")
+    (directory / "g_utf8.kifu").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8"))
+    return directory
+
+
+def test_gui_records_are_read_main_line_only(tmp_path: Path) -> None:
+    records = gui_records(tmp_path / "rec")
+    for name in ("a_sjis.kif", "b_utf8.kif", "c_bom.kif", "g_utf8.kifu"):
+        (game,) = read_record(records / name)
+        assert [cshogi.move_to_usi(m) for m in game.moves] == ["7g7f", "3c3d"], name
+        assert (game.variations, game.winner) == (2, None), name
+    (game,) = read_record(records / "d_score.csa")
+    assert (len(game.moves), game.winner) == (2, 1)
+    with pytest.raises(ValueError) as info:
+        read_record(records / "e_truncated.csa")
+    assert str(info.value) == f"{records / 'e_truncated.csa'}: line 5 is truncated: '-3334F'"
+    with pytest.raises(ValueError) as info:
+        read_record(records / "f_binary.kif")
+    assert str(info.value) == (
+        f"{records / 'f_binary.kif'} is neither UTF-8 nor Shift_JIS (cp932) text"
+    )
+
+
+def test_pretrain_skips_bad_records_and_counts_them(tmp_path: Path) -> None:
+    records = gui_records(tmp_path / "rec")
+    out = tmp_path / "pre.pt"
+    argv = ["pretrain", str(records), "--out", str(out), "--preset", "tiny", "--epochs", "1"]
+    # A real process: cshogi's reader crashed the interpreter on the score comment.
+    done = subprocess.run(
+        [sys.executable, "-m", "keisei", *argv], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote {out}\n"
+    lines = done.stderr.splitlines()
+    assert lines[:3] == [
+        f"keisei pretrain: warning: skipped {records / 'e_truncated.csa'}: line 5 is "
+        "truncated: '-3334F'",
+        f"keisei pretrain: warning: skipped {records / 'f_binary.kif'} is neither UTF-8 nor "
+        "Shift_JIS (cp932) text",
+        "7 files (2 unreadable, skipped), 2 games (3 repeats skipped, 8 variations skipped): "
+        "2 positions to train on, 2 held out",
+    ]
+    assert len(lines) == 4 and lines[3].startswith("epoch 1: loss ")
+    source = read_checkpoint(out)["pretrained_from"]
+    assert (source["files"], source["games"], source["positions"]) == (7, 2, 2)
+
+
+def test_pretrain_strict_stops_at_a_bad_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = gui_records(tmp_path / "rec")
+    out = tmp_path / "pre.pt"
+    argv = ["pretrain", str(records), "--out", str(out), "--preset", "tiny", "--strict"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"keisei pretrain: error: {records / 'e_truncated.csa'}: line 5 is truncated: '-3334F'"
+    ]
+    assert not out.exists()

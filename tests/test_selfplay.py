@@ -220,8 +220,10 @@ def test_out_with_a_previous_summary_is_refused(
     out, _ = played
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert selfplay(out, seed=99) == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    assert str(out) in line and "summary.json" in line
+    assert capsys.readouterr().err.splitlines() == [
+        f"keisei selfplay: error: --out {out} is not empty; choose a new directory "
+        "(nothing is overwritten)"
+    ]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from keisei.cli.checks import check_new_file
 from keisei.errors import UsageError
+from keisei.files import check_new_file
 from keisei.training.checkpoint import (
     CheckpointError,
     exported,

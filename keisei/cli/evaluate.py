@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from keisei.cli.checks import ENV_BYTES_PER_GAME, available_memory, check_creatable, device
+from keisei.cli.checks import ENV_BYTES_PER_GAME, available_memory, device
 from keisei.config import MAX_PLIES
 from keisei.errors import UsageError
 from keisei.evaluation.match import (
@@ -41,7 +41,7 @@ from keisei.evaluation.players import Player, PlayerError
 from keisei.evaluation.ratings import RatingsError, RatingTable, match_stats
 from keisei.evaluation.specs import PlayerOptions, parse_player
 from keisei.evaluation.usi import MAX_WAIT_S, EngineSettings, parse_option
-from keisei.files import atomic_write_json
+from keisei.files import atomic_write_json, check_new_file, check_output_dir, fresh_dir
 
 
 def register(subparsers: Any) -> None:
@@ -210,11 +210,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and args.json.is_dir():
         raise UsageError(f"--json {args.json} is a directory")
     if args.json is not None:
-        check_creatable(args.json.parent, f"--json {args.json}: directory")
+        check_new_file(args.json, "--json", parents=True)
     if args.records is not None:
-        check_creatable(args.records, "--records")
-        if args.records.is_dir() and any(args.records.iterdir()):
-            raise UsageError(f"--records {args.records} is not empty; choose a new directory")
+        check_output_dir(args.records, "--records", new=True)
     if args.ratings is not None:
         if not args.ratings.is_dir():
             raise UsageError(f"--ratings {args.ratings} is not a directory")
@@ -222,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             RatingTable.load(args.ratings)  # a malformed file is refused before playing
         except RatingsError as exc:
             raise UsageError(str(exc)) from None
+        check_output_dir(args.ratings, "--ratings")  # ratings.json is written at the end
     seeds = np.random.SeedSequence(args.seed).spawn(2)
     players = []
     for role, seed in zip(("agent", "opponent"), seeds, strict=True):
@@ -234,10 +233,12 @@ def run(args: argparse.Namespace) -> int:
     if agent.name == opponent.name:
         agent.name += " (agent)"
         opponent.name += " (opponent)"
-    records = args.records or Path("evaluations") / (
+    default = Path("evaluations") / (
         f"{_slug(agent.name)}-vs-{_slug(opponent.name)}-{datetime.now():%Y%m%d-%H%M%S}"
     )
-    check_creatable(records, "records directory")
+    records: Path = args.records or default
+    if args.records is None:
+        check_output_dir(default, "records directory")
     opened: list[Player] = []
     try:
         try:
@@ -252,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
                 "use --opening-plies K or a --*-temperature to vary them",
                 file=sys.stderr,
             )
+        if args.records is None:  # a second evaluation this second gets its own
+            records = fresh_dir(default)
         try:
             result = _play(args, agent, opponent, records)
         except PlayerError as exc:
@@ -265,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for player in opened:
             player.close()
+        if args.records is None and records.is_dir() and not any(records.iterdir()):
+            records.rmdir()  # the default directory, made for records that never came
     report = build_report(result, args, records)
     print_report(report)
     if args.json is not None:

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from keisei.cli.checks import check_new_file
 from keisei.config import ConfigError, load_config
 from keisei.errors import UsageError
-from keisei.game.records import read_record, record_files
+from keisei.files import check_new_file
+from keisei.game.records import RecordGame, read_record, record_files
 from keisei.training.checkpoint import write_checkpoint
 from keisei.training.pretrain import positions, pretrain, pretrained_payload, split, unique
 
@@ -21,7 +21,10 @@ def register(subparsers: Any) -> None:
         help="train a network on CSA/KIF game records (a warm start for train --init)",
         description="Train the config's network on every position of CSA/KIF records (the "
         "move played, the game's result) and write it as a checkpoint: a player, and the "
-        "start of `keisei train --init FILE`. Exit codes: 0 done, 2 bad input.",
+        "start of `keisei train --init FILE`. Records are UTF-8 (with or without a "
+        "byte-order mark) or Shift_JIS; of a KIF, the main line is read (its variations are "
+        "counted and skipped). A record that cannot be read is reported (file and reason), "
+        "skipped and counted, unless --strict. Exit codes: 0 done, 2 bad input.",
     )
     p.add_argument("records", nargs="+", type=Path, help="record files or directories")
     p.add_argument("--out", type=Path, required=True, help="the checkpoint to write (new file)")
@@ -39,9 +42,31 @@ def register(subparsers: Any) -> None:
         help="share of the games (the last ones) held out and measured (default 0.1)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first record that cannot be read (exit 2); by default such a "
+        "file is reported, skipped and counted",
+    )
     p.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="key.sub=value",
                    help="config overrides, as for train (e.g. model.channels=64)")  # fmt: skip
     p.set_defaults(func=run)
+
+
+def read_records(files: list[Path], strict: bool) -> tuple[list[RecordGame], int]:
+    """The games of ``files`` and how many files could not be read: each such file is
+    reported on stderr (file and reason) and skipped, or, ``strict``, refused (exit 2)."""
+    games: list[RecordGame] = []
+    bad = 0
+    for path in files:
+        try:
+            games += read_record(path)
+        except ValueError as exc:
+            if strict:
+                raise UsageError(str(exc)) from None
+            bad += 1
+            print(f"keisei pretrain: warning: skipped {exc}", file=sys.stderr)
+    return games, bad
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,22 +84,30 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     try:
         files = record_files(list(args.records))
-        read = [game for path in files for game in read_record(path)]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    read, bad = read_records(files, args.strict)
     games = unique(read)
     if not any(game.moves for game in games):
+        skipped = f", {bad} skipped as unreadable" if bad else ""
         raise UsageError(
-            f"no moves in the records given ({len(files)} .csa/.kif files, {len(games)} games)"
+            f"no moves in the records given ({len(files)} .csa/.kif/.kifu files{skipped}, "
+            f"{len(games)} games)"
         )
     train_games, held_games = split(games, args.validation_fraction)
     train, held = positions(train_games), positions(held_games)
     if len(train) == 0:
         raise UsageError("the training games have no moves (all moves are in the held-out games)")
     repeats = len(read) - len(games)
+    variations = sum(game.variations for game in read)
+    notes = [
+        f"{n} {what} skipped" for n, what in ((repeats, "repeats"), (variations, "variations")) if n
+    ]
     print(
-        f"{len(files)} files, {len(games)} games"
-        + (f" ({repeats} repeats skipped)" if repeats else "")
+        f"{len(files)} files"
+        + (f" ({bad} unreadable, skipped)" if bad else "")
+        + f", {len(games)} games"
+        + (f" ({', '.join(notes)})" if notes else "")
         + f": {len(train)} positions to train on, {len(held)} held out",
         file=sys.stderr,
     )

@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from keisei.cli.checks import check_creatable
 from keisei.config import MAX_PLIES
 from keisei.errors import UsageError
-from keisei.files import atomic_write_json
+from keisei.files import atomic_write_json, check_output_dir
 from keisei.game.env import REASONS, GameResult, ShogiEnv, random_legal
 from keisei.game.records import write_records
 
@@ -43,7 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--games", type=int, default=10, help="number of games (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--max-plies", type=int, default=512, help="draw after this many plies")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument(
+        "--out", type=Path, required=True, help="output directory (must be new or empty)"
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_plies > MAX_PLIES:
         raise UsageError(f"--max-plies must be <= {MAX_PLIES}, got {args.max_plies}")
     out: Path = args.out
-    check_creatable(out, "--out")
-    if out.is_dir() and (out / "summary.json").exists():
-        raise UsageError(f"--out {out} already holds a summary.json; choose a new directory")
+    check_output_dir(out, "--out", new=True)  # as evaluate --records: nothing is overwritten
     results = play_random_games(args.games, args.seed, args.max_plies)
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(len(results)))

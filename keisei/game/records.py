@@ -30,9 +30,13 @@ after KIF's) names keisei's reason and, for forfeits, what happened.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cshogi
 from cshogi import CSA, KIF
@@ -217,13 +221,17 @@ class RecordGame:
     start_sfen: str
     moves: tuple[int, ...]
     winner: int | None  # cshogi.BLACK, cshogi.WHITE or None (a draw or no result)
+    variations: int = 0  # KIF variations (変化) after the main line, not read
 
 
-RECORD_SUFFIXES = (".csa", ".kif")
+RECORD_SUFFIXES = (".csa", ".kif", ".kifu")  # .kifu: KIF in UTF-8
+# A KIF variation starts with a line "変化：N手"; cshogi's reader would append its moves to
+# the main line.
+_VARIATION = re.compile(r"^[ \t\u3000]*変化[：:]", re.MULTILINE)
 
 
 def record_files(paths: list[Path]) -> list[Path]:
-    """The .csa and .kif files among ``paths`` (directories searched recursively), sorted;
+    """The .csa, .kif and .kifu files among ``paths`` (directories searched recursively), sorted;
     ValueError naming a path that does not exist or a file of another kind."""
     files: list[Path] = []
     for path in paths:
@@ -233,7 +241,7 @@ def record_files(paths: list[Path]) -> list[Path]:
             )
         elif path.is_file():
             if path.suffix.lower() not in RECORD_SUFFIXES:
-                raise ValueError(f"{path} is not a .csa or .kif record")
+                raise ValueError(f"{path} is not a .csa, .kif or .kifu record")
             files.append(path)
         else:
             raise ValueError(f"no such record file or directory: {path}")
@@ -248,16 +256,77 @@ def _winner(board: cshogi.Board, code: int) -> int | None:
     return {cshogi.BLACK_WIN: cshogi.BLACK, cshogi.WHITE_WIN: cshogi.WHITE}.get(code)
 
 
-def read_record(path: Path) -> list[RecordGame]:
-    """Every game of one CSA or KIF file, its moves checked by replaying them; ValueError
-    naming the file and the ply of the first move that is not legal."""
+def record_text(path: Path) -> str:
+    """A record file's text: UTF-8 after a byte-order mark, else UTF-8, else Shift_JIS
+    (cp932: what KIF files traditionally are); ValueError if it is none of them."""
     try:
-        if path.suffix.lower() == ".csa":
-            parsed = list(CSA.Parser.parse_file(str(path)))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    encodings = ("utf-8-sig",) if data.startswith(codecs.BOM_UTF8) else ("utf-8", "cp932")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    if len(encodings) == 1:
+        raise ValueError(f"{path} starts with a UTF-8 byte-order mark but is not UTF-8 text")
+    raise ValueError(f"{path} is neither UTF-8 nor Shift_JIS (cp932) text")
+
+
+def _csa_lines(text: str) -> list[str]:
+    """CSA lines, with a score comment (``'** ``) before a game's first move made a plain
+    comment: cshogi's reader would store it for a move that does not exist (a crash)."""
+    lines, moved = text.split("\n"), False
+    for i, line in enumerate(lines):
+        if line == "/":
+            moved = False
+        elif line[:1] in "+-" and len(line) > 1:
+            moved = True
+        elif line.startswith("'** ") and not moved:
+            lines[i] = "' " + line[1:]
+    return lines
+
+
+def _parse(path: Path, lines: list[str], parse: Callable[[str], list[Any]]) -> list[Any]:
+    """``parse`` of the lines, or ValueError naming the file and the first line it fails
+    at (the shortest failing prefix; the parsers raise whatever their input provokes)."""
+    try:
+        return parse("\n".join(lines) + "\n")
+    except Exception as exc:  # cshogi's C++ errors come as any type
+        error = exc
+    low, high = 1, len(lines)  # the prefix of `high` lines fails; find the shortest
+    while low < high:
+        mid = (low + high) // 2
+        try:
+            parse("\n".join(lines[:mid]) + "\n")
+        except Exception:
+            high = mid
         else:
-            parsed = [KIF.Parser.parse_file(str(path))]
-    except Exception as exc:  # the parsers raise whatever their input provokes
-        raise ValueError(f"{path} cannot be read as a record: {exc}") from None
+            low = mid + 1
+    line = lines[high - 1]
+    shown = repr(line if len(line) <= 40 else line[:40] + "...")
+    if isinstance(error, IndexError):  # C++ std::out_of_range: a line shorter than it must be
+        raise ValueError(f"{path}: line {high} is truncated: {shown}") from None
+    raise ValueError(f"{path}: line {high} cannot be read ({error}): {shown}") from None
+
+
+def read_record(path: Path) -> list[RecordGame]:
+    """Every game of one CSA or KIF file (UTF-8, with or without a byte-order mark, or
+    Shift_JIS; of a KIF, the main line: its variations are counted, not read), its moves
+    checked by replaying them; ValueError naming the file and what is wrong: the line
+    that cannot be read, or the ply of the first move that is not legal."""
+    text = record_text(path)
+    variations = 0
+    if path.suffix.lower() == ".csa":
+        parsed = _parse(path, _csa_lines(text), lambda t: list(CSA.Parser.parse_str(t)))
+    else:
+        found = _VARIATION.search(text)
+        if found is not None:
+            variations = len(_VARIATION.findall(text))
+            text = text[: found.start()]
+        parsed = _parse(path, text.split("\n"), lambda t: [KIF.Parser.parse_str(t)])
     games = []
     for parser in parsed:
         if not parser.sfen:
@@ -268,5 +337,6 @@ def read_record(path: Path) -> list[RecordGame]:
                 raise ValueError(f"{path}: the move at ply {ply} is not legal")
             board.push(move)
         winner = _winner(board, int(parser.win or 0))
-        games.append(RecordGame(path, parser.sfen, tuple(int(m) for m in parser.moves), winner))
+        moves = tuple(int(m) for m in parser.moves)
+        games.append(RecordGame(path, parser.sfen, moves, winner, variations))
     return games
