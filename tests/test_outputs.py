@@ -237,3 +237,16 @@ def test_wrapper_never_overwrites_and_refuses_what_is_not_a_checkpoint(tmp_path:
         "keisei-usi: --wrapper: engine.sh already exists; choose a new file "
         "(nothing is overwritten)"
     ]
+
+
+def test_bench_json_never_replaces_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "bench.json"
+    report.write_text("keep\n")
+    line = refused(capsys, ["bench", "env", "--seconds", "0.1", "--json", str(report)])
+    assert line == (
+        f"keisei bench: error: --json {report} already exists; choose a new file "
+        "(nothing is overwritten)"
+    )
+    assert report.read_text() == "keep\n"

@@ -20,6 +20,7 @@ from keisei.bench.common import BenchOptions, bench_config
 from keisei.bench.suite import ALL, SECTIONS, measure, section_names, table
 from keisei.config import ConfigError, TrainConfig, load_config
 from keisei.errors import UsageError
+from keisei.files import check_new_file
 from keisei.training.build import check_overlap
 
 
@@ -126,8 +127,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if out is not None:
         if out.is_dir():
             raise UsageError(f"--json {out} is a directory; give a file name")
-        if not out.parent.is_dir():
-            raise UsageError(f"--json {out}: directory {out.parent} does not exist")
+        check_new_file(out, "--json")
     names = section_names(args.section)
     if args.updates < 1:
         raise UsageError(f"--updates must be >= 1, got {args.updates}")
