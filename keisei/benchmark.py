@@ -81,13 +81,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from keisei.config import TrainConfig, dump_yaml
+from keisei.config import SearchSettings, TrainConfig, dump_yaml
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import ShogiEnv, StepResult, random_legal
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import FloatArray, RolloutBuffer
-from keisei.search.mcts import PUCTSearch, SearchConfig, inference_rate, search_rate
+from keisei.search.leaves import inference_rate
+from keisei.search.mcts import PUCTSearch, search_rate
 from keisei.training.build import build_trainer, device_for
 from keisei.training.sinks import EventLog, Sinks, TextLog
 from keisei.training.trainer import Trainer
@@ -628,7 +629,7 @@ def measure_memory(options: BenchOptions, config: TrainConfig | None) -> Objects
     return {"memory": metrics}
 
 
-SEARCH_BATCH = 16  # leaves per network call in the search section (the engine's default)
+SEARCH_BATCH = SearchSettings().batch_size  # leaves per network call: the engine's default
 
 
 def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects:
@@ -639,7 +640,7 @@ def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects
         torch.set_num_threads(config.run.torch_threads)
     torch.manual_seed(options.seed)
     model = ActorCritic(config.model).to(device).eval()
-    search = PUCTSearch(model, SearchConfig(batch_size=SEARCH_BATCH, mate_nodes=0), str(device))
+    search = PUCTSearch(model, SearchSettings(mate_nodes=0), str(device))
     per_side = options.seconds_per_measurement
     search_rate(search, cshogi.STARTING_SFEN, min(per_side, 0.5))  # warm-up
     playouts: list[float] = []
@@ -649,7 +650,7 @@ def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects
         rate, mean_batch = search_rate(search, cshogi.STARTING_SFEN, per_side)
         playouts.append(rate)
         batches.append(mean_batch)
-        samples.append(inference_rate(search.evaluator, SEARCH_BATCH, per_side))
+        samples.append(inference_rate(search.leaves, SEARCH_BATCH, per_side))
     nps, sps = _median(playouts), _median(samples)
     return {
         "search": {

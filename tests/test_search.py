@@ -12,18 +12,13 @@ import numpy as np
 import pytest
 
 from keisei.cli.main import main
+from keisei.config import SearchSettings
 from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer, PlayerError
-from keisei.evaluation.search_player import SearchPlayer, SearchSettings, parse_search_spec
+from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.specs import parse_player
-from keisei.search.mcts import (
-    Limits,
-    PUCTSearch,
-    SearchConfig,
-    bench_search,
-    mate_in_one,
-    score_cp,
-)
+from keisei.search.mcts import Limits, PUCTSearch, score_cp
+from keisei.search.tree import mate_in_one, new_node
 from tests.evalutil import tiny_model
 from tests.searchutil import save_checkpoint
 
@@ -38,7 +33,7 @@ NYUGYOKU = "RBBRGGSS1/4K4/P7P/9/9/9/9/9/4k4 b 2G 1"
 
 
 def searcher(batch_size: int = 8, seed: int = 0, **kwargs: object) -> PUCTSearch:
-    config = SearchConfig(batch_size=batch_size, **kwargs)  # type: ignore[arg-type]
+    config = SearchSettings(batch_size=batch_size, **kwargs)  # type: ignore[arg-type]
     return PUCTSearch(tiny_model(seed), config)
 
 
@@ -61,7 +56,7 @@ def test_leaves_are_evaluated_in_batches() -> None:
     model = tiny_model(0)
     sizes: list[int] = []
     model.register_forward_hook(lambda _m, inp, _out: sizes.append(int(inp[0].shape[0])))
-    search = PUCTSearch(model, SearchConfig(batch_size=8))
+    search = PUCTSearch(model, SearchSettings(batch_size=8))
     board = search.set_position(cshogi.STARTING_SFEN, [])
     result = search.search(board, Limits(playouts=64))
     assert sizes[0] == 1  # the root
@@ -144,7 +139,7 @@ def test_terminal_positions() -> None:
     search = searcher(mate_check=False)
     board = search.set_position(cshogi.STARTING_SFEN, moves)
     board.push(board.move_from_usi("4b5a"))
-    node = search._new_node(board)
+    node = new_node(board, None)
     assert node.terminal == 0.0
 
 
@@ -193,19 +188,12 @@ def test_sampled_choice_and_score_mapping() -> None:
     assert score_cp(-1.0) == -30000 and score_cp(1.0) == 30000
 
 
-def test_bench_search_reports_both_rates() -> None:
-    out = bench_search(tiny_model(0), batch_size=8, seconds=0.3)
-    assert out["search_nps"] > 0 and out["inference_sps"] > 0
-    assert out["ratio"] == pytest.approx(out["search_nps"] / out["inference_sps"])
-    assert 1.0 < out["mean_batch"] <= 8.0
-
-
 def test_search_spec_parsing() -> None:
     assert parse_search_spec("runs/x") == ("runs/x", SearchSettings())
     path, settings = parse_search_spec("runs/x[playouts=32, batch=4,cpuct=2,temperature=0.5]")
     assert path == "runs/x"
-    assert settings == SearchSettings(playouts=32, batch=4, cpuct=2.0, temperature=0.5)
-    assert settings.describe() == "playouts=32,batch=4,cpuct=2,temperature=0.5"
+    assert settings == SearchSettings(playouts=32, batch_size=4, c_puct=2.0, temperature=0.5)
+    assert describe_search(settings) == "playouts=32,batch=4,cpuct=2,temperature=0.5"
     for bad in ("x[playouts=0]", "x[nodes=5]", "x[cpuct=-1]", "x[playouts=3", "x[fpu=nan]"):
         with pytest.raises(PlayerError):
             parse_search_spec(bad)
