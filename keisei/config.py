@@ -93,7 +93,7 @@ class PPOConfig(_Section):
 
 
 class GumbelSection(_Section):
-    """Gumbel AlphaZero policy improvement in self-play (keisei.rl.gumbel); off by default."""
+    """Gumbel AlphaZero policy improvement in self-play (keisei.search.gumbel); off by default."""
 
     simulations: int = Field(
         0,

@@ -1,4 +1,4 @@
-"""Gumbel AlphaZero policy improvement (keisei.rl.gumbel): the search on real positions
+"""Gumbel AlphaZero policy improvement (keisei.search.gumbel): the search on real positions
 with a real (untrained) network, the update toward its policies, and a real training run
 with it that resumes bit for bit."""
 
