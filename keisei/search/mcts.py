@@ -43,16 +43,7 @@ import numpy as np
 from keisei.config import SearchSettings
 from keisei.search.leaves import LeafBatch, NetworkForward
 from keisei.search.select import puct_child
-from keisei.search.tree import (
-    FloatArray,
-    IntArray,
-    Node,
-    Path,
-    backup,
-    descend,
-    mate_in_one,
-    priors_of,
-)
+from keisei.search.tree import FloatArray, IntArray, Node, backup, descend, mate_in_one, priors_of
 
 
 @dataclass
@@ -208,7 +199,7 @@ class PUCTSearch:
             room = cfg.batch_size
             if limits.playouts is not None and not limits.infinite:
                 room = min(room, limits.playouts - done)
-            pending: list[tuple[Path, Node, int]] = []
+            pending: list[tuple[list[tuple[Node, int]], Node, int]] = []
             collected = 0
             while collected < room:
                 path, leaf, color = self._playout(root, board, len(pending))
@@ -305,7 +296,9 @@ class PUCTSearch:
             fixed = priors / total if total > 0 else np.where(bad, 0.0, 1.0 / (~bad).sum())
             root.priors = fixed.astype(np.float32)
 
-    def _playout(self, root: Node, board: cshogi.Board, row: int) -> tuple[Path, Node, int | None]:
+    def _playout(
+        self, root: Node, board: cshogi.Board, row: int
+    ) -> tuple[list[tuple[Node, int]], Node, int | None]:
         """One descent to a leaf, with virtual losses along its path; ``board`` is restored.
 
         Returns (path, leaf, the leaf's side to move), the side None for a collision (a
