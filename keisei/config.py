@@ -93,7 +93,7 @@ class PPOConfig(_Section):
 
 
 class GumbelSection(_Section):
-    """Gumbel AlphaZero policy improvement in self-play (keisei.rl.gumbel); off by default."""
+    """Gumbel AlphaZero policy improvement in self-play (keisei.search.gumbel); off by default."""
 
     simulations: int = Field(
         0,
@@ -109,6 +109,54 @@ class GumbelSection(_Section):
         50.0, gt=0, description="sigma(q) = (c_visit + max visits) * c_scale * q"
     )
     c_scale: float = Field(0.1, gt=0, description="see c_visit; larger: sharper improved policy")
+
+
+class SearchSettings(_Section):
+    """PUCT search settings (keisei.search.mcts): the USI engine, ``search:`` players and
+    ``keisei play``. The ``search:`` spec keys and the USI options are aliases of these
+    fields (keisei.evaluation.search_player, keisei.search.usi_engine)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    playouts: int = Field(64, ge=1, description="playouts per move of a search: player")
+    batch_size: int = Field(16, ge=1, le=4096, description="leaves per network call")
+    c_puct: float = Field(1.5, gt=0, description="the PUCT exploration constant")
+    fpu_reduction: float = Field(0.2, ge=0, description="first-play urgency reduction")
+    virtual_loss: float = Field(1.0, gt=0, description="per playout waiting in a batch")
+    policy_temperature: float = Field(1.0, gt=0, description="softmax temperature of the priors")
+    temperature: float = Field(
+        0.0, ge=0, description="the move played: 0 most visits, else drawn by visits^(1/T)"
+    )
+    mate_check: bool = Field(True, description="look for a mate at the root before searching")
+    mate_nodes: int = Field(
+        10_000, ge=0, le=10_000_000, description="df-pn nodes of that check; 0: mate in one"
+    )
+    max_nodes: int = Field(
+        1_000_000, ge=1, le=INT64_MAX, description="the tree stops growing here (0.75 kB a node)"
+    )
+
+    @classmethod
+    def bound(cls, name: str, kind: str) -> Any:
+        """Field ``name``'s ``ge``, ``gt``, ``le`` or ``lt`` bound (``kind``), or None."""
+        for constraint in cls.model_fields[name].metadata:
+            if hasattr(constraint, kind):
+                return getattr(constraint, kind)
+        return None
+
+    @classmethod
+    def value_of(cls, name: str, text: str) -> int | float:
+        """``text`` as field ``name``; ValueError (``must be a number > 0``, or the parse
+        error) if it is not a valid one."""
+        integer = cls.model_fields[name].annotation is int
+        number: int | float = int(text) if integer else float(text)
+        try:
+            cls.model_validate({name: number})
+        except ValidationError:
+            kinds = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+            limits = [f"{sign} {b:g}" for k, sign in kinds if (b := cls.bound(name, k)) is not None]
+            noun = "an integer" if integer else "a number"
+            raise ValueError(f"must be {noun} {' and '.join(limits)}") from None
+        return number
 
 
 class RunSection(_Section):

@@ -1,4 +1,4 @@
-"""Gumbel AlphaZero policy improvement (keisei.rl.gumbel): the search on real positions
+"""Gumbel AlphaZero policy improvement (keisei.search.gumbel): the search on real positions
 with a real (untrained) network, the update toward its policies, and a real training run
 with it that resumes bit for bit."""
 
@@ -14,10 +14,11 @@ import torch
 
 from keisei.config import GumbelSection, ModelConfig, PPOConfig
 from keisei.game.encoding import NUM_ACTIONS, move_label, write_features
-from keisei.rl.gumbel import GumbelSearch, considered_visits
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
+from keisei.search.gumbel import GumbelSearch
+from keisei.search.select import considered_visits
 from keisei.training.checkpoint import read_checkpoint
 from tests.conftest import Train, read_events
 from tests.test_train import assert_consistent, final_info

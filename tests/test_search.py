@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -10,20 +11,20 @@ from pathlib import Path
 import cshogi
 import numpy as np
 import pytest
+import torch
 
 from keisei.cli.main import main
+from keisei.config import GumbelSection, SearchSettings
 from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer, PlayerError
-from keisei.evaluation.search_player import SearchPlayer, SearchSettings, parse_search_spec
+from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.specs import parse_player
-from keisei.search.mcts import (
-    Limits,
-    PUCTSearch,
-    SearchConfig,
-    bench_search,
-    mate_in_one,
-    score_cp,
-)
+from keisei.game.env import ShogiEnv
+from keisei.search.gumbel import GumbelSearch
+from keisei.search.leaves import NetworkForward
+from keisei.search.mcts import Limits, PUCTSearch, score_cp
+from keisei.search.tree import mate_in_one, new_node
+from keisei.search.usi_engine import USIEngine
 from tests.evalutil import tiny_model
 from tests.searchutil import save_checkpoint
 
@@ -38,7 +39,7 @@ NYUGYOKU = "RBBRGGSS1/4K4/P7P/9/9/9/9/9/4k4 b 2G 1"
 
 
 def searcher(batch_size: int = 8, seed: int = 0, **kwargs: object) -> PUCTSearch:
-    config = SearchConfig(batch_size=batch_size, **kwargs)  # type: ignore[arg-type]
+    config = SearchSettings(batch_size=batch_size, **kwargs)  # type: ignore[arg-type]
     return PUCTSearch(tiny_model(seed), config)
 
 
@@ -61,7 +62,7 @@ def test_leaves_are_evaluated_in_batches() -> None:
     model = tiny_model(0)
     sizes: list[int] = []
     model.register_forward_hook(lambda _m, inp, _out: sizes.append(int(inp[0].shape[0])))
-    search = PUCTSearch(model, SearchConfig(batch_size=8))
+    search = PUCTSearch(model, SearchSettings(batch_size=8))
     board = search.set_position(cshogi.STARTING_SFEN, [])
     result = search.search(board, Limits(playouts=64))
     assert sizes[0] == 1  # the root
@@ -144,8 +145,55 @@ def test_terminal_positions() -> None:
     search = searcher(mate_check=False)
     board = search.set_position(cshogi.STARTING_SFEN, moves)
     board.push(board.move_from_usi("4b5a"))
-    node = search._new_node(board)
+    node = new_node(board, None)
     assert node.terminal == 0.0
+
+
+def test_the_ply_limit_is_a_draw_in_the_puct_search() -> None:
+    """Drift fix: PUCT scores ``env.max_plies`` as the Gumbel search and ShogiEnv do. One
+    ply before the limit every child is a draw, scored without the network; a mate on the
+    last allowed ply still wins."""
+    search = PUCTSearch(tiny_model(0), SearchSettings(batch_size=8, mate_check=False), max_plies=1)
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    result = search.search(board, Limits(playouts=60))
+    assert (result.playouts, result.evaluations, result.value) == (60, 0, 0.0)
+    assert set(result.q[result.visits > 0].tolist()) == {0.0}
+    search = PUCTSearch(tiny_model(0), SearchSettings(mate_check=False), max_plies=1)
+    board = search.set_position(MATE_IN_ONE, [])
+    result = search.search(board, Limits(playouts=100))
+    assert usi([result.best or 0]) == ["G*5b"] and result.value == 1.0
+
+
+def test_a_search_player_scores_the_ply_limit_of_its_match() -> None:
+    model = tiny_model(0)
+    batches: list[int] = []
+    model.register_forward_hook(lambda _m, inp, _out: batches.append(int(inp[0].shape[0])))
+    env = ShogiEnv(1, max_plies=1)
+    step = env.reset()
+    with SearchPlayer(model, "search", SearchSettings(playouts=16, mate_nodes=0)) as player:
+        player.act(env, step, np.array([0]))
+    assert batches == [1]  # the root alone: every move reaches the limit, a draw
+
+
+def test_both_searches_judge_repetitions_by_the_one_rule() -> None:
+    """Drift fix: one repetition rule (``tree.REPETITION_PLIES``), not a PUCT setting next to
+    Gumbel's own window. After 5i4h 5a4b 4h5i, White's 4b5a repeats the start position:
+    both searches score it a draw without the network."""
+    assert "repetition_plies" not in SearchSettings.model_fields
+    start = cshogi.Board()
+    moves = [start.push_usi(m) for m in ("5i4h", "5a4b", "4h5i")]
+    repeat = start.move_from_usi("4b5a")
+    search = searcher(mate_check=False)
+    board = search.set_position(cshogi.STARTING_SFEN, moves)
+    search.search(board, Limits(playouts=200))
+    assert search.root is not None
+    child = search.root.child(repeat)
+    assert child is not None and child.terminal == 0.0 and child.priors is None
+    legal = len(list(start.legal_moves))
+    forward = NetworkForward(tiny_model(0))
+    gumbel = GumbelSearch(GumbelSection(simulations=legal, considered=legal), forward)
+    gumbel.run([start], *forward(np.zeros((1, 119, 9, 9), np.uint8)), torch.Generator())
+    assert gumbel.evaluations == legal - 1  # every root move once, the repetition exactly
 
 
 def test_tree_reuse_keeps_the_subtree_of_the_played_moves() -> None:
@@ -193,19 +241,12 @@ def test_sampled_choice_and_score_mapping() -> None:
     assert score_cp(-1.0) == -30000 and score_cp(1.0) == 30000
 
 
-def test_bench_search_reports_both_rates() -> None:
-    out = bench_search(tiny_model(0), batch_size=8, seconds=0.3)
-    assert out["search_nps"] > 0 and out["inference_sps"] > 0
-    assert out["ratio"] == pytest.approx(out["search_nps"] / out["inference_sps"])
-    assert 1.0 < out["mean_batch"] <= 8.0
-
-
 def test_search_spec_parsing() -> None:
     assert parse_search_spec("runs/x") == ("runs/x", SearchSettings())
     path, settings = parse_search_spec("runs/x[playouts=32, batch=4,cpuct=2,temperature=0.5]")
     assert path == "runs/x"
-    assert settings == SearchSettings(playouts=32, batch=4, cpuct=2.0, temperature=0.5)
-    assert settings.describe() == "playouts=32,batch=4,cpuct=2,temperature=0.5"
+    assert settings == SearchSettings(playouts=32, batch_size=4, c_puct=2.0, temperature=0.5)
+    assert describe_search(settings) == "playouts=32,batch=4,cpuct=2,temperature=0.5"
     for bad in ("x[playouts=0]", "x[nodes=5]", "x[cpuct=-1]", "x[playouts=3", "x[fpu=nan]"):
         with pytest.raises(PlayerError):
             parse_search_spec(bad)
@@ -252,3 +293,46 @@ def test_keisei_bench_search(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         figures["playouts_per_s"] / figures["inference_samples_per_s"]
     )
     assert "search.ratio (playouts / inference samples)" in capsys.readouterr().out
+
+
+def test_spec_keys_and_usi_options_are_aliases_of_the_one_settings_type() -> None:
+    """``SearchSettings`` holds the defaults and the checks; the ``search:`` keys and the USI
+    options say what they said before it did."""
+    with pytest.raises(PlayerError) as info:
+        parse_search_spec("x[nodes=5]")
+    assert str(info.value) == (
+        "search setting 'nodes=5': expected NAME=VALUE, "
+        "playouts, batch, mate_nodes, cpuct, fpu, temperature"
+    )
+    for bad, key in (("batch=0", "batch"), ("fpu=-0.1", "fpu"), ("temperature=inf", "temperature")):
+        with pytest.raises(PlayerError, match=f"^search setting '{bad}': not a valid {key}$"):
+            parse_search_spec(f"x[{bad}]")
+    assert parse_search_spec("x[fpu=0, mate_nodes=0]")[1] == SearchSettings(
+        fpu_reduction=0.0, mate_nodes=0
+    )
+    out = io.StringIO()
+    engine = USIEngine(tiny_model(0), out=out, log=io.StringIO())
+    script = [
+        "usi",
+        "setoption name CPuct value -1",
+        "setoption name Temperature value nan",
+        "setoption name BatchSize value 0",
+        "setoption name MateNodes value 7",
+        "setoption name CPuct value 2.5",
+        "isready",
+    ]
+    engine.run(line + "\n" for line in script)
+    lines = out.getvalue().splitlines()
+    declared = [ln for ln in lines if ln.split()[2:3] in (["BatchSize"], ["CPuct"], ["MateNodes"])]
+    assert declared + [ln for ln in lines if "Temperature type" in ln] == [
+        "option name BatchSize type spin default 16 min 1 max 4096",
+        "option name CPuct type string default 1.5",
+        "option name MateNodes type spin default 10000 min 0 max 10000000",
+        "option name Temperature type string default 0",
+    ]
+    assert [ln for ln in lines if ln.startswith("info string")] == [
+        "info string ignored setoption CPuct '-1': must be a number > 0",
+        "info string ignored setoption Temperature 'nan': must be a number >= 0",
+        "info string ignored setoption BatchSize '0': 0 is outside [1, 4096]",
+    ]
+    assert engine.search.config == SearchSettings(c_puct=2.5, mate_nodes=7)

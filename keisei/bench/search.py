@@ -11,12 +11,13 @@ import cshogi
 import torch
 
 from keisei.bench.common import BenchOptions, Objects, Results, Row, Section, median, needs_config
-from keisei.config import TrainConfig
+from keisei.config import SearchSettings, TrainConfig
 from keisei.rl.network import ActorCritic
-from keisei.search.mcts import PUCTSearch, SearchConfig, inference_rate, search_rate
+from keisei.search.leaves import inference_rate
+from keisei.search.mcts import PUCTSearch, search_rate
 from keisei.training.build import device_for
 
-SEARCH_BATCH = 16  # leaves per network call in the search section (the engine's default)
+SEARCH_BATCH = SearchSettings().batch_size  # leaves per network call: the engine's default
 
 
 def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects:
@@ -27,7 +28,7 @@ def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects
         torch.set_num_threads(config.run.torch_threads)
     torch.manual_seed(options.seed)
     model = ActorCritic(config.model).to(device).eval()
-    search = PUCTSearch(model, SearchConfig(batch_size=SEARCH_BATCH, mate_nodes=0), str(device))
+    search = PUCTSearch(model, SearchSettings(mate_nodes=0), str(device))
     per_side = options.seconds_per_measurement
     search_rate(search, cshogi.STARTING_SFEN, min(per_side, 0.5))  # warm-up
     playouts: list[float] = []
@@ -37,7 +38,7 @@ def measure_search(options: BenchOptions, config: TrainConfig | None) -> Objects
         rate, mean_batch = search_rate(search, cshogi.STARTING_SFEN, per_side)
         playouts.append(rate)
         batches.append(mean_batch)
-        samples.append(inference_rate(search.evaluator, SEARCH_BATCH, per_side))
+        samples.append(inference_rate(search.leaves, SEARCH_BATCH, per_side))
     nps, sps = median(playouts), median(samples)
     return {
         "search": {

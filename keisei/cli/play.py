@@ -29,7 +29,7 @@ from keisei.cli.checks import check_creatable, load_cli_model
 from keisei.errors import UsageError
 from keisei.game.env import GameResult
 from keisei.game.records import write_records
-from keisei.search.mcts import Limits, PUCTSearch, SearchConfig, score_cp
+from keisei.search.mcts import Limits, PUCTSearch, score_cp
 
 PIECES = cshogi.PIECE_JAPANESE_SYMBOLS  # by piece type, 1..14
 HAND_ORDER = (6, 5, 7, 4, 3, 2, 1)  # 飛 角 金 銀 桂 香 歩, as cshogi piece types
@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = Path(str(meta["path"]))
     owner = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
     engine = f"keisei {owner.name} step {meta['global_step']}"
-    search = PUCTSearch(model, SearchConfig(), args.device)
+    search = PUCTSearch(model, device=args.device)
     game = Game()
     console.print(f"You play {'☗先手 (black)' if you == cshogi.BLACK else '☖後手 (white)'}.")
     console.print(HELP)

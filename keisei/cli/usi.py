@@ -47,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
     model, meta = load_cli_model(args.checkpoint, args.device)
     engine = USIEngine(model, name=engine_name(meta), author="keisei")
     engine.values["Device"] = engine.device = args.device
-    engine.search.evaluator.device = args.device
+    engine.search.network.device = args.device
     print(f"keisei usi: loaded {meta['path']}", file=sys.stderr)
     return engine.run(read_lines(sys.stdin.buffer))

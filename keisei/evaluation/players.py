@@ -29,6 +29,7 @@ from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult, random_legal
 from keisei.rl.network import model_device, obs_to_tensor
 from keisei.rl.policy import MaskedCategorical
+from keisei.search.tree import mate_in_one
 
 IntArray = npt.NDArray[np.int64]
 
@@ -131,7 +132,7 @@ class GreedyPlayer(Player):
     def choose(self, board: cshogi.Board) -> int:
         """The cshogi move this player plays in ``board`` (which must have a legal move)."""
         moves = np.fromiter(board.legal_moves, dtype=np.int64)
-        mate = self.mate_in_one(board, moves)
+        mate = mate_in_one(board, moves)
         if mate:
             return mate
         caps = np.fromiter((cshogi.move_cap(int(m)) for m in moves), np.int64, moves.size)
@@ -139,25 +140,6 @@ class GreedyPlayer(Player):
         best = int(values.max())
         candidates = moves[values == best] if best > 0 else moves
         return int(candidates[int(self.rng.integers(candidates.size))])
-
-    @staticmethod
-    def mate_in_one(board: cshogi.Board, moves: IntArray) -> int:
-        """A legal move that mates at once, or 0.
-
-        cshogi's ``mate_move_in_1ply`` (YaneuraOu's mate1ply) assumes the side to move is
-        not in check: in check it can return an illegal move, so there every (few) legal
-        move is tried instead.
-        """
-        if not board.is_check():
-            mate = int(board.mate_move_in_1ply())
-            return mate if mate and mate in moves else 0
-        for move in moves.tolist():
-            board.push(move)
-            mated = board.is_check() and board.is_game_over()
-            board.pop()
-            if mated:
-                return int(move)
-        return 0
 
     def act(self, env: ShogiEnv, step: StepResult, slots: IntArray) -> Moves:
         boards = env.boards()

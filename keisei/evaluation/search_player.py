@@ -2,60 +2,51 @@
 
 Each game the player is in gets its own search tree (``keisei.search.mcts.PUCTSearch``),
 kept between its moves and dropped at ``new_game``; the network is shared. Games are
-searched one after the other, each with its leaves batched (``batch``). With temperature 0
-the player is deterministic: the same position and tree give the same move.
+searched one after the other, each with its leaves batched (``batch``), and each with the
+match's ply limit (``env.max_plies``). With temperature 0 the player is deterministic: the
+same position and tree give the same move.
 
-Settings in the bracket (all optional): ``playouts`` (per move, default 64), ``batch``
-(leaves per network call, default 16), ``cpuct`` (1.5), ``fpu`` (the FPU reduction, 0.2),
-``temperature`` (0: most visits; else drawn with ``visits^(1/T)``), ``mate_nodes`` (df-pn
-nodes of the root mate check, 10000; 0: mate in one only).
+Settings in the bracket (all optional) are aliases of ``keisei.config.SearchSettings``
+fields (``SPEC_KEYS``), which hold their defaults and checks: ``playouts`` (per move, 64),
+``batch`` (leaves per network call, 16), ``cpuct`` (1.5), ``fpu`` (the FPU reduction,
+0.2), ``temperature`` (0: most visits; else drawn with ``visits^(1/T)``), ``mate_nodes``
+(df-pn nodes of the root mate check, 10000; 0: mate in one only).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import cshogi
 import numpy as np
 
+from keisei.config import SearchSettings
 from keisei.evaluation.players import IntArray, Moves, Player, PlayerError
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult
-from keisei.search.mcts import Limits, PUCTSearch, SearchConfig
+from keisei.search.mcts import Limits, PUCTSearch
+
+# Spec key -> SearchSettings field, in the order ``describe_search`` writes them.
+SPEC_KEYS = {
+    "playouts": "playouts",
+    "batch": "batch_size",
+    "cpuct": "c_puct",
+    "fpu": "fpu_reduction",
+    "temperature": "temperature",
+    "mate_nodes": "mate_nodes",
+}
 
 
-@dataclass(frozen=True)
-class SearchSettings:
-    playouts: int = 64
-    batch: int = 16
-    cpuct: float = 1.5
-    fpu: float = 0.2
-    temperature: float = 0.0
-    mate_nodes: int = 10_000
-
-    def config(self) -> SearchConfig:
-        return SearchConfig(
-            batch_size=self.batch,
-            c_puct=self.cpuct,
-            fpu_reduction=self.fpu,
-            mate_nodes=self.mate_nodes,
-        )
-
-    def describe(self) -> str:
-        """The settings that differ from the defaults, plus playouts: ``playouts=64,...``."""
-        default = SearchSettings()
-        parts = [f"playouts={self.playouts}"]
-        for name in ("batch", "cpuct", "fpu", "temperature", "mate_nodes"):
-            value = getattr(self, name)
-            if value != getattr(default, name):
-                parts.append(f"{name}={value:g}")
-        return ",".join(parts)
-
-
-_INTS = {"playouts": 1, "batch": 1, "mate_nodes": 0}  # name -> smallest value
-_FLOATS = {"cpuct": False, "fpu": True, "temperature": True}  # name -> zero allowed
+def describe_search(settings: SearchSettings) -> str:
+    """The settings that differ from the defaults, plus playouts: ``playouts=64,...``."""
+    default = SearchSettings()
+    parts = [f"playouts={settings.playouts}"]
+    for key, name in list(SPEC_KEYS.items())[1:]:
+        value = getattr(settings, name)
+        if value != getattr(default, name):
+            parts.append(f"{key}={value:g}")
+    return ",".join(parts)
 
 
 def parse_search_spec(text: str) -> tuple[str, SearchSettings]:
@@ -70,24 +61,20 @@ def parse_search_spec(text: str) -> tuple[str, SearchSettings]:
     for item in inner.split(","):
         if not item.strip():
             continue
-        name, sep, value = item.partition("=")
-        name = name.strip().lower()
-        if not sep or (name not in _INTS and name not in _FLOATS):
-            known = ", ".join([*_INTS, *_FLOATS])
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in SPEC_KEYS:
+            known = ", ".join(sorted(SPEC_KEYS, key=lambda k: not _is_int(SPEC_KEYS[k])))
             raise PlayerError(f"search setting {item.strip()!r}: expected NAME=VALUE, {known}")
         try:
-            if name in _INTS:
-                number: float = int(value)
-                ok = number >= _INTS[name]
-            else:
-                number = float(value)
-                ok = np.isfinite(number) and (number > 0 or (_FLOATS[name] and number == 0))
+            values[SPEC_KEYS[key]] = SearchSettings.value_of(SPEC_KEYS[key], value)
         except ValueError:
-            ok = False
-        if not ok:
-            raise PlayerError(f"search setting {item.strip()!r}: not a valid {name}")
-        values[name] = number
+            raise PlayerError(f"search setting {item.strip()!r}: not a valid {key}") from None
     return path, SearchSettings(**values)
+
+
+def _is_int(field: str) -> bool:
+    return SearchSettings.model_fields[field].annotation is int
 
 
 class SearchPlayer(Player):
@@ -126,21 +113,26 @@ class SearchPlayer(Player):
         if search is not None:
             search.reset()
 
-    def search_of(self, slot: int) -> PUCTSearch:
+    def search_of(self, slot: int, max_plies: int | None = None) -> PUCTSearch:
+        """Game ``slot``'s search, its terminal rule with the ply limit ``max_plies``."""
         search = self._searches.get(slot)
         if search is None:
-            config = self.settings.config()
-            search = PUCTSearch(self.model, config, self.device, seed=self._seed + slot)
+            seed = self._seed + slot
+            search = PUCTSearch(self.model, self.settings, self.device, seed, max_plies)
             self._searches[slot] = search
+        elif search.max_plies != max_plies:  # another match: its tree was scored otherwise
+            search.max_plies = max_plies
+            search.reset()
         return search
 
-    def choose(self, slot: int, board: cshogi.Board) -> int:
-        """The cshogi move this player plays in ``board`` (game ``slot``)."""
+    def choose(self, slot: int, board: cshogi.Board, max_plies: int | None = None) -> int:
+        """The cshogi move this player plays in ``board`` (game ``slot``, of a game drawn
+        after ``max_plies`` plies)."""
         history = [int(m) for m in board.history]
         start = board.copy()
         for _ in history:
             start.pop()
-        search = self.search_of(slot)
+        search = self.search_of(slot, max_plies)
         position = search.set_position(start.sfen(), history)
         result = search.search(position, Limits(playouts=self.settings.playouts))
         move = search.choose(result, self.settings.temperature)
@@ -153,5 +145,5 @@ class SearchPlayer(Player):
         actions = np.empty(slots.size, dtype=np.int64)
         for k, slot in enumerate(slots.tolist()):
             board = boards[slot]
-            actions[k] = move_label(self.choose(slot, board), board.turn)
+            actions[k] = move_label(self.choose(slot, board, env.max_plies), board.turn)
         return Moves(actions)

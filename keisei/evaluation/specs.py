@@ -21,7 +21,7 @@ from keisei.evaluation.players import (
     PlayerError,
     RandomPlayer,
 )
-from keisei.evaluation.search_player import SearchPlayer, parse_search_spec
+from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_engine_spec, resolve_engine_path
 from keisei.training.checkpoint import load_model, model_path
 
@@ -86,7 +86,7 @@ def parse_player(
         name = checkpoint_name(
             Path(meta["path"]), int(meta["global_step"]), options.ratings_run_dir
         )
-        name = f"search:{name}[{search.describe()}]"
+        name = f"search:{name}[{describe_search(search)}]"
         return SearchPlayer(model, name, search, seed=seed, device=options.device)
     model, meta = load_checkpoint_model(spec, options.device)
     name = checkpoint_name(Path(meta["path"]), int(meta["global_step"]), options.ratings_run_dir)

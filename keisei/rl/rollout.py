@@ -90,7 +90,7 @@ class RolloutBuffer:
     def __init__(self, steps: int, envs: int, targets: bool = False) -> None:
         """``targets``: also store a policy target per transition (float16 over all
         actions, 4374 bytes): the improved policy of the Gumbel search
-        (``keisei.rl.gumbel``), which the update then trains the policy toward."""
+        (``keisei.search.gumbel``), which the update then trains the policy toward."""
         if steps < 1 or envs < 1:
             raise ValueError(f"steps and envs must be >= 1, got steps={steps}, envs={envs}")
         self.steps = steps

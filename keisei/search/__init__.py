@@ -1,1 +1,2 @@
-"""Tree search over keisei's policy-value networks (PUCT) and the USI engine built on it."""
+"""Tree search over keisei's policy-value networks: one core (tree, select, leaves) under
+two drivers, PUCT for play (mcts) and Gumbel for self-play (gumbel), and the USI engine."""

@@ -20,7 +20,6 @@ at the root is ``score mate N`` (N plies).
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time
@@ -33,8 +32,9 @@ import cshogi
 import numpy as np
 import torch
 
+from keisei.config import SearchSettings
 from keisei.game.env import validate_sfen
-from keisei.search.mcts import Limits, PUCTSearch, SearchConfig, SearchResult, score_cp
+from keisei.search.mcts import Limits, PUCTSearch, SearchResult, score_cp
 
 # Playouts of a ``go`` without clock, movetime or nodes, when the Playouts option is 0.
 DEFAULT_PLAYOUTS = 800
@@ -44,7 +44,8 @@ SELECTIONS = ("search", "greedy", "sample")
 
 @dataclass(frozen=True)
 class Option:
-    """One USI option: ``kind`` is spin, check, combo or string."""
+    """One USI option: ``kind`` is spin, check, combo or string; ``setting``: the
+    ``SearchSettings`` field it sets (its default and its checks), if any."""
 
     name: str
     kind: str
@@ -53,6 +54,7 @@ class Option:
     high: int = 0
     choices: tuple[str, ...] = ()
     help: str = ""
+    setting: str | None = None
 
     def declaration(self) -> str:
         text = f"option name {self.name} type {self.kind} default {self.default}"
@@ -77,20 +79,32 @@ class Option:
             if value not in self.choices:
                 raise ValueError(f"not one of {', '.join(self.choices)}")
             return value
+        if self.setting is not None:
+            return SearchSettings.value_of(self.setting, value)
         return value
+
+
+def _setting(name: str, setting: str, help: str = "") -> Option:
+    """An option that sets ``SearchSettings.<setting>``: a spin over the field's range
+    for an integer, else a string holding a number."""
+    default = SearchSettings.model_fields[setting].default
+    if SearchSettings.model_fields[setting].annotation is int:
+        low, high = SearchSettings.bound(setting, "ge"), SearchSettings.bound(setting, "le")
+        return Option(name, "spin", f"{default}", low, high, help=help, setting=setting)
+    return Option(name, "string", f"{default:g}", help=help, setting=setting)
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("Playouts", "spin", "0", 0, MAX_SPIN, help="cap per move (0: none)"),
     Option("MoveSelection", "combo", "search", choices=SELECTIONS),
-    Option("Temperature", "string", "0", help="0: most visits / most probable"),
+    _setting("Temperature", "temperature", help="0: most visits / most probable"),
     Option("Threads", "spin", "1", 1, 256, help="torch intra-op threads"),
-    Option("BatchSize", "spin", "16", 1, 4096, help="leaves per network call"),
+    _setting("BatchSize", "batch_size", help="leaves per network call"),
     Option("Device", "string", "cpu"),
     Option("ResignValue", "spin", "-100", -100, 100, help="resign below value*100"),
     Option("MarginMs", "spin", "400", 0, 60_000, help="time kept back per move"),
-    Option("CPuct", "string", "1.5"),
-    Option("MateNodes", "spin", "10000", 0, 10_000_000, help="df-pn nodes at the root"),
+    _setting("CPuct", "c_puct"),
+    _setting("MateNodes", "mate_nodes", help="df-pn nodes at the root"),
     Option("Seed", "spin", "0", 0, 2**31 - 1),
     Option("MultiPV", "spin", "1", 1, 64, help="lines shown per info (most visited first)"),
     Option("USI_Ponder", "check", "false"),
@@ -292,14 +306,6 @@ class USIEngine:
             return
         try:
             parsed = option.parse(value)
-            if option.name == "Temperature":
-                parsed = float(value)
-                if not parsed >= 0 or math.isinf(parsed):
-                    raise ValueError("must be a number >= 0")
-            if option.name == "CPuct":
-                parsed = float(value)
-                if not parsed > 0 or math.isinf(parsed):
-                    raise ValueError("must be a number > 0")
         except ValueError as exc:
             self.note(f"ignored setoption {option.name} {value!r}: {exc}")
             return
@@ -454,12 +460,9 @@ class USIEngine:
             assert self._thread is not None
             self._thread.join()
 
-    def _config(self) -> SearchConfig:
-        return SearchConfig(
-            batch_size=int(self.values["BatchSize"]),
-            c_puct=float(self.values["CPuct"]),
-            mate_nodes=int(self.values["MateNodes"]),
-        )
+    def _config(self) -> SearchSettings:
+        """The search settings of the options that alias them."""
+        return SearchSettings(**{o.setting: self.values[o.name] for o in OPTIONS if o.setting})
 
     def _apply_settings(self) -> None:
         """Options that change the network or the search, applied while none runs."""
@@ -469,7 +472,7 @@ class USIEngine:
             try:
                 self.model.to(device)
                 self.device = device
-                self.search.evaluator.device = device
+                self.search.network.device = device
             except (RuntimeError, ValueError, AssertionError) as exc:
                 self.note(f"device {device!r} unusable ({exc}); staying on {self.device}")
                 self.values["Device"] = self.device

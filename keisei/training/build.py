@@ -12,10 +12,10 @@ import torch
 from keisei.config import ConfigError, ModelConfig, TrainConfig
 from keisei.distributed import Collective, rank_seed
 from keisei.game.env import ShogiEnv
-from keisei.rl.gumbel import GumbelSearch
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
+from keisei.search.gumbel import GumbelSearch
 from keisei.training.console import ConsoleSink
 from keisei.training.hooks import Hook
 from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink

@@ -36,10 +36,10 @@ from keisei.distributed import Collective, rank_seed
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import GameResult, ShogiEnv, StepResult, join_steps
 from keisei.game.records import write_records
-from keisei.rl.gumbel import GumbelSearch
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import FloatArray, RolloutBuffer
+from keisei.search.gumbel import GumbelSearch
 from keisei.training.checkpoint import BEST_NAME, weights_sha256, write_checkpoint
 from keisei.training.hooks import Hook, HookContext, due
 from keisei.training.rundir import prune
@@ -148,7 +148,7 @@ class Trainer:
     peer_snapshots: list[dict[str, Any]] | None = None
     stop_signum: int | None = None  # the signal every rank agreed to stop for
     # With gumbel.simulations > 0: moves are chosen by search, and its improved policies
-    # are stored for the update (keisei.rl.gumbel); None: moves sampled from the policy.
+    # are stored for the update (keisei.search.gumbel); None: moves sampled from the policy.
     search: GumbelSearch | None = None
     # True while an overlapped ply has stepped some of the games but not all.
     mid_ply: bool = False
