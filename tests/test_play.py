@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -9,6 +10,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cshogi
@@ -123,16 +125,24 @@ class Terminal:
         os.write(self.master, line.encode() + b"\n")
 
 
-def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def keisei_play(tmp_path: Path, *flags: str) -> Iterator[Terminal]:
+    """``keisei play`` of a small checkpoint on a pseudo-terminal, writing its records to
+    ``tmp_path / "records"``; killed if it still runs at the end."""
     run = tmp_path / "run"
     save_checkpoint(run, 3)
-    records = tmp_path / "records"
-    term = Terminal(
-        [sys.executable, "-m", "keisei", "play", str(run), "--playouts", "8", "--records",
-         str(records)],
-        cwd=tmp_path,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "keisei", "play", str(run), *flags]
+    term = Terminal([*command, "--records", str(tmp_path / "records")], cwd=tmp_path)
     try:
+        yield term
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        os.close(term.master)
+
+
+def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
+    with keisei_play(tmp_path, "--playouts", "8") as term:
         assert "☗先手 (you) 持駒: なし" in term.until("your move> ")
         term.type("hello")
         assert "not a move: 'hello'" in term.until("your move> ")
@@ -146,10 +156,7 @@ def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
         term.type("resign")
         assert "game over: resign, keisei wins (2 plies)" in term.until("records: ")
         assert term.proc.wait(timeout=30) == 0
-    finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
-        os.close(term.master)
+    records = tmp_path / "records"
     csa = next(records.glob("play-*.csa")).read_text(encoding="utf-8")
     assert "+2726FU" in csa and "%TORYO" in csa
     kif = next(records.glob("play-*.kif")).read_text(encoding="cp932")  # KIF: Shift_JIS
@@ -157,15 +164,7 @@ def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
 
 
 def test_keisei_moves_first_as_white_and_quit_ends_the_game(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    save_checkpoint(run, 3)
-    records = tmp_path / "records"
-    term = Terminal(
-        [sys.executable, "-m", "keisei", "play", str(run), "--color", "white", "--playouts",
-         "4", "--records", str(records)],
-        cwd=tmp_path,
-    )  # fmt: skip
-    try:
+    with keisei_play(tmp_path, "--color", "white", "--playouts", "4") as term:
         shown = term.until("your move> ")
         assert "You play ☖後手 (white)." in shown and "☖後手 to move" in shown
         played = re.search(r"keisei plays \S+ \((\S+)\), 4 playouts", shown)
@@ -175,9 +174,5 @@ def test_keisei_moves_first_as_white_and_quit_ends_the_game(tmp_path: Path) -> N
         term.type("quit")
         assert "game over: max_plies, draw (1 plies)" in term.until("records: ")
         assert term.proc.wait(timeout=30) == 0
-    finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
-        os.close(term.master)
-    usi_record = next(records.glob("play-*.usi")).read_text(encoding="utf-8").split()
-    assert usi_record == ["startpos", "moves", played.group(1)]
+    usi_record = next((tmp_path / "records").glob("play-*.usi")).read_text(encoding="utf-8")
+    assert usi_record.split() == ["startpos", "moves", played.group(1)]

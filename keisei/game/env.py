@@ -15,6 +15,9 @@ Conventions
   - the game reached ``max_plies``: draw (``max_plies``).
 * Finished games restart at once (auto-reset); the returned observation of such a game is
   the first position of its new game and ``finished[i]`` holds the result of the old one.
+  ``restart`` starts a new game in chosen slots (a game a player forfeited).
+* These rules are judged once, in C++ (``Game::play`` in csrc/games.cpp);
+  ``keisei.game.rules.Game`` is the same judge for a single game.
 
 The per-ply work runs in C++ (``keisei.game._games``, csrc/games.cpp, compiled with cshogi's
 own sources); this module decides start positions, results, checks actions and saves.
