@@ -83,6 +83,16 @@ struct Game {
         return std::find(legal.begin(), legal.end(), move) != legal.end();
     }
 
+    // Plays a legal move and judges the position it leads to, with the ply limit: a game
+    // that goes on after ``max_plies`` (> 0) moves is a draw. Both the batch step (push)
+    // and one game (push_one: restored games, keisei.game.rules) are judged here.
+    Outcome play(int move, int max_plies) {
+        Outcome o = push(move);
+        if (o.reason == kNone && max_plies > 0 && static_cast<int>(moves.size()) >= max_plies)
+            o.reason = kMaxPlies;
+        return o;
+    }
+
     Outcome push(int move) {
         const int mover = board.turn();
         board.push(move);
@@ -290,23 +300,21 @@ public:
         py::gil_scoped_release release;
         parallel_for(n, threads_, [&](py::ssize_t first, py::ssize_t last) {
             for (py::ssize_t i = first; i < last; ++i) {
-                Game& g = *games_[begin + i];
-                Outcome o = g.push(static_cast<int>(m[i]));
-                if (o.reason == kNone && static_cast<int>(g.moves.size()) >= max_plies)
-                    o.reason = kMaxPlies;
+                const Outcome o = games_[begin + i]->play(static_cast<int>(m[i]), max_plies);
                 w[i] = o.winner;
                 r[i] = o.reason;
             }
         });
     }
 
-    // Replays one move in game i (restoring saved games): refuses an illegal one.
-    std::pair<int, int> push_one(int i, int move) {
+    // One move in game i (restoring saved games, keisei.game.rules' one game), judged as
+    // push judges it (max_plies 0: no ply limit); refuses an illegal one.
+    std::pair<int, int> push_one(int i, int move, int max_plies) {
         Game& g = game(i);
         if (!g.is_legal(move))
             throw std::invalid_argument("game " + std::to_string(i) + ": move " + std::to_string(move) +
                                         " is not legal in " + g.board.toSFEN());
-        const Outcome o = g.push(move);
+        const Outcome o = g.play(move, max_plies);
         return {o.winner, o.reason};
     }
 
@@ -432,7 +440,7 @@ PYBIND11_MODULE(_games, m) {
         .def("set_game", &GameBatch::set_game, py::arg("game"), py::arg("sfen"))
         .def("push", &GameBatch::push, py::arg("moves"), py::arg("max_plies"), py::arg("winner"),
              py::arg("reason"), py::arg("begin") = 0)
-        .def("push_one", &GameBatch::push_one, py::arg("game"), py::arg("move"))
+        .def("push_one", &GameBatch::push_one, py::arg("game"), py::arg("move"), py::arg("max_plies") = 0)
         .def("observe", &GameBatch::observe, py::arg("obs"), py::arg("mask"), py::arg("move_of"),
              py::arg("to_move"), py::arg("plies"), py::arg("obs_bits"), py::arg("mask_bits"),
              py::arg("begin") = 0, py::arg("count") = -1)

@@ -467,6 +467,36 @@ def test_finished_games_restart_and_the_others_go_on() -> None:
     assert not np.array_equal(step.obs[1], fresh.obs[1])
 
 
+def test_restart_starts_new_games_in_some_slots_and_the_others_go_on() -> None:
+    env = ShogiEnv(3, start_sfens=[START, HANDICAP_2])
+    env.reset(5)
+    step = env.step(np.array([action(env, i, "5i4h" if env.boards()[i].turn == 0 else "5a4b")
+                              for i in range(3)]))  # fmt: skip
+    before = [b.sfen() for b in env.boards()]
+    moves = [env.state_dict()["games"][i][1] for i in range(3)]
+    rng = copy.deepcopy(env.rng)
+    starts = [env.start_sfens[int(rng.integers(2))] for _ in range(2)]  # as auto-reset draws
+    step = env.restart([2, 0])
+    check_step(env, step)
+    assert step.plies.tolist() == [0, 1, 0] and step.done.tolist() == [False] * 3
+    assert step.reward.tolist() == [0.0] * 3 and step.finished == [None] * 3
+    boards = env.boards()
+    assert [boards[2].sfen(), boards[0].sfen()] == [cshogi.Board(s).sfen() for s in starts]
+    assert boards[1].sfen() == before[1] and env.state_dict()["games"][1][1] == moves[1]
+    assert env.state_dict()["games"][0] == (starts[1], [])
+    assert env.rng.bit_generator.state == rng.bit_generator.state
+
+
+def test_restart_refuses_a_slot_outside_the_batch_or_before_reset() -> None:
+    env = ShogiEnv(2)
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before restart\(\)"):
+        env.restart([0])
+    env.reset()
+    with pytest.raises(ValueError, match=r"game 2 is outside 0..1"):
+        env.restart([0, 2])
+    assert env.state_dict()["games"] == [(START, []), (START, [])]
+
+
 def test_restarts_draw_start_positions_from_the_list() -> None:
     sfens = [START, HANDICAP_2, HANDICAP_LANCE]
     env = ShogiEnv(8, max_plies=1, start_sfens=sfens)

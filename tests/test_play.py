@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -9,11 +10,15 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cshogi
 
-from keisei.cli.play import Game, parse_move
+from keisei.cli.play import parse_move
+from keisei.game.encoding import move_label
+from keisei.game.env import ShogiEnv
+from keisei.game.rules import Game
 from tests.searchutil import save_checkpoint
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -50,15 +55,35 @@ def test_usi_and_japanese_move_input() -> None:
 def test_game_endings_as_in_training() -> None:
     game = Game()
     shuffle = ["5i4h", "5a4b", "4h5i", "4b5a"]
-    for i, text in enumerate(shuffle * 3):
-        assert game.result() is None, i
-        game.push(game.board.move_from_usi(text))
-    result = game.result()
+    results = [game.push(game.board.move_from_usi(text)) for text in shuffle * 3]
+    assert results[:-1] == [None] * 11
+    result = results[-1]
     assert result is not None and (result.reason, result.winner) == ("repetition", None)
     game = Game("4k4/9/4P4/9/9/9/9/9/4K4 b G 1")
-    game.push(game.board.move_from_usi("G*5b"))
-    result = game.result()
+    result = game.push(game.board.move_from_usi("G*5b"))
     assert result is not None and (result.reason, result.winner) == ("checkmate", cshogi.BLACK)
+
+
+def test_perpetual_check_is_judged_from_the_first_occurrence_as_in_training() -> None:
+    # Drift (issue 22): play's own judge asked cshogi's is_draw(), which looks back to the
+    # previous occurrence only, so checks in the last cycle alone made it perpetual check
+    # (a white win here). From the first occurrence black did not always check: a draw.
+    start = "1k7/9/+R8/9/9/9/9/9/8K b - 1"
+    quiet = ["1i2i", "8a7a", "2i1i", "7a8a"]  # the kings shuffle: no check
+    checks = ["9c8c", "8a9a", "8c9c", "9a8a"]  # black's dragon checks with both moves
+    game = Game(start)
+    env = ShogiEnv(1, start_sfens=[start])
+    step = env.reset()
+    for text in quiet * 2 + checks:
+        move = game.board.move_from_usi(text)
+        step = env.step([move_label(move, game.board.turn)])
+        assert game.push(move) == step.finished[0]
+    result = game.result
+    assert result is not None and (result.winner, result.reason, result.plies) == (
+        None,
+        "repetition",
+        12,
+    )
 
 
 class Terminal:
@@ -100,16 +125,24 @@ class Terminal:
         os.write(self.master, line.encode() + b"\n")
 
 
-def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def keisei_play(tmp_path: Path, *flags: str) -> Iterator[Terminal]:
+    """``keisei play`` of a small checkpoint on a pseudo-terminal, writing its records to
+    ``tmp_path / "records"``; killed if it still runs at the end."""
     run = tmp_path / "run"
     save_checkpoint(run, 3)
-    records = tmp_path / "records"
-    term = Terminal(
-        [sys.executable, "-m", "keisei", "play", str(run), "--playouts", "8", "--records",
-         str(records)],
-        cwd=tmp_path,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "keisei", "play", str(run), *flags]
+    term = Terminal([*command, "--records", str(tmp_path / "records")], cwd=tmp_path)
     try:
+        yield term
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        os.close(term.master)
+
+
+def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
+    with keisei_play(tmp_path, "--playouts", "8") as term:
         assert "☗先手 (you) 持駒: なし" in term.until("your move> ")
         term.type("hello")
         assert "not a move: 'hello'" in term.until("your move> ")
@@ -123,11 +156,23 @@ def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
         term.type("resign")
         assert "game over: resign, keisei wins (2 plies)" in term.until("records: ")
         assert term.proc.wait(timeout=30) == 0
-    finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
-        os.close(term.master)
+    records = tmp_path / "records"
     csa = next(records.glob("play-*.csa")).read_text(encoding="utf-8")
     assert "+2726FU" in csa and "%TORYO" in csa
     kif = next(records.glob("play-*.kif")).read_text(encoding="cp932")  # KIF: Shift_JIS
     assert "投了" in kif
+
+
+def test_keisei_moves_first_as_white_and_quit_ends_the_game(tmp_path: Path) -> None:
+    with keisei_play(tmp_path, "--color", "white", "--playouts", "4") as term:
+        shown = term.until("your move> ")
+        assert "You play ☖後手 (white)." in shown and "☖後手 to move" in shown
+        played = re.search(r"keisei plays \S+ \((\S+)\), 4 playouts", shown)
+        assert played is not None and "ply 1, last move" in shown
+        term.type("undo")  # only keisei's move so far: nothing of yours to take back
+        assert "nothing to undo" in term.until("your move> ")
+        term.type("quit")
+        assert "game over: max_plies, draw (1 plies)" in term.until("records: ")
+        assert term.proc.wait(timeout=30) == 0
+    usi_record = next((tmp_path / "records").glob("play-*.usi")).read_text(encoding="utf-8")
+    assert usi_record.split() == ["startpos", "moves", played.group(1)]

@@ -6,9 +6,10 @@ both hands, the last move highlighted, the side to move). Moves are typed in USI
 where needed (``76歩``, ``７六歩``, ``同歩``, ``22角成``); a move that is illegal or
 ambiguous is explained and asked again. ``undo`` takes back your last move (and the
 engine's reply), ``resign`` resigns, ``quit`` stops the game, ``help`` lists this.
-keisei answers with PUCT search (``--playouts``). Games end as in training (mate,
-fourfold repetition or perpetual check, nyugyoku); the record is then written as KIF,
-CSA and USI (``keisei.game.records``).
+keisei answers with PUCT search (``--playouts``). Games end by the training environment's
+own judge (``keisei.game.rules.Game``: mate, fourfold repetition or perpetual check,
+nyugyoku; no ply limit); the record is then written as KIF, CSA and USI
+(``keisei.game.records``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from keisei.cli.checks import check_creatable, load_cli_model
 from keisei.errors import UsageError
 from keisei.game.env import GameResult
 from keisei.game.records import write_records
+from keisei.game.rules import Game
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
 
 PIECES = cshogi.PIECE_JAPANESE_SYMBOLS  # by piece type, 1..14
@@ -67,53 +69,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.set_defaults(func=run)
-
-
-class Game:
-    """The game so far, judged after every move as the training environment judges it."""
-
-    def __init__(self, start_sfen: str = cshogi.STARTING_SFEN) -> None:
-        self.start_sfen = start_sfen
-        self.board = cshogi.Board(start_sfen)
-        self.moves: list[int] = []
-        self.keys: list[str] = [self._key()]
-
-    def _key(self) -> str:
-        return " ".join(self.board.sfen().split()[:3])
-
-    def push(self, move: int) -> None:
-        self.board.push(move)
-        self.moves.append(move)
-        self.keys.append(self._key())
-
-    def pop(self) -> None:
-        self.board.pop()
-        self.moves.pop()
-        self.keys.pop()
-
-    def result(self) -> GameResult | None:
-        """The finished game, or None while it goes on."""
-        board = self.board
-        mover = 1 - board.turn
-        winner: int | None
-        if self.keys.count(self.keys[-1]) >= 4:
-            rep = board.is_draw()
-            if rep == cshogi.REPETITION_WIN:
-                winner, reason = board.turn, "perpetual_check"
-            elif rep == cshogi.REPETITION_LOSE:
-                winner, reason = mover, "perpetual_check"
-            else:
-                winner, reason = None, "repetition"
-        elif not any(True for _ in board.legal_moves):
-            winner, reason = mover, "checkmate" if board.is_check() else "no_legal_moves"
-        elif board.is_nyugyoku():
-            winner, reason = board.turn, "nyugyoku"
-        else:
-            return None
-        return self.ended(winner, reason)
-
-    def ended(self, winner: int | None, reason: str) -> GameResult:
-        return GameResult(winner, reason, len(self.moves), self.start_sfen, tuple(self.moves))
 
 
 def render(board: cshogi.Board, last: int, you: int) -> Group:
@@ -248,8 +203,7 @@ def run(args: argparse.Namespace) -> int:
                 f"keisei plays {KIF.move_to_kif(move)} ({cshogi.move_to_usi(move)}), "
                 f"{found.playouts} playouts, {score}"
             )
-            game.push(move)
-            result = game.result()
+            result = game.push(move)
             continue
         text = _ask(console, "your move> ")
         if text is None or text.strip() == "quit":
@@ -276,8 +230,7 @@ def run(args: argparse.Namespace) -> int:
             if not move:
                 console.print(f"[yellow]{why}[/yellow]")
                 continue
-            game.push(move)
-            result = game.result()
+            result = game.push(move)
     assert result is not None
     console.print(render(game.board, game.moves[-1] if game.moves else 0, you))
     winner = (

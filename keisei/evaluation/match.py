@@ -215,12 +215,9 @@ def play_match(
                 finish(slot, result, forfeit.detail, ("agent", "opponent")[who])
                 forfeited.append(slot)
         if forfeited:
-            # Restart those games: replaying the others keeps them (and their history) exact.
-            state = env.state_dict()
             for slot in forfeited:
-                state["games"][slot] = (start_sfen, [])
                 assign(slot)
-            step = env.load_state_dict(state)
+            step = env.restart(forfeited)
             continue
         actions = np.array([pending[s] for s in range(n_slots)], dtype=np.int64)
         pending.clear()

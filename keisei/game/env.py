@@ -15,6 +15,9 @@ Conventions
   - the game reached ``max_plies``: draw (``max_plies``).
 * Finished games restart at once (auto-reset); the returned observation of such a game is
   the first position of its new game and ``finished[i]`` holds the result of the old one.
+  ``restart`` starts a new game in chosen slots (a game a player forfeited).
+* These rules are judged once, in C++ (``Game::play`` in csrc/games.cpp);
+  ``keisei.game.rules.Game`` is the same judge for a single game.
 
 The per-ply work runs in C++ (``keisei.game._games``, csrc/games.cpp, compiled with cshogi's
 own sources); this module decides start positions, results, checks actions and saves.
@@ -72,6 +75,16 @@ class GameResult:
     @property
     def result(self) -> str:
         return "draw" if self.winner is None else RESULTS[self.winner]
+
+    @classmethod
+    def judged(
+        cls, winner: int, reason: int, start_sfen: str, moves: tuple[int, ...]
+    ) -> GameResult | None:
+        """The game as the extension judged its last move (``winner`` -1: none, ``reason``
+        an index into REASONS, -1: the game goes on), or None while it goes on."""
+        if reason < 0:
+            return None
+        return cls(None if winner < 0 else winner, REASONS[reason], len(moves), start_sfen, moves)
 
 
 @dataclass
@@ -341,8 +354,7 @@ class ShogiEnv:
         for i in range(self.num_games):
             self._start_game(self._games, i)
         self._started = True
-        zeros = np.zeros(self.num_games, dtype=np.float32)
-        return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
+        return self._current()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: the RNG and each game's moves so far."""
@@ -381,8 +393,20 @@ class ShogiEnv:
         self._start = starts
         self._serial = [s + 1 for s in self._serial]
         self._started = True
-        zeros = np.zeros(self.num_games, dtype=np.float32)
-        return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
+        return self._current()
+
+    def restart(self, games: list[int]) -> StepResult:
+        """Start a new game in each slot of ``games``, from a start position drawn as
+        auto-reset draws it (a player forfeited the old one), and return every game's
+        current observation; the other games go on untouched."""
+        if not self._started:
+            raise RuntimeError("call reset() before restart()")
+        for i in games:
+            if not 0 <= i < self.num_games:
+                raise ValueError(f"game {i} is outside 0..{self.num_games - 1}")
+        for i in games:
+            self._start_game(self._games, i)
+        return self._current()
 
     # -- stepping --------------------------------------------------------------------
     def _games_range(self, games: slice | None) -> tuple[int, int]:
@@ -454,15 +478,14 @@ class ShogiEnv:
             if winner >= 0:
                 reward[j] = 1.0 if winner == mover[j] else -1.0
             record = tuple(self._games.moves(i))
-            finished[j] = GameResult(
-                None if winner < 0 else winner,
-                REASONS[reasons[j]],
-                len(record),
-                self._start[i],
-                record,
-            )
+            finished[j] = GameResult.judged(winner, int(reasons[j]), self._start[i], record)
             self._start_game(self._games, i)
         return self._result(reward, done, finished, lo, hi)
+
+    def _current(self) -> StepResult:
+        """Every game's current observation, with no move played (no reward, none done)."""
+        zeros = np.zeros(self.num_games, dtype=np.float32)
+        return self._result(zeros, np.zeros(self.num_games, dtype=bool), [None] * self.num_games)
 
     def _result(
         self,
