@@ -14,7 +14,7 @@ from pathlib import Path
 import cshogi
 
 from keisei.cli.play import Game, parse_move
-from tests.searchutil import save_checkpoint
+from tests.evalutil import save_tiny_checkpoint
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -102,7 +102,7 @@ class Terminal:
 
 def test_a_scripted_game_through_a_pseudo_terminal(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    save_checkpoint(run, 3)
+    save_tiny_checkpoint(run, 3)
     records = tmp_path / "records"
     term = Terminal(
         [sys.executable, "-m", "keisei", "play", str(run), "--playouts", "8", "--records",

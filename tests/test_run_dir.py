@@ -21,9 +21,9 @@ from keisei.cli.checkpoint import checkpoint_info
 from keisei.cli.main import build_parser
 from keisei.cli.train import run as train_run
 from keisei.errors import UsageError
-from keisei.training.checkpoint import list_checkpoints, read_checkpoint
+from keisei.training.checkpoint import list_checkpoints, prune, read_checkpoint
 from keisei.training.hooks import HookContext
-from keisei.training.rundir import LOCK_NAME, RunLock, prune
+from keisei.training.rundir import LOCK_NAME, RunLock
 from tests.conftest import Train, read_events, wait_for_event
 from tests.test_train import assert_consistent
 from tests.test_train_faults import tree_digest

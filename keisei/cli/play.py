@@ -30,6 +30,7 @@ from keisei.errors import UsageError
 from keisei.game.env import GameResult
 from keisei.game.records import write_records
 from keisei.search.mcts import Limits, PUCTSearch, SearchConfig, score_cp
+from keisei.training.rundir import RunDir
 
 PIECES = cshogi.PIECE_JAPANESE_SYMBOLS  # by piece type, 1..14
 HAND_ORDER = (6, 5, 7, 4, 3, 2, 1)  # 飛 角 金 銀 桂 香 歩, as cshogi piece types
@@ -223,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     you = cshogi.BLACK if args.color == "black" else cshogi.WHITE
     ckpt = Path(str(meta["path"]))
-    owner = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    owner = RunDir.of(ckpt).path
     engine = f"keisei {owner.name} step {meta['global_step']}"
     search = PUCTSearch(model, SearchConfig(), args.device)
     game = Game()
