@@ -192,6 +192,17 @@ class _Aside:
         os.replace(path, self.target(path))
 
 
+def _numbered_after(directory: Path, name: re.Pattern[str], after: int) -> list[Path]:
+    """The entries of ``directory`` whose name's number (``name``'s group 1) is > ``after``."""
+    if not directory.is_dir():
+        return []
+    return [
+        p
+        for p in sorted(directory.iterdir())
+        if (m := name.match(p.name)) and int(m.group(1)) > after
+    ]
+
+
 def set_aside(run_dir: Path, step: int, episodes: int, directory: Path) -> list[str]:
     """Move what ``run_dir`` holds from after ``step`` (and episode ``episodes``) aside.
 
@@ -230,26 +241,14 @@ def set_aside(run_dir: Path, step: int, episodes: int, directory: Path) -> list[
             os.truncate(events, offset)
             lines = len(tail.splitlines())
             said.append(f"{lines} lines of {EVENTS_FILE}")
-    games = run.games
-    if games.is_dir():
-        records = [
-            p
-            for p in sorted(games.iterdir())
-            if (m := _EPISODE_RECORD.match(p.name)) and int(m.group(1)) > episodes
-        ]
-        for path in records:
-            aside.move(path)
-        if records:
-            said.append(f"{len(records)} files of games/")
-    evaluations = run.evaluations
-    if evaluations.is_dir():
-        dirs = [
-            p
-            for p in sorted(evaluations.iterdir())
-            if (m := _EVALUATION_DIR.match(p.name)) and int(m.group(1)) > step
-        ]
-        for path in dirs:
-            aside.move(path)
-        if dirs:
-            said.append("evaluations/" + ", evaluations/".join(p.name for p in dirs))
+    records = _numbered_after(run.games, _EPISODE_RECORD, episodes)
+    for path in records:
+        aside.move(path)
+    if records:
+        said.append(f"{len(records)} files of games/")
+    dirs = _numbered_after(run.evaluations, _EVALUATION_DIR, step)
+    for path in dirs:
+        aside.move(path)
+    if dirs:
+        said.append("evaluations/" + ", evaluations/".join(p.name for p in dirs))
     return said

@@ -36,11 +36,32 @@ CHECKPOINTS = "checkpoints"
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
 
+class _Entry:
+    """A path inside the run directory, read as an attribute of a ``RunDir``."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, run: RunDir, owner: type[RunDir] | None = None) -> Path:
+        return run.path.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class RunDir:
     """The paths of one run directory (nothing is created or read)."""
 
     path: Path
+
+    checkpoints = _Entry(CHECKPOINTS)
+    best = _Entry(CHECKPOINTS, BEST_NAME)
+    config = _Entry("config.yaml")
+    events = _Entry(EVENTS_FILE)
+    log = _Entry("train.log")
+    ratings = _Entry(RATINGS_FILE)
+    games = _Entry("games")
+    evaluations = _Entry("evaluations")
+    lock = _Entry(LOCK_NAME)
+    superseded = _Entry(SUPERSEDED)
 
     @classmethod
     def of(cls, checkpoint: Path) -> RunDir:
@@ -49,52 +70,12 @@ class RunDir:
         parent = checkpoint.parent
         return cls(parent.parent if parent.name == CHECKPOINTS else parent)
 
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / CHECKPOINTS
-
     def step_checkpoint(self, step: int) -> Path:
         return self.checkpoints / f"step_{step:010d}.pt"
 
-    @property
-    def best(self) -> Path:
-        return self.checkpoints / BEST_NAME
-
-    @property
-    def config(self) -> Path:
-        return self.path / "config.yaml"
-
-    @property
-    def events(self) -> Path:
-        return self.path / EVENTS_FILE
-
-    @property
-    def log(self) -> Path:
-        return self.path / "train.log"
-
-    @property
-    def ratings(self) -> Path:
-        return self.path / RATINGS_FILE
-
-    @property
-    def games(self) -> Path:
-        return self.path / "games"
-
     def evaluation(self, step: int) -> Path:
         """Where the games of the evaluation at ``step`` are recorded."""
-        return self.path / "evaluations" / f"step_{step}"
-
-    @property
-    def evaluations(self) -> Path:
-        return self.path / "evaluations"
-
-    @property
-    def lock(self) -> Path:
-        return self.path / LOCK_NAME
-
-    @property
-    def superseded(self) -> Path:
-        return self.path / SUPERSEDED
+        return self.evaluations / f"step_{step}"
 
 
 def _owner(path: Path) -> str:
