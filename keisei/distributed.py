@@ -48,6 +48,14 @@ def rank_seed(seed: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, rank]).generate_state(1, np.uint32)[0])
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def launched_world() -> tuple[int, int, int] | None:
     """(rank, world size, local rank) when torch's launcher (torchrun, ``--nproc``) started
     this process, else None. A world of one under torchrun is a rank too: the whole

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import torch
 
-from keisei.config import ModelConfig
+from keisei.config import ModelConfig, TrainConfig
 from keisei.rl.network import ActorCritic
-from keisei.training.checkpoint import write_checkpoint
+from keisei.training.checkpoint import checkpoint_header, write_checkpoint
+from keisei.training.rundir import RunDir
+from keisei.training.state import TrainState
 
 
 def fairy_stockfish() -> str:
@@ -29,11 +31,10 @@ def tiny_model(seed: int = 0, blocks: int = 1, channels: int = 8) -> ActorCritic
 
 
 def save_tiny_checkpoint(run_dir: Path, step: int, model: ActorCritic | None = None) -> Path:
-    """A checkpoint in ``run_dir/checkpoints`` named as the trainer names them."""
+    """A weights-only checkpoint (the header and counters at ``step``, as ``keisei pretrain``
+    writes one) where the trainer writes ``step``'s; ``model``: a tiny one seeded ``step``."""
     model = model if model is not None else tiny_model(step)
-    payload = {
-        "config": {"model": model.config.model_dump(mode="json")},
-        "model": model.state_dict(),
-        "state": {"global_step": step},
-    }
-    return write_checkpoint(run_dir / "checkpoints" / f"step_{step:010d}.pt", payload)
+    config = TrainConfig(model=model.config)
+    state = TrainState(global_step=step).to_dict()
+    payload = {**checkpoint_header(config, "running", model.state_dict()), "state": state}
+    return write_checkpoint(RunDir(run_dir).step_checkpoint(step), payload)

@@ -1,4 +1,4 @@
-"""Helpers for the search and USI engine tests: checkpoints, engine wrappers, a raw USI peer."""
+"""Helpers for the search and USI engine tests: engine wrappers, a raw USI peer."""
 
 from __future__ import annotations
 
@@ -11,24 +11,6 @@ import threading
 import time
 from pathlib import Path
 from typing import IO
-
-from keisei.rl.network import ActorCritic
-from keisei.training.checkpoint import write_checkpoint
-from tests.evalutil import tiny_model
-
-COUNTERS = ("updates", "episodes", "black_wins", "white_wins", "draws", "finished_plies")
-
-
-def save_checkpoint(run_dir: Path, step: int, model: ActorCritic | None = None) -> Path:
-    """A checkpoint in ``run_dir/checkpoints`` with every field the loader checks."""
-    model = model if model is not None else tiny_model(step)
-    state = {"global_step": step, **dict.fromkeys(COUNTERS, 0)}
-    payload = {
-        "config": {"model": model.config.model_dump(mode="json")},
-        "model": model.state_dict(),
-        "state": state,
-    }
-    return write_checkpoint(run_dir / "checkpoints" / f"step_{step:010d}.pt", payload)
 
 
 def engine_wrapper(directory: Path, target: Path) -> Path:

@@ -47,7 +47,7 @@ from keisei.cli.main import build_parser, main
 from keisei.config import PRESETS, TrainConfig, load_config
 from keisei.errors import UsageError
 from keisei.game.env import validate_sfen
-from keisei.rl.network import ActorCritic
+from keisei.rl.network import ActorCritic, parameter_count
 from keisei.training.checkpoint import MAGIC
 from keisei.training.state import TrainState
 
@@ -523,6 +523,23 @@ def test_torch_threads_beyond_four_per_cpu(
         f"CPU of this machine ({usable_cpus()} CPUs): use at most {4 * usable_cpus()} "
         "(0: torch's default)"
     )
+
+
+def test_memory_counts_the_parameters_of_the_network_the_config_builds() -> None:
+    """Drift: the estimate once counted parameters from copied constants, without ``se``."""
+    plain = load_config("tiny")
+    se = load_config("tiny", overrides=["model.se=true"])
+    assert parameter_count(plain.model) == 23_280
+    assert parameter_count(se.model) == 23_322  # squeeze-and-excitation: 42 more
+    model = ActorCritic(se.model)
+    assert parameter_count(se.model) == sum(p.numel() for p in model.parameters())
+    sizes = {"env.num_games": 4, "rollout.steps_per_game": 16, "model.blocks": 1}
+    sizes |= {"model.channels": 8, "ppo.minibatch_size": 32}  # the tiny preset's
+    needed = train_memory_bytes(sizes, network=plain.model)
+    assert train_memory_bytes(sizes, network=se.model) - needed == 16 * 42
+    check_memory(plain, needed)  # fits exactly
+    with pytest.raises(UsageError, match="the run would need about"):
+        check_memory(se, needed)
 
 
 def test_memory_says_what_fits(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ from keisei.cli.play import parse_move
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv
 from keisei.game.rules import Game
-from tests.searchutil import save_checkpoint
+from tests.evalutil import save_tiny_checkpoint
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -130,7 +130,7 @@ def keisei_play(tmp_path: Path, *flags: str) -> Iterator[Terminal]:
     """``keisei play`` of a small checkpoint on a pseudo-terminal, writing its records to
     ``tmp_path / "records"``; killed if it still runs at the end."""
     run = tmp_path / "run"
-    save_checkpoint(run, 3)
+    save_tiny_checkpoint(run, 3)
     command = [sys.executable, "-m", "keisei", "play", str(run), *flags]
     term = Terminal([*command, "--records", str(tmp_path / "records")], cwd=tmp_path)
     try:

@@ -21,9 +21,9 @@ from keisei.cli.checkpoint import checkpoint_info
 from keisei.cli.main import build_parser
 from keisei.cli.train import run as train_run
 from keisei.errors import UsageError
-from keisei.training.checkpoint import list_checkpoints, read_checkpoint
+from keisei.training.checkpoint import list_checkpoints, prune, read_checkpoint
 from keisei.training.hooks import HookContext
-from keisei.training.rundir import LOCK_NAME, RunLock, prune
+from keisei.training.rundir import LOCK_NAME, RunDir, RunLock
 from tests.conftest import Train, read_events, wait_for_event
 from tests.test_train import assert_consistent
 from tests.test_train_faults import tree_digest
@@ -388,3 +388,16 @@ def test_resume_with_nothing_to_do_touches_nothing(
         )
         assert tree_digest(run_dir) == before
     assert checkpoint_info(run_dir)["status"] == "interrupted"
+
+
+def test_run_dir_names_its_files_and_the_run_of_a_checkpoint() -> None:
+    run = RunDir(Path("runs/a"))
+    assert run.step_checkpoint(256) == Path("runs/a/checkpoints/step_0000000256.pt")
+    assert (run.best, run.config, run.ratings) == (
+        Path("runs/a/checkpoints/best.pt"),
+        Path("runs/a/config.yaml"),
+        Path("runs/a/ratings.json"),
+    )
+    assert run.evaluation(64) == Path("runs/a/evaluations/step_64")
+    assert RunDir.of(run.best) == run
+    assert RunDir.of(Path("exported/model.pt")) == RunDir(Path("exported"))

@@ -25,8 +25,7 @@ from keisei.search.leaves import NetworkForward
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
 from keisei.search.tree import mate_in_one, new_node
 from keisei.search.usi_engine import USIEngine
-from tests.evalutil import tiny_model
-from tests.searchutil import save_checkpoint
+from tests.evalutil import save_tiny_checkpoint, tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -256,7 +255,7 @@ def test_search_player_plays_a_match_and_through_keisei_evaluate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = tmp_path / "run"
-    save_checkpoint(run, 4)
+    save_tiny_checkpoint(run, 4)
     player = parse_player(f"search:{run}[playouts=8,batch=4]")
     assert isinstance(player, SearchPlayer) and player.deterministic
     assert player.name == "search:run/step_4[playouts=8,batch=4]"

@@ -22,14 +22,14 @@ from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer
 from keisei.evaluation.specs import parse_player
 from keisei.search.usi_engine import Go, USIEngine, parse_go, think_time
-from tests.evalutil import fairy_stockfish, tiny_model
-from tests.searchutil import Peer, engine_wrapper, save_checkpoint
+from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
+from tests.searchutil import Peer, engine_wrapper
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("usi") / "run"
-    save_checkpoint(run, 3)
+    save_tiny_checkpoint(run, 3)
     return run
 
 

@@ -6,7 +6,8 @@
 * checks of a training config that need more than its schema: start positions, the
   device, torch threads against this machine's CPUs, memory against this machine's
   available memory, evaluation opponents (:func:`check_train_config`);
-* the parts of a checkpoint that a resumed run needs (:func:`check_resume_payload`).
+* the parts of a checkpoint that a resumed run needs (:func:`check_resume_payload`);
+* all of ``keisei train``'s input, config and resumed checkpoint (:func:`prepare`).
 
 Every check raises :class:`UsageError` with one line naming the flag, key or file.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +24,29 @@ from typing import Any
 import psutil
 import torch
 
-from keisei.config import INT64_MAX, MAX_PLIES, SEED_MAX, ConfigError, TrainConfig, shown
+from keisei.config import (
+    INT64_MAX,
+    MAX_PLIES,
+    SEED_MAX,
+    ConfigError,
+    ModelConfig,
+    TrainConfig,
+    load_config,
+    shown,
+    validate,
+)
+from keisei.distributed import restart_count, usable_cpus
 from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
-from keisei.game.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import validate_sfen
+from keisei.rl.network import parameter_count
 from keisei.rl.rollout import RolloutBuffer
 from keisei.training.build import check_overlap, device_for
-from keisei.training.checkpoint import load_model, model_path
+from keisei.training.checkpoint import RESUME_KEYS, load_model, model_path
+from keisei.training.ranks import auto_world
+from keisei.training.resume import check_compatible, init_weights, nothing_to_do, resume_source
+from keisei.training.rundir import RunDir, check_free
 
 
 # -- argparse types ----------------------------------------------------------------------
@@ -181,19 +196,29 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n < 10**15 else f"{n:.1e} bytes"
 
 
-def train_memory_bytes(sizes: dict[str, int], gpu: bool = False, targets: bool = False) -> int:
+def train_memory_bytes(
+    sizes: dict[str, int],
+    gpu: bool = False,
+    targets: bool = False,
+    network: ModelConfig | None = None,
+) -> int:
     """A rough estimate of a training run's host memory from its size keys (dotted keys).
 
     On a GPU (``gpu``) the network's activations and optimizer live in GPU memory, which is
     not estimated here; the host keeps the games, the rollout and checkpoint copies.
     ``targets``: the rollout also stores the Gumbel search's policies (float16 each).
+    ``network``: the rest of the network's config (``se``, the value head; default: the
+    default's), whose parameters are counted on the network itself.
     """
     games, steps = sizes["env.num_games"], sizes["rollout.steps_per_game"]
     blocks, channels = sizes["model.blocks"], sizes["model.channels"]
     batch = games * steps
     plane = 4 * 81 * channels  # one float32 activation map of the tower, per sample
-    params = (blocks + 1) * 9 * channels**2 * 2 + 9 * NUM_PLANES * channels
-    params += channels * (NUM_MOVE_KINDS + 2) + 2 * 81 * 64 + 64 * 3
+    shape = (network or ModelConfig()).model_copy(update={"blocks": blocks, "channels": channels})
+    try:
+        params = parameter_count(shape)
+    except RuntimeError:  # a tensor too large for torch to describe: more than any machine has
+        params = INT64_MAX
     rollout = batch * (RolloutBuffer.BYTES_PER_STEP + 3 * 4)  # plus advantages, returns
     if targets:
         rollout += batch * RolloutBuffer.TARGET_BYTES_PER_STEP
@@ -231,12 +256,12 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
     }
     limit = available_memory() if available is None else available
     targets = config.gumbel.simulations > 0
-    needed = train_memory_bytes(sizes, gpu, targets)
+    needed = train_memory_bytes(sizes, gpu, targets, config.model)
     if needed <= limit:
         return
 
     def varied(key: str) -> Callable[[int], int]:
-        return lambda n: train_memory_bytes({**sizes, key: n}, gpu, targets)
+        return lambda n: train_memory_bytes({**sizes, key: n}, gpu, targets, config.model)
 
     fits = {key: _largest_fitting(varied(key), limit, sizes[key]) for key in sizes}
     alone = [k for k in sizes if fits[k] >= 1]  # keys that can make it fit on their own
@@ -244,7 +269,7 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
         key = max(alone, key=lambda k: sizes[k] / fits[k])
         fit = f"at most {fits[key]:,} fits with the rest of the config"
     else:
-        key = max(sizes, key=lambda k: needed - train_memory_bytes({**sizes, k: 1}, gpu, targets))
+        key = max(sizes, key=lambda k: needed - varied(k)(1))
         fit = "even 1 does not fit with the rest of the config"
     raise UsageError(
         f"config key '{key}' is {sizes[key]:,}: the run would need about {_gb(needed)} of "
@@ -253,13 +278,6 @@ def check_memory(config: TrainConfig, available: int | None = None) -> None:
 
 
 # -- a training config -------------------------------------------------------------------
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def check_train_config(config: TrainConfig) -> None:
     """What the schema cannot check: start positions, device, threads, memory, opponents."""
     for i, sfen in enumerate(config.env.start_sfens):
@@ -291,7 +309,40 @@ def check_train_config(config: TrainConfig) -> None:
         raise UsageError(f"config key 'evaluation.opponents': {exc}") from None
 
 
-_RESUME_KEYS = ("agent", "rollout", "env", "rng")
+def check_launch(config: TrainConfig, world: int) -> None:
+    """Refuse more ranks than this machine can start: four per CPU, one per GPU on CUDA."""
+    if world > 4 * usable_cpus():
+        raise UsageError(
+            f"config key 'run.nproc' is {world}: use at most {4 * usable_cpus()} "
+            f"on this machine ({usable_cpus()} CPUs), or 0 (auto)"
+        )
+    gpus = torch.cuda.device_count()
+    if world > 1 and device_for(config).type == "cuda" and world > gpus:
+        raise UsageError(
+            f"{world} ranks on CUDA need a GPU each; this machine has {gpus}: "
+            f"use --nproc {gpus} (or auto)"
+        )
+
+
+def requested_nproc(args: argparse.Namespace) -> int | None:
+    """``--nproc`` as a number of ranks (0: auto), or None when not given."""
+    value = args.nproc
+    if args.max_restarts < 0:
+        raise UsageError(f"--max-restarts must be >= 0, got {args.max_restarts}")
+    if value is None:
+        return None
+    if value == "auto":
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"--nproc must be a number or 'auto', got {value!r}") from None
+    if not 1 <= n <= 4 * usable_cpus():
+        raise UsageError(
+            f"--nproc is {n}: use 1 to {4 * usable_cpus()} on this machine "
+            f"({usable_cpus()} CPUs), or auto"
+        )
+    return n
 
 
 def check_world(config: TrainConfig, world: int, payload: dict[str, Any] | None = None) -> None:
@@ -340,7 +391,7 @@ def load_cli_model(spec: Path, device: str) -> tuple[Any, dict[str, Any]]:
 
 def check_resume_payload(payload: dict[str, Any], path: Path) -> None:
     """The parts of a checkpoint that ``read_checkpoint`` leaves to a resumed run."""
-    missing = [k for k in _RESUME_KEYS if not isinstance(payload.get(k), dict)]
+    missing = [k for k in RESUME_KEYS if not isinstance(payload.get(k), dict)]
     if missing and payload.get("status") == "pretrained":
         raise UsageError(
             f"checkpoint {path} cannot be resumed: it was written by `keisei pretrain` "
@@ -356,3 +407,89 @@ def check_resume_payload(payload: dict[str, Any], path: Path) -> None:
             f"checkpoint {path} cannot be resumed: it has no {', '.join(missing)} "
             "(not written by keisei train)"
         )
+
+
+# -- keisei train's input ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    """``keisei train``'s checked input: what the run is, where, and what it continues."""
+
+    config: TrainConfig
+    run_dir: Path
+    resume_path: Path | None
+    payload: dict[str, Any] | None  # the resumed checkpoint; None: a fresh start
+    warnings: list[str]  # checkpoints skipped by --resume latest
+    world: int  # processes (ranks) of the run
+    init: dict[str, Any] | None = None  # --init: {"path", "model", "config"} of the weights
+
+    @property
+    def nothing_to_do(self) -> str | None:
+        return nothing_to_do(self.config, self.payload, self.resume_path)
+
+
+def _load(args: argparse.Namespace, base: dict[str, Any] | None = None) -> TrainConfig:
+    try:
+        return load_config(
+            args.preset if base is None else None,
+            args.config,
+            args.overrides,
+            args.total_steps,
+            base=base,
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def prepare(
+    args: argparse.Namespace, check_lock: bool = True, world: int | None = None
+) -> Prepared:
+    """Validate ``keisei train``'s arguments before touching the disk.
+
+    A run directory that another ``keisei train`` holds is refused here (``check_lock``)
+    before anything else is said about it. ``world``: the run's processes (None: those of
+    the resumed checkpoint, or 1).
+    """
+    if args.total_steps is not None and args.total_steps < 1:
+        raise UsageError(f"--total-steps must be >= 1, got {args.total_steps}")
+    config = _load(args)
+    if args.resume is None:
+        run_dir = args.run_dir or Path("runs") / config.run.name
+        check_creatable(run_dir, "run directory")
+        check_train_config(config)
+        if check_lock:
+            check_free(run_dir)
+        if not list(RunDir(run_dir).checkpoints.glob("*.pt")):
+            world = (config.run.nproc if world is None else world) or auto_world(config)
+            check_world(config, world)
+            init = None if args.init is None else init_weights(args.init, config)
+            return Prepared(config, run_dir, None, None, [], world, init)
+        if restart_count() == 0:
+            raise UsageError(
+                f"run directory {run_dir} already has checkpoints; continue it with "
+                f"--resume latest or choose another --run-dir"
+            )
+        # torchrun restarted the group after a failure: go on from the newest checkpoint.
+        args.resume = "latest"
+    if args.init is not None:
+        raise UsageError("--init starts a fresh run; a resumed run has its own weights")
+    if args.resume != "latest":
+        run_dir = args.run_dir or RunDir.of(Path(args.resume)).path
+    else:
+        run_dir = args.run_dir or Path("runs") / config.run.name
+    check_creatable(run_dir, "run directory")
+    if check_lock:
+        check_free(run_dir)
+    path, payload, warnings = resume_source(args.resume, run_dir)
+    check_resume_payload(payload, path)
+    try:
+        validate(payload["config"])
+    except ConfigError as exc:
+        raise UsageError(f"checkpoint {path} holds a config this keisei refuses: {exc}") from None
+    # The saved config is the base; --config, overrides and --total-steps go on top.
+    config = _load(args, base=payload["config"])
+    check_compatible(payload, config, path)
+    check_train_config(config)
+    # A resumed run keeps its checkpoint's ranks (run.nproc is for fresh runs).
+    world = (int(payload.get("world_size", 1)) if world is None else world) or auto_world(config)
+    check_world(config, world, payload)
+    return Prepared(config, run_dir, path, payload, warnings, world)

@@ -32,6 +32,7 @@ from keisei.game.env import GameResult
 from keisei.game.records import write_records
 from keisei.game.rules import Game
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
+from keisei.training.rundir import RunDir
 
 PIECES = cshogi.PIECE_JAPANESE_SYMBOLS  # by piece type, 1..14
 HAND_ORDER = (6, 5, 7, 4, 3, 2, 1)  # 飛 角 金 銀 桂 香 歩, as cshogi piece types
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     you = cshogi.BLACK if args.color == "black" else cshogi.WHITE
     ckpt = Path(str(meta["path"]))
-    owner = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    owner = RunDir.of(ckpt).path
     engine = f"keisei {owner.name} step {meta['global_step']}"
     search = PUCTSearch(model, device=args.device)
     game = Game()

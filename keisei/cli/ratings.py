@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from keisei.errors import UsageError
-from keisei.evaluation.ratings import RATINGS_FILE, RatingsError, RatingTable
+from keisei.evaluation.ratings import RatingsError, RatingTable
+from keisei.training.rundir import RATINGS_FILE, RunDir
 
 
 def register(subparsers: Any) -> None:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a directory")
-    if not (run_dir / RATINGS_FILE).exists():
+    if not RunDir(run_dir).ratings.exists():
         raise UsageError(
             f"{run_dir} has no {RATINGS_FILE} yet (written by evaluation during training, "
             "or by 'keisei evaluate --ratings RUN_DIR')"

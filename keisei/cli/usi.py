@@ -15,6 +15,7 @@ from typing import Any
 from keisei import __version__
 from keisei.cli.checks import load_cli_model
 from keisei.search.usi_engine import USIEngine, read_lines
+from keisei.training.rundir import RunDir
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +38,7 @@ def engine_name(meta: dict[str, Any]) -> str:
     """``keisei VERSION RUN step N``: ASCII (cshogi's client decodes it as ASCII) and
     without the characters file names cannot hold (GUIs and cshogi name records by it)."""
     path = Path(str(meta["path"]))
-    owner = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    owner = RunDir.of(path).path
     name = f"keisei {__version__} {owner.name} step {meta['global_step']}"
     name = name.encode("ascii", "replace").decode("ascii")
     return "".join("_" if c in '/\\:*?"<>|' else c for c in name)

@@ -37,6 +37,7 @@ from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_eng
 from keisei.rl.network import model_device
 from keisei.training.checkpoint import list_checkpoints, model_path, step_of
 from keisei.training.hooks import HookContext
+from keisei.training.rundir import RunDir
 
 
 def _key(name: str) -> str:
@@ -164,7 +165,7 @@ class EvaluationHook:
                     continue
                 records = None
                 if self.records:
-                    records = ctx.run_dir / "evaluations" / f"step_{step}" / _key(opponent.name)
+                    records = RunDir(ctx.run_dir).evaluation(step) / _key(opponent.name)
                 try:
                     opponent.open()
                     result = play_match(

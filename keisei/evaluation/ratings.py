@@ -33,6 +33,7 @@ import contextlib
 import fcntl
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,8 +44,8 @@ import numpy as np
 import numpy.typing as npt
 
 from keisei.files import atomic_write_json
+from keisei.training.rundir import RATINGS_FILE, RunDir
 
-RATINGS_FILE = "ratings.json"
 ANCHOR = "random"
 PRIOR_DRAWS = 1.0
 Z95 = 1.959963984540054
@@ -357,7 +358,7 @@ class RatingTable:
     @classmethod
     def load(cls, run_dir: Path) -> RatingTable:
         """The run's table, or an empty one if the run has none yet."""
-        path = run_dir / RATINGS_FILE
+        path = RunDir(run_dir).ratings
         if not path.exists():
             return cls()
         try:
@@ -386,7 +387,46 @@ class RatingTable:
 
     def save(self, run_dir: Path) -> Path:
         """Write ``RUN_DIR/ratings.json`` atomically (``keisei.files.atomic_write``)."""
-        return atomic_write_json(run_dir / RATINGS_FILE, self.to_dict())
+        return atomic_write_json(RunDir(run_dir).ratings, self.to_dict())
+
+    def replayed(self, history: list[dict[str, Any]]) -> RatingTable:
+        """A table with just the results of ``history`` (each entry's per-opponent results)."""
+        out = RatingTable(prior_draws=self.prior_draws)
+        for entry in history:
+            out.index(entry["player"])
+            for opponent, res in entry["opponents"].items():
+                out.add_result(entry["player"], opponent, res["wins"], res["losses"], res["draws"])
+            out.history.append(entry)
+        return out
+
+
+def set_aside_evaluations(run_dir: Path, step: int, aside: Path) -> list[str]:
+    """Take the training evaluations after ``step`` out of ratings.json (copied to ``aside``):
+    a ``keisei.training.resume.SetAside`` for a run that goes on from ``step``.
+
+    The table is rebuilt from its history without them; only if the whole history rebuilds
+    the stored table exactly (a file edited by hand is left alone).
+    """
+
+    def later(entry: dict[str, Any]) -> bool:
+        return isinstance(entry.get("step"), int) and entry["step"] > step
+
+    try:
+        if not any(later(h) for h in RatingTable.load(run_dir).history):
+            return []
+        with RatingTable.locked(run_dir) as table:
+            full = table.replayed(table.history)
+            if (full.players, full.wins, full.draws) != (table.players, table.wins, table.draws):
+                raise RatingsError(f"{RATINGS_FILE} does not match its history")
+            kept = table.replayed([h for h in table.history if not later(h)])
+            dropped = len(table.history) - len(kept.history)
+            aside.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(RunDir(run_dir).ratings, aside / RATINGS_FILE)
+            table.players, table.wins, table.draws = kept.players, kept.wins, kept.draws
+            table.history = kept.history
+    except (RatingsError, KeyError, TypeError, ValueError, AttributeError):
+        return []
+    return [f"{dropped} evaluations from {RATINGS_FILE}"]
 
 
 def _score(res: dict[str, int]) -> float | None:

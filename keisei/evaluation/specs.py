@@ -24,6 +24,7 @@ from keisei.evaluation.players import (
 from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_engine_spec, resolve_engine_path
 from keisei.training.checkpoint import load_model, model_path
+from keisei.training.rundir import RunDir
 
 
 @dataclass
@@ -39,7 +40,7 @@ class PlayerOptions:
 def checkpoint_name(path: Path, global_step: int, run_dir: Path | None = None) -> str:
     """``step_N`` for a checkpoint of ``run_dir``, else ``RUN/step_N`` (RUN: its run dir)."""
     path = path.resolve()
-    owner = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    owner = RunDir.of(path).path
     if run_dir is not None and owner == run_dir.resolve():
         return f"step_{global_step}"
     return f"{owner.name}/step_{global_step}"

@@ -137,6 +137,20 @@ class ActorCritic(nn.Module):
         return PolicyValue(logits, torch.tanh(v.squeeze(1)), None)
 
 
+def parameter_count(config: ModelConfig) -> int:
+    """The number of parameters of the network ``config`` describes, counted on the network
+    built on the meta device (shapes only: no memory, no initialisation). The blocks are all
+    alike: the count of one is multiplied, so a tower of any depth costs two small builds."""
+
+    def count(blocks: int) -> int:
+        with torch.device("meta"):
+            model = ActorCritic(config.model_copy(update={"blocks": blocks}))
+        return sum(p.numel() for p in model.parameters())
+
+    bare = count(0)
+    return bare + config.blocks * (count(1) - bare)
+
+
 def model_device(model: nn.Module) -> str:
     """The device of a model's parameters ("cpu" for a model without any)."""
     try:

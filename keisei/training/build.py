@@ -18,6 +18,7 @@ from keisei.rl.rollout import RolloutBuffer
 from keisei.search.gumbel import GumbelSearch
 from keisei.training.console import ConsoleSink
 from keisei.training.hooks import Hook
+from keisei.training.rundir import RunDir
 from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
 from keisei.training.trainer import RNG, StopRequest, Trainer
 
@@ -122,8 +123,8 @@ def open_sinks(
     console = config.logging.console
     interactive = console == "rich" or (console == "auto" and sys.stderr.isatty())
     sinks: list[Any] = [
-        EventLog(run_dir / "events.jsonl"),
-        TextLog(run_dir / "train.log", echo=not interactive),
+        EventLog(RunDir(run_dir).events),
+        TextLog(RunDir(run_dir).log, echo=not interactive),
     ]
     fanout = Sinks(sinks)
     if interactive:

@@ -5,47 +5,102 @@ where the payload is ``torch.save`` of a dict. A truncated or corrupted file fai
 checksum and is reported by name. Files are written to a temporary name in the same
 directory, fsynced, then renamed, so a crash (even kill -9) mid-write never damages an
 existing checkpoint. Checkpoints contain pickled Python objects: load only files you trust.
+
+Schema. Every checkpoint starts with the same header (``checkpoint_header``: format,
+version, status, config, action space, weights and their hash); a training checkpoint adds
+``RESUME_KEYS`` (of which ``RANK_KEYS`` are each rank's own, and ``peer_ranks`` /
+``world_size`` hold the other ranks' for a run of several), ``state`` and ``wandb_run_id``;
+an exported one keeps ``EXPORTED_KEYS``; a pretrained one adds ``state`` and
+``pretrained_from``. The key lists below are the only ones.
+
+Pruning. ``prune`` keeps the newest ``keep_last`` periodic checkpoints (steps that are
+multiples of ``checkpoint.every_steps``) and any other checkpoint (interrupted, failed,
+finished) only while it is newer than all of them: the periodic checkpoints of an
+interrupted and resumed run are those of an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from keisei.config import ModelConfig
+from keisei import __version__
+from keisei.config import ModelConfig, TrainConfig
 from keisei.files import atomic_write
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.rl.network import ActorCritic, load_weights
+from keisei.training.rundir import STEP_FILE, RunDir
 
 MAGIC = b"KEISEI-CKPT 1\n"
-_STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
-BEST_NAME = "best.pt"
+FORMAT = 1  # the payload's "format"
 # The model shipped inside the package, named ``bundled`` wherever a checkpoint is
 # (docs/results.md: how it was trained; tests/test_bundled.py: that it still loads).
 BUNDLED = "bundled"
 BUNDLED_PATH = Path(__file__).resolve().parent.parent / "bundled" / "default.pt"
-# What an exported checkpoint keeps: enough to load, name and describe the network.
-_EXPORTED_KEYS = (
+# The header every checkpoint starts with (``checkpoint_header``), in its order.
+HEADER_KEYS = (
     "format",
     "keisei_version",
-    "status",
+    "status",  # running | finished | interrupted | failed | pretrained
     "created",
     "config",
     "config_sha256",
     "action_space",
     "model",
     "weights_sha256",
-    "state",
 )
+# What an exported checkpoint keeps: enough to load, name and describe the network.
+EXPORTED_KEYS = (*HEADER_KEYS, "state")
+# Each rank's own parts of a training checkpoint (``Trainer.rank_snapshot``); rank 0's are
+# the top-level ones, the other ranks' are in PEER_KEYS.
+RANK_KEYS = ("rollout", "env", "rng")
+PEER_KEYS = ("peer_ranks", "world_size")
+# What a resumed run needs besides the header and the state.
+RESUME_KEYS = ("agent", *RANK_KEYS)
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used, with the reason and the file named."""
+
+
+def action_space() -> dict[str, int]:
+    """The encoding a checkpoint's network was trained for; a resumed run needs the same."""
+    return {"actions": NUM_ACTIONS, "planes": NUM_PLANES}
+
+
+def checkpoint_header(
+    config: TrainConfig,
+    status: str,
+    model_state: dict[str, torch.Tensor],
+    consistent: bool | None = None,
+) -> dict[str, Any]:
+    """The ``HEADER_KEYS`` of a checkpoint of ``model_state`` (``consistent``: a training
+    checkpoint's flag that it was taken at a safe point, after ``status``)."""
+    head: dict[str, Any] = {"format": FORMAT, "keisei_version": __version__, "status": status}
+    if consistent is not None:
+        head["consistent"] = consistent
+    return head | {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": config.model_dump(mode="json"),
+        "config_sha256": config.sha256(),
+        "action_space": action_space(),
+        "model": model_state,
+        "weights_sha256": weights_sha256(model_state),
+    }
+
+
+def split_ranks(payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A checkpoint of a run of several ranks as what all ranks share, and each rank's own
+    parts (``RANK_KEYS``) in rank order."""
+    shared = {k: v for k, v in payload.items() if k not in (*RANK_KEYS, *PEER_KEYS)}
+    own = [{k: payload[k] for k in RANK_KEYS}, *payload.get("peer_ranks", [])]
+    return shared, own
 
 
 def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -147,19 +202,33 @@ def _payload_problem(payload: Any) -> str | None:
 
 
 def step_of(path: Path) -> int:
-    match = _STEP_FILE.match(path.name)
+    match = STEP_FILE.match(path.name)
     return int(match.group(1)) if match else -1
 
 
 def list_checkpoints(run_dir_or_ckpt_dir: Path) -> list[Path]:
     """Step checkpoints of a run (``RUN/checkpoints/step_*.pt``), oldest first."""
     directory = run_dir_or_ckpt_dir
-    if (directory / "checkpoints").is_dir():
-        directory = directory / "checkpoints"
+    if RunDir(directory).checkpoints.is_dir():
+        directory = RunDir(directory).checkpoints
     if not directory.is_dir():
         return []
-    files = [p for p in directory.iterdir() if _STEP_FILE.match(p.name)]
+    files = [p for p in directory.iterdir() if STEP_FILE.match(p.name)]
     return sorted(files, key=step_of)
+
+
+def prune(directory: Path, keep_last: int, every_steps: int) -> list[Path]:
+    """Delete the step checkpoints the rule above does not keep; returns what was removed."""
+    files = list_checkpoints(directory)
+    periodic = [p for p in files if step_of(p) % every_steps == 0]
+    newest_periodic = step_of(periodic[-1]) if periodic else -1
+    keep = set(periodic[-keep_last:]) if keep_last > 0 else set()
+    keep |= {p for p in files if p not in periodic and step_of(p) > newest_periodic}
+    keep |= set(files[-1:])  # the newest is never removed
+    doomed = [p for p in files if p not in keep]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
 
 
 def latest_valid(
@@ -201,7 +270,7 @@ def exported(payload: dict[str, Any], source: Path) -> dict[str, Any]:
     """A training checkpoint's weights, config and counters, without the optimizer, the
     rollout, the games in progress and the RNGs: loads everywhere a checkpoint does
     (players, ``keisei usi``, ``keisei play``), about a third of the size, not resumable."""
-    out = {key: payload[key] for key in _EXPORTED_KEYS if key in payload}
+    out = {key: payload[key] for key in EXPORTED_KEYS if key in payload}
     out["model"] = {name: t.detach().clone().contiguous() for name, t in payload["model"].items()}
     out["exported_from"] = {"path": str(source), "status": payload.get("status")}
     return out

@@ -5,6 +5,8 @@ function (``torch.distributed.launcher.elastic_launch``): a local rendezvous on 
 port, one process per rank in its own session, failures and signals handled by torch's
 elastic agent. A signal to the launcher (Ctrl-C) is passed to every rank, which stop at
 the same safe point; the agent waits for them, then kills what is left.
+
+What a rank does at its start is ``keisei.training.ranks``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ self-play targets (docs/results.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from keisei import __version__
 from keisei.config import TrainConfig
 from keisei.game.encoding import (
     NUM_ACTIONS,
@@ -43,7 +41,7 @@ from keisei.game.records import RecordGame
 from keisei.rl.network import ActorCritic, obs_to_tensor
 from keisei.rl.policy import MaskedCategorical
 from keisei.rl.ppo import wdl_targets
-from keisei.training.checkpoint import weights_sha256
+from keisei.training.checkpoint import checkpoint_header
 from keisei.training.state import TrainState
 
 
@@ -188,15 +186,7 @@ def pretrained_payload(
     learned from and how well (``pretrained_from``)."""
     state = {name: t.detach().clone().contiguous() for name, t in model.state_dict().items()}
     return {
-        "format": 1,
-        "keisei_version": __version__,
-        "status": "pretrained",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "config": config.model_dump(mode="json"),
-        "config_sha256": config.sha256(),
-        "action_space": {"actions": NUM_ACTIONS, "planes": NUM_PLANES},
-        "model": state,
-        "weights_sha256": weights_sha256(state),
+        **checkpoint_header(config, "pretrained", state),
         "state": TrainState().to_dict(),
         "pretrained_from": source,
     }

@@ -1,4 +1,9 @@
-"""A run directory's owner, and which of its files belong to the line of training that goes on.
+"""A run directory: where each of its files is (``RunDir``), and who owns it (``RunLock``).
+
+Layout. ``RUN/checkpoints/step_<step, 10 digits>.pt`` and ``best.pt``, ``config.yaml``,
+``events.jsonl``, ``train.log``, ``ratings.json``, ``games/``, ``evaluations/step_<N>/``,
+``superseded/`` and ``train.lock``: ``RunDir`` names them all, and the run a checkpoint
+belongs to (``RunDir.of``).
 
 Lock. ``keisei train`` holds ``RUN/train.lock`` (``fcntl.flock``, exclusive) from before it
 writes anything in the run directory until it exits; a second ``keisei train`` on the same
@@ -6,18 +11,6 @@ directory is refused. The kernel drops the lock when its process ends, however i
 (kill -9 included), so a stale lock cannot block the next run. While held, the file names
 its owner (one JSON line: pid, host, start time) for the refusal message; it is emptied on
 a clean exit.
-
-Lines. A checkpoint at step S is a point on a line of training. When a run goes on from S
-while the directory holds things from after S (a killed run's last events, or a whole
-later stretch when resuming from ``best.pt`` or an older ``step_*.pt``), those belong to
-another line: ``set_aside`` moves them into ``RUN/superseded/<UTC time>/`` (same relative
-paths), so that ``checkpoints/``, ``events.jsonl`` and ``games/`` describe exactly the
-line being continued, and ``--resume latest`` continues it.
-
-Pruning. ``prune`` keeps the newest ``keep_last`` periodic checkpoints (steps that are
-multiples of ``checkpoint.every_steps``) and any other checkpoint (interrupted, failed,
-finished) only while it is newer than all of them: the periodic checkpoints of an
-interrupted and resumed run are those of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -29,21 +22,60 @@ import json
 import os
 import re
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from keisei.errors import UsageError
-from keisei.training.checkpoint import (
-    BEST_NAME,
-    list_checkpoints,
-    read_checkpoint,
-    step_of,
-)
-from keisei.training.sinks import EVENTS_FILE, events_past
+from keisei.training.sinks import EVENTS_FILE
 
 LOCK_NAME = "train.lock"
 SUPERSEDED = "superseded"
-_EPISODE_RECORD = re.compile(r"^episode_(\d+)\.")
-_EVALUATION_DIR = re.compile(r"^step_(\d+)$")
+BEST_NAME = "best.pt"
+RATINGS_FILE = "ratings.json"
+CHECKPOINTS = "checkpoints"
+STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+
+
+class _Entry:
+    """A path inside the run directory, read as an attribute of a ``RunDir``."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, run: RunDir, owner: type[RunDir] | None = None) -> Path:
+        return run.path.joinpath(*self.parts)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The paths of one run directory (nothing is created or read)."""
+
+    path: Path
+
+    checkpoints = _Entry(CHECKPOINTS)
+    best = _Entry(CHECKPOINTS, BEST_NAME)
+    config = _Entry("config.yaml")
+    events = _Entry(EVENTS_FILE)
+    log = _Entry("train.log")
+    ratings = _Entry(RATINGS_FILE)
+    games = _Entry("games")
+    evaluations = _Entry("evaluations")
+    lock = _Entry(LOCK_NAME)
+    superseded = _Entry(SUPERSEDED)
+
+    @classmethod
+    def of(cls, checkpoint: Path) -> RunDir:
+        """The run a checkpoint file belongs to: ``RUN`` of ``RUN/checkpoints/x.pt``, else the
+        file's own directory (an exported or copied checkpoint)."""
+        parent = checkpoint.parent
+        return cls(parent.parent if parent.name == CHECKPOINTS else parent)
+
+    def step_checkpoint(self, step: int) -> Path:
+        return self.checkpoints / f"step_{step:010d}.pt"
+
+    def evaluation(self, step: int) -> Path:
+        """Where the games of the evaluation at ``step`` are recorded."""
+        return self.evaluations / f"step_{step}"
 
 
 def _owner(path: Path) -> str:
@@ -57,7 +89,7 @@ def _owner(path: Path) -> str:
 def _busy(run_dir: Path) -> UsageError:
     return UsageError(
         f"run directory {run_dir} is in use by another keisei train "
-        f"({_owner(run_dir / LOCK_NAME)}); wait for it to end or stop it, "
+        f"({_owner(RunDir(run_dir).lock)}); wait for it to end or stop it, "
         f"or choose another --run-dir"
     )
 
@@ -65,7 +97,7 @@ def _busy(run_dir: Path) -> UsageError:
 def check_free(run_dir: Path) -> None:
     """Refuse (``UsageError``) if a live process holds the run directory; creates nothing."""
     try:
-        fd = os.open(run_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(RunDir(run_dir).lock, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:  # no lock file (or no directory): nobody holds it
         return
     try:
@@ -86,7 +118,7 @@ class RunLock:
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
         """Take the lock (creating ``RUN/`` and ``RUN/train.lock``), or refuse at once."""
-        path = run_dir / LOCK_NAME
+        path = RunDir(run_dir).lock
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -119,107 +151,3 @@ class RunLock:
             os.ftruncate(self.fd, 0)
         os.close(self.fd)  # the kernel drops the lock with the last descriptor
         self.fd = None
-
-
-def prune(directory: Path, keep_last: int, every_steps: int) -> list[Path]:
-    """Delete the step checkpoints the rule above does not keep; returns what was removed."""
-    files = list_checkpoints(directory)
-    periodic = [p for p in files if step_of(p) % every_steps == 0]
-    newest_periodic = step_of(periodic[-1]) if periodic else -1
-    keep = set(periodic[-keep_last:]) if keep_last > 0 else set()
-    keep |= {p for p in files if p not in periodic and step_of(p) > newest_periodic}
-    keep |= set(files[-1:])  # the newest is never removed
-    doomed = [p for p in files if p not in keep]
-    for path in doomed:
-        path.unlink(missing_ok=True)
-    return doomed
-
-
-def aside_dir(run_dir: Path) -> Path:
-    """A new ``RUN/superseded/<UTC time>`` path (not created)."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = run_dir / SUPERSEDED / stamp
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{stamp}-{n}")
-    return path
-
-
-class _Aside:
-    """Moves files to ``<dir>/<same path relative to the run directory>``."""
-
-    def __init__(self, run_dir: Path, directory: Path) -> None:
-        self.run_dir = run_dir
-        self.dir = directory
-
-    def target(self, path: Path) -> Path:
-        dest = self.dir / path.relative_to(self.run_dir)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        return dest
-
-    def move(self, path: Path) -> None:
-        os.replace(path, self.target(path))
-
-
-def set_aside(run_dir: Path, step: int, episodes: int, directory: Path) -> list[str]:
-    """Move what ``run_dir`` holds from after ``step`` (and episode ``episodes``) aside.
-
-    ``step`` is the step of the checkpoint the run continues from (-1 for a fresh start);
-    ``directory`` (from ``aside_dir``) is created only if something is moved. Returns one
-    phrase per kind of thing moved, for the log.
-    """
-    aside = _Aside(run_dir, directory)
-    said: list[str] = []
-    ckpt_dir = run_dir / "checkpoints"
-    later = [p for p in list_checkpoints(ckpt_dir) if step_of(p) > step]
-    best = ckpt_dir / BEST_NAME
-    if best.is_file():
-        try:
-            best_step = int(read_checkpoint(best)["state"]["global_step"])
-        except Exception:  # unreadable (CheckpointError) or foreign: not ours to judge
-            best_step = -1
-        if best_step > step:
-            later.append(best)
-    for path in later:
-        aside.move(path)
-    if later:
-        said.append("checkpoints " + ", ".join(p.name for p in later))
-    events = run_dir / EVENTS_FILE
-    if events.is_file():
-        offset = events_past(events, step)
-        with open(events, "rb") as f:
-            f.seek(offset)
-            tail = f.read()
-        if tail:
-            dest = aside.target(events)
-            with open(dest, "wb") as f:
-                f.write(tail)
-                f.flush()
-                os.fsync(f.fileno())
-            os.truncate(events, offset)
-            lines = len(tail.splitlines())
-            said.append(f"{lines} lines of {EVENTS_FILE}")
-    games = run_dir / "games"
-    if games.is_dir():
-        records = [
-            p
-            for p in sorted(games.iterdir())
-            if (m := _EPISODE_RECORD.match(p.name)) and int(m.group(1)) > episodes
-        ]
-        for path in records:
-            aside.move(path)
-        if records:
-            said.append(f"{len(records)} files of games/")
-    evaluations = run_dir / "evaluations"
-    if evaluations.is_dir():
-        dirs = [
-            p
-            for p in sorted(evaluations.iterdir())
-            if (m := _EVALUATION_DIR.match(p.name)) and int(m.group(1)) > step
-        ]
-        for path in dirs:
-            aside.move(path)
-        if dirs:
-            said.append("evaluations/" + ", evaluations/".join(p.name for p in dirs))
-    return said

@@ -13,7 +13,6 @@ resumed run continues bit for bit.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import random
 import signal
@@ -30,19 +29,17 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from keisei import __version__
 from keisei.config import TrainConfig
 from keisei.distributed import Collective, rank_seed
-from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import GameResult, ShogiEnv, StepResult, join_steps
 from keisei.game.records import write_records
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import FloatArray, RolloutBuffer
 from keisei.search.gumbel import GumbelSearch
-from keisei.training.checkpoint import BEST_NAME, weights_sha256, write_checkpoint
+from keisei.training.checkpoint import checkpoint_header, prune, write_checkpoint
 from keisei.training.hooks import Hook, HookContext, due
-from keisei.training.rundir import prune
+from keisei.training.rundir import BEST_NAME, RunDir
 from keisei.training.sinks import Sinks
 from keisei.training.state import TrainState
 
@@ -186,17 +183,9 @@ class Trainer:
             # Rank 0's own parts are the top-level env/rollout/rng, as in a one-process run.
             assert self.peer_snapshots is not None, "gather_peers() first, on every rank"
             ranks = {"world_size": self.collective.world_size, "peer_ranks": self.peer_snapshots}
+        consistent = not (self.in_update or self.mid_ply)
         return {
-            "format": 1,
-            "keisei_version": __version__,
-            "status": status,  # running | finished | interrupted | failed
-            "consistent": not (self.in_update or self.mid_ply),
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": self.config.model_dump(mode="json"),
-            "config_sha256": self.config.sha256(),
-            "action_space": {"actions": NUM_ACTIONS, "planes": NUM_PLANES},
-            "model": model_state,
-            "weights_sha256": weights_sha256(model_state),
+            **checkpoint_header(self.config, status, model_state, consistent),
             "agent": self.agent.state_dict(),
             "rollout": self.buffer.state_dict(),
             "env": self.env.state_dict(),
@@ -207,7 +196,7 @@ class Trainer:
         }
 
     def save_checkpoint(self, status: str) -> Path:
-        path = self.checkpoint_dir / f"step_{self.state.global_step:010d}.pt"
+        path = RunDir(self.run_dir).step_checkpoint(self.state.global_step)
         payload = self.payload(status)
         write_checkpoint(path, payload)
         cfg = self.config.checkpoint
