@@ -28,6 +28,7 @@ from cshogi.usi import Engine
 from keisei.evaluation.players import Forfeit, Moves, Player, PlayerError
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult
+from keisei.process import child_dies_with_parent
 
 IntArray = npt.NDArray[np.int64]
 # The longest wait for one move, in seconds: beyond it the operating system's timeouts
@@ -200,6 +201,8 @@ class USIPlayer(Player):
             # Its own session: a Ctrl-C on the terminal reaches keisei, which stops the
             # engine itself, instead of killing the engine mid-game (a spurious crash).
             start_new_session=True,
+            # It dies with keisei, even a keisei killed by SIGKILL (keisei.process).
+            preexec_fn=child_dies_with_parent(),
         )
         self._proc = proc
         assert proc.stdout is not None
