@@ -118,3 +118,20 @@ def test_engine_ends_when_keisei_is_killed(tmp_path: Path) -> None:
     finally:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_rank_whose_launcher_ended_before_it_started_kills_itself() -> None:
+    """The launcher may die between starting a rank and the rank's first line: the rank
+    checks that the keisei process that started it (KEISEI_PARENT_PID) is its parent."""
+    gone_parent = subprocess.Popen(["true"])
+    gone_parent.wait()
+    argv = [sys.executable, "-m", "keisei", "--version"]
+    rank = {**os.environ, "RANK": "0", "WORLD_SIZE": "1"}
+    orphan = subprocess.run(
+        argv, env={**rank, "KEISEI_PARENT_PID": str(gone_parent.pid)}, capture_output=True
+    )
+    assert (orphan.returncode, orphan.stdout) == (-signal.SIGKILL, b"")
+    child = subprocess.run(
+        argv, env={**rank, "KEISEI_PARENT_PID": str(os.getpid())}, capture_output=True
+    )
+    assert child.returncode == 0 and child.stdout.startswith(b"keisei ")
