@@ -10,7 +10,14 @@ import keisei
 PACKAGE = Path(keisei.__file__).parent
 # Lower layers first; a module may import its own layer and the layers before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("keisei", "keisei.errors", "keisei.files", "keisei.config", "keisei.presets"),
+    (
+        "keisei",
+        "keisei.errors",
+        "keisei.files",
+        "keisei.process",
+        "keisei.config",
+        "keisei.presets",
+    ),
     ("keisei.game",),
     ("keisei.rl", "keisei.distributed"),
     ("keisei.search",),

@@ -36,12 +36,13 @@ def register(subparsers: Any) -> None:
     export = sub.add_parser(
         "export",
         help="write a checkpoint's weights, config and counters only (a small file to share)",
-        description="Writes --out (a new file) from PATH (a checkpoint file or a run "
-        "directory: its newest valid checkpoint) without the optimizer, rollout, games "
+        description="Writes --out (a new file) from PATH (a checkpoint file, a run "
+        "directory: its newest valid checkpoint, or bundled: the model shipped with "
+        "keisei) without the optimizer, rollout, games "
         "and RNG states. The result loads wherever a checkpoint does (evaluate, usi, "
         "play) but cannot be resumed.",
     )
-    export.add_argument("path", type=Path, metavar="PATH|RUN_DIR")
+    export.add_argument("path", type=Path, metavar="PATH|RUN_DIR|bundled")
     export.add_argument(
         "--out", type=Path, required=True, help="the file to write (must not exist yet)"
     )
@@ -101,7 +102,7 @@ def run_export(args: argparse.Namespace) -> int:
     dest: Path = args.out
     check_new_file(dest, "--out")
     try:
-        source, payload = resolve(args.path)
+        source, payload = resolve(model_path(args.path))
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None
     write_checkpoint(dest, exported(payload, source))

@@ -33,7 +33,12 @@ from keisei.evaluation.plots import PLOT_FILE, plot_learning_curve
 from keisei.evaluation.ratings import RatingsError, RatingTable
 from keisei.evaluation.search_player import parse_search_spec
 from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
-from keisei.evaluation.usi import EngineSettings, parse_engine_spec, resolve_engine_path
+from keisei.evaluation.usi import (
+    EngineSettings,
+    USIPlayer,
+    parse_engine_spec,
+    resolve_engine_path,
+)
 from keisei.rl.network import model_device
 from keisei.training.checkpoint import list_checkpoints, model_path, step_of
 from keisei.training.hooks import HookContext
@@ -111,7 +116,9 @@ class EvaluationHook:
         for spec in self.opponents:
             if spec.startswith("usi:"):
                 try:
-                    resolve_engine_path(parse_engine_spec(spec[4:], EngineSettings())[0])
+                    path, settings = parse_engine_spec(spec[4:], EngineSettings())
+                    # Its options against what it declares (it starts for its "usi").
+                    USIPlayer(resolve_engine_path(path), settings).check_options()
                 except PlayerError as exc:
                     raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
             elif spec.startswith("search:"):

@@ -25,9 +25,11 @@ import numpy as np
 import numpy.typing as npt
 from cshogi.usi import Engine
 
+from keisei.evaluation.engine_options import EngineOption, EngineOptionError
 from keisei.evaluation.players import Forfeit, Moves, Player, PlayerError
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult
+from keisei.process import child_dies_with_parent
 
 IntArray = npt.NDArray[np.int64]
 # The longest wait for one move, in seconds: beyond it the operating system's timeouts
@@ -176,6 +178,7 @@ class USIPlayer(Player):
         self._stdout: IO[bytes] | None = None
         self.engine_name: str = ""
         self.option_names: list[str] = []
+        self.options: dict[str, EngineOption] = {}  # by lower-case name
         self.restarts = 0
         self._fresh: set[int] = set()
 
@@ -186,8 +189,33 @@ class USIPlayer(Player):
         except (EngineFault, OSError) as exc:
             self.close()
             raise PlayerError(f"engine {self.path} failed to start: {exc}") from None
+        except PlayerError:
+            self.close()
+            raise
+
+    def check_options(self) -> None:
+        """Start the engine for its answer to ``usi`` alone, check the options against
+        what it declares (EngineOptionError) and stop it. An engine that does not start or
+        answer is left for ``open`` to report."""
+        try:
+            self._launch()
+            self._resolved_options()
+        except (EngineFault, OSError):
+            pass
+        finally:
+            self.close()
 
     def _start(self) -> None:
+        engine = self._launch()
+        requested = {name.lower() for name, _ in self.settings.options}
+        for name, value in self._resolved_options():
+            engine.setoption(name, value)
+        if "uci_variant" not in requested and "UCI_Variant" in self.option_names:
+            engine.setoption("UCI_Variant", "shogi")  # Fairy-Stockfish: play Shogi
+        self._call(self.settings.startup_timeout_s, engine.isready)
+
+    def _launch(self) -> Engine:
+        """Start the process and read its answer to ``usi``: name and options."""
         self._kill()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _kill)
         cwd = os.path.dirname(self.path) or None
@@ -200,6 +228,8 @@ class USIPlayer(Player):
             # Its own session: a Ctrl-C on the terminal reaches keisei, which stops the
             # engine itself, instead of killing the engine mid-game (a spurious crash).
             start_new_session=True,
+            # It dies with keisei, even a keisei killed by SIGKILL (keisei.process).
+            preexec_fn=child_dies_with_parent(),
         )
         self._proc = proc
         assert proc.stdout is not None
@@ -213,24 +243,27 @@ class USIPlayer(Player):
         self.engine = engine
         lines = self._call(self.settings.startup_timeout_s, engine.usi)
         self.engine_name = next((ln[8:] for ln in lines if ln.startswith("id name ")), "")
-        self.option_names = [
-            ln[12:].split(" type ")[0] for ln in lines if ln.startswith("option name ")
-        ]
-        requested = {name.lower() for name, _ in self.settings.options}
-        for name, value in self._resolved_options():
-            engine.setoption(name, value)
-        if "uci_variant" not in requested and "UCI_Variant" in self.option_names:
-            engine.setoption("UCI_Variant", "shogi")  # Fairy-Stockfish: play Shogi
-        self._call(self.settings.startup_timeout_s, engine.isready)
+        declared = [o for o in map(EngineOption.parse, lines) if o is not None]
+        self.option_names = [o.name for o in declared]
+        self.options = {o.name.lower(): o for o in declared}
+        return engine
 
     def _resolved_options(self) -> list[tuple[str, str]]:
-        known = {n.lower(): n for n in self.option_names}
+        """The requested options under the engine's own names, each checked against its
+        declaration (type, min, max, var): an engine ignores a value it does not accept,
+        and a match would be labelled with a setting it was not played at."""
         resolved = []
         for name, value in self.settings.options:
-            if name.lower() not in known:
+            option = self.options.get(name.lower())
+            if option is None:
                 have = ", ".join(self.option_names) or "none"
-                raise EngineFault(f"it has no option {name!r} (options: {have})")
-            resolved.append((known[name.lower()], value))
+                raise EngineOptionError(
+                    f"engine {self.path}: it has no option {name!r} (options: {have})"
+                )
+            problem = option.problem(value)
+            if problem is not None:
+                raise EngineOptionError(f"engine {self.path}: option {option.name!r} {problem}")
+            resolved.append((option.name, value))
         return resolved
 
     def _call(self, timeout: float, fn: Any, *args: Any, **kwargs: Any) -> Any:
