@@ -20,6 +20,7 @@ from keisei.bench.common import BenchOptions, Metrics, Objects, Results, Row, Se
 from keisei.config import TrainConfig, dump_yaml
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import ShogiEnv, random_legal
+from keisei.process import child_dies_with_parent
 from keisei.rl.rollout import RolloutBuffer
 
 
@@ -27,7 +28,9 @@ def _peak_rss_of_child(argv: list[str], log: Path) -> tuple[int, int, float]:
     """Run ``argv``; return (exit code, peak RSS in bytes, wall seconds)."""
     start = time.perf_counter()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=child_dies_with_parent()
+        )
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
         except BaseException:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from keisei.bench.common import BenchOptions, Objects, Results, Row, Section, median, needs_config
 from keisei.config import TrainConfig, dump_yaml
+from keisei.process import child_dies_with_parent
 
 
 def _train_rate(
@@ -33,7 +34,13 @@ def _train_rate(
         f"checkpoint.every_steps={total}",
     ]  # fmt: skip
     with open(run_dir.parent / f"{run_dir.name}.log", "wb") as log:
-        code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        code = subprocess.run(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+            preexec_fn=child_dies_with_parent(),  # a killed bench leaves no run behind
+        ).returncode
     if code != 0:
         raise RuntimeError(f"keisei train exited with {code} (log: {log.name})")
     updates_seen = [
@@ -57,7 +64,10 @@ def measure_ranks(options: BenchOptions, config: TrainConfig | None) -> Objects:
         for round_ in range(options.rounds):
             for load in ("idle", "busy"):
                 neighbour = (
-                    subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    subprocess.Popen(
+                        [sys.executable, "-c", "while True: pass"],
+                        preexec_fn=child_dies_with_parent(),
+                    )
                     if load == "busy"
                     else None
                 )
