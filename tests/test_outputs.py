@@ -250,3 +250,35 @@ def test_bench_json_never_replaces_a_file(
         "(nothing is overwritten)"
     )
     assert report.read_text() == "keep\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "extras"),
+    [
+        (["evaluate", "--agent", "random", "--opponent", "random", "--out", "x"], "evaluate",
+         "--out x"),
+        (["checkpoint", "export", "bundled", "--out", "x.pt", "--bogus", "1"],
+         "checkpoint export", "--bogus 1"),
+        (["selfplay", "--games", "1", "--out", "o", "--records", "r"], "selfplay",
+         "--records r"),
+    ],
+)  # fmt: skip
+def test_an_unknown_flag_is_named_by_its_subcommand(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    command: str,
+    extras: str,
+) -> None:
+    # The error names the subcommand whose flags were wrong, and its --help.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:  # argparse's own errors end by SystemExit
+        main(argv)
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"keisei {command}: error: unrecognized arguments: {extras} (see 'keisei {command} --help')"
+    ]
+    assert list(tmp_path.iterdir()) == []
