@@ -133,8 +133,11 @@ def test_unwritable_run_directory_is_one_line(
     run_dir.symlink_to(target)
     assert train.run(run_dir) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"keisei train: error: cannot create {run_dir / LOCK_NAME}: ")
-    assert len(err.splitlines()) == 1
+    # Refused by the up-front check of every output path (keisei.files), before the lock.
+    assert err.splitlines() == [
+        f"keisei train: error: run directory {run_dir}: cannot create files in {run_dir} "
+        "(Permission denied)"
+    ]
 
 
 def test_killed_run_does_not_block_and_its_leftovers_are_set_aside(

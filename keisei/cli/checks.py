@@ -38,6 +38,7 @@ from keisei.config import (
 from keisei.distributed import restart_count, usable_cpus
 from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
+from keisei.files import check_output_dir
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import validate_sfen
 from keisei.rl.network import parameter_count
@@ -152,16 +153,6 @@ def harden(parser: argparse.ArgumentParser) -> None:
 
 
 # -- paths -------------------------------------------------------------------------------
-def check_new_file(path: Path, flag: str) -> None:
-    """Refuse an output file that exists (nothing is overwritten) or whose directory does not."""
-    if path.exists():
-        raise UsageError(
-            f"{flag} {path} already exists; choose a new file (nothing is overwritten)"
-        )
-    if not path.parent.is_dir():
-        raise UsageError(f"{flag} {path}: {path.parent} is not a directory")
-
-
 def check_creatable(path: Path, flag: str) -> None:
     """Refuse a directory ``path`` that cannot be created: it or a parent is not a directory."""
     if path.exists() and not path.is_dir():
@@ -454,7 +445,7 @@ def prepare(
     config = _load(args)
     if args.resume is None:
         run_dir = args.run_dir or Path("runs") / config.run.name
-        check_creatable(run_dir, "run directory")
+        check_output_dir(run_dir, "run directory")
         check_train_config(config)
         if check_lock:
             check_free(run_dir)
@@ -476,7 +467,7 @@ def prepare(
         run_dir = args.run_dir or RunDir.of(Path(args.resume)).path
     else:
         run_dir = args.run_dir or Path("runs") / config.run.name
-    check_creatable(run_dir, "run directory")
+    check_output_dir(run_dir, "run directory")
     if check_lock:
         check_free(run_dir)
     path, payload, warnings = resume_source(args.resume, run_dir)
