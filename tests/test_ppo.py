@@ -17,7 +17,7 @@ from keisei.game.env import GameResult, ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
 from keisei.rl.ppo import PPOAgent, explained_variance, wdl_targets
-from keisei.rl.rollout import RolloutBuffer, compute_gae
+from keisei.rl.rollout import RolloutBuffer, Row, compute_gae
 
 TINY = ModelConfig(blocks=1, channels=8)
 
@@ -44,7 +44,17 @@ def fill_rollout(agent: PPOAgent, steps: int = 8, envs: int = 4, seed: int = 0) 
         nxt = env.step(actions)
         rewards = rng.choice(np.array([-1.0, 0.0, 1.0], np.float32), size=envs)
         dones = rng.random(envs) < 0.25
-        buf.add(step.obs, step.mask, actions, logp, values, rewards, dones)
+        buf.add(
+            Row.from_planes(
+                step.obs,
+                step.mask,
+                actions=actions,
+                logp=logp,
+                values=values,
+                rewards=rewards,
+                dones=dones,
+            )
+        )
         step = nxt
     return buf
 
@@ -267,13 +277,15 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
         actions = np.array([rng.choice(np.flatnonzero(m)) for m in step.mask])
         nxt = env.step(actions)
         buf.add(
-            step.obs,
-            step.mask,
-            actions,
-            np.zeros(3, np.float32),
-            np.zeros(3, np.float32),
-            nxt.reward,
-            nxt.done,
+            Row.from_planes(
+                step.obs,
+                step.mask,
+                actions=actions,
+                logp=np.zeros(3, np.float32),
+                values=np.zeros(3, np.float32),
+                rewards=nxt.reward,
+                dones=nxt.done,
+            )
         )
         seen.append((step.obs, step.mask, actions))
         step = nxt
@@ -283,13 +295,15 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
         assert np.array_equal(buf.actions[t], actions)
     with pytest.raises(RuntimeError, match="full"):
         buf.add(
-            step.obs,
-            step.mask,
-            actions,
-            np.zeros(3, np.float32),
-            np.zeros(3, np.float32),
-            np.zeros(3, np.float32),
-            np.zeros(3, bool),
+            Row.from_planes(
+                step.obs,
+                step.mask,
+                actions=actions,
+                logp=np.zeros(3, np.float32),
+                values=np.zeros(3, np.float32),
+                rewards=np.zeros(3, np.float32),
+                dones=np.zeros(3, bool),
+            )
         )
 
     copy = RolloutBuffer(5, 3)
@@ -312,12 +326,12 @@ def test_ppo_loss_decreases_on_fixed_batch() -> None:
     agent = make_agent(PPOConfig(learning_rate=1e-3, epochs=4, minibatch_size=16))
     buf = fill_rollout(agent)
     last = np.zeros(4, np.float32)
-    before = agent.evaluate(buf, last)
+    before = agent.rollout_losses(buf, last)
     assert before["approx_kl"] == pytest.approx(0.0, abs=1e-6)  # same network as the rollout
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
         agent.update(buf, last, gen)
-    after = agent.evaluate(buf, last)
+    after = agent.rollout_losses(buf, last)
     assert after["loss"] < before["loss"] - 0.05
     assert after["value_loss"] < before["value_loss"]
     assert after["policy_loss"] < before["policy_loss"]
@@ -409,11 +423,11 @@ def test_wdl_targets_and_wdl_update() -> None:
         model=ModelConfig(blocks=1, channels=8, value_head="wdl"),
     )
     buf = fill_rollout(agent)
-    before = agent.evaluate(buf, np.zeros(4, np.float32))
+    before = agent.rollout_losses(buf, np.zeros(4, np.float32))
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
         agent.update(buf, np.zeros(4, np.float32), gen)
-    assert agent.evaluate(buf, np.zeros(4, np.float32))["value_loss"] < before["value_loss"]
+    assert agent.rollout_losses(buf, np.zeros(4, np.float32))["value_loss"] < before["value_loss"]
 
 
 def test_value_clipping_limits_value_moves() -> None:
@@ -474,7 +488,17 @@ def test_learns_mate_in_one() -> None:
         while not buf.full:  # one-move episodes: reward 1 for a mating move
             actions, logp, values = agent.act(obs, masks, gen)
             reward = wins[rows, actions].astype(np.float32)
-            buf.add(obs, masks, actions, logp, values, reward, np.ones(n, bool))
+            buf.add(
+                Row.from_planes(
+                    obs,
+                    masks,
+                    actions=actions,
+                    logp=logp,
+                    values=values,
+                    rewards=reward,
+                    dones=np.ones(n, bool),
+                )
+            )
         agent.update(buf, np.zeros(n, np.float32), gen)
         accuracy = wins[rows, agent.greedy(obs, masks)].mean()
         if accuracy >= 0.9:
