@@ -339,7 +339,7 @@ class _Bound:
         while not self.buffer.full:
             if len(self.batches) < 8:
                 self.batches.append((step.obs, step.packed_obs))
-            nxt, row, _finished = trainer.plies.ply([step], act_ahead=False)
+            nxt, row, _finished = trainer.pipeline.ply([step], act_ahead=False)
             self.buffer.add(row)
             step = nxt[0]
         self.last_values: FloatArray = self.agent.values(step.obs, packed_obs=step.packed_obs)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from keisei.config import GumbelSection, ModelConfig, PPOConfig
-from keisei.game.encoding import NUM_ACTIONS, move_label, write_features
+from keisei.game.encoding import NUM_ACTIONS, move_label, pack_mask, pack_obs, write_features
 from keisei.rl.gumbel import GumbelSearch, considered_visits
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy
@@ -191,9 +191,9 @@ def test_update_learns_mate_in_one_from_the_search_alone() -> None:
             zeros = np.zeros(n, np.float32)
             done = np.ones(n, bool)  # one-move episodes
             buf.add(
-                Row.from_planes(
-                    obs,
-                    masks,
+                Row(
+                    packed_obs=pack_obs(obs),
+                    packed_mask=pack_mask(masks),
                     actions=found.actions,
                     logp=found.logp,
                     values=found.values,

@@ -12,11 +12,19 @@ import torch
 from pydantic import ValidationError
 
 from keisei.config import ModelConfig, PPOConfig
-from keisei.game.encoding import NUM_ACTIONS, move_label, unpack_mask, unpack_obs, write_features
+from keisei.game.encoding import (
+    NUM_ACTIONS,
+    move_label,
+    pack_mask,
+    pack_obs,
+    unpack_mask,
+    unpack_obs,
+    write_features,
+)
 from keisei.game.env import GameResult, ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
-from keisei.rl.ppo import PPOAgent, explained_variance, wdl_targets
+from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, explained_variance, wdl_targets
 from keisei.rl.rollout import RolloutBuffer, Row, compute_gae
 
 TINY = ModelConfig(blocks=1, channels=8)
@@ -45,9 +53,9 @@ def fill_rollout(agent: PPOAgent, steps: int = 8, envs: int = 4, seed: int = 0) 
         rewards = rng.choice(np.array([-1.0, 0.0, 1.0], np.float32), size=envs)
         dones = rng.random(envs) < 0.25
         buf.add(
-            Row.from_planes(
-                step.obs,
-                step.mask,
+            Row(
+                packed_obs=pack_obs(step.obs),
+                packed_mask=pack_mask(step.mask),
                 actions=actions,
                 logp=logp,
                 values=values,
@@ -276,17 +284,16 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
     while not buf.full:
         actions = np.array([rng.choice(np.flatnonzero(m)) for m in step.mask])
         nxt = env.step(actions)
-        buf.add(
-            Row.from_planes(
-                step.obs,
-                step.mask,
-                actions=actions,
-                logp=np.zeros(3, np.float32),
-                values=np.zeros(3, np.float32),
-                rewards=nxt.reward,
-                dones=nxt.done,
-            )
+        row = Row(
+            packed_obs=pack_obs(step.obs),
+            packed_mask=pack_mask(step.mask),
+            actions=actions,
+            logp=np.zeros(3, np.float32),
+            values=np.zeros(3, np.float32),
+            rewards=nxt.reward,
+            dones=nxt.done,
         )
+        buf.add(row)
         seen.append((step.obs, step.mask, actions))
         step = nxt
     for t, (obs, mask, actions) in enumerate(seen):
@@ -294,17 +301,7 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
         assert np.array_equal(unpack_mask(buf.masks[t]), mask)
         assert np.array_equal(buf.actions[t], actions)
     with pytest.raises(RuntimeError, match="full"):
-        buf.add(
-            Row.from_planes(
-                step.obs,
-                step.mask,
-                actions=actions,
-                logp=np.zeros(3, np.float32),
-                values=np.zeros(3, np.float32),
-                rewards=np.zeros(3, np.float32),
-                dones=np.zeros(3, bool),
-            )
-        )
+        buf.add(row)
 
     copy = RolloutBuffer(5, 3)
     copy.load_state_dict(buf.state_dict())
@@ -415,6 +412,20 @@ def test_target_kl_stops_epochs_early() -> None:
     assert m["minibatch_steps"] < 8 * 4
 
 
+def test_the_policy_loss_and_the_rollout_agree_on_targets() -> None:
+    plain = fill_rollout(make_agent())
+    searching = PPOAgent(
+        ActorCritic(TINY), PPOConfig(), total_updates=1, policy_loss=SearchCrossEntropy()
+    )
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"^SearchCrossEntropy needs policy targets$"):
+        searching.update(plain, np.zeros(4, np.float32), gen)
+    searched = RolloutBuffer(1, 4, targets=True)
+    searched.pos = 1
+    with pytest.raises(ValueError, match=r"^ClippedSurrogate takes no policy targets$"):
+        make_agent().update(searched, np.zeros(4, np.float32), gen)
+
+
 def test_wdl_targets_and_wdl_update() -> None:
     targets = wdl_targets(torch.tensor([1.0, -0.5, 0.0, 2.0]))
     assert targets.tolist() == [[1, 0, 0], [0, 0.5, 0.5], [0, 1, 0], [1, 0, 0]]
@@ -489,9 +500,9 @@ def test_learns_mate_in_one() -> None:
             actions, logp, values = agent.act(obs, masks, gen)
             reward = wins[rows, actions].astype(np.float32)
             buf.add(
-                Row.from_planes(
-                    obs,
-                    masks,
+                Row(
+                    packed_obs=pack_obs(obs),
+                    packed_mask=pack_mask(masks),
                     actions=actions,
                     logp=logp,
                     values=values,

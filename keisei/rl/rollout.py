@@ -40,8 +40,6 @@ from keisei.game.encoding import (
     NUM_ACTIONS,
     PACKED_MASK_BYTES,
     PACKED_OBS_BYTES,
-    pack_mask,
-    pack_obs,
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -91,31 +89,6 @@ class Row:
     dones: npt.NDArray[np.bool_]
     # (envs, 2187) policy targets, given exactly when the buffer stores them.
     targets: FloatArray | None = None
-
-    @classmethod
-    def from_planes(
-        cls,
-        obs: npt.NDArray[np.uint8],
-        mask: npt.NDArray[np.bool_],
-        *,
-        actions: npt.NDArray[np.integer[Any]],
-        logp: FloatArray,
-        values: FloatArray,
-        rewards: FloatArray,
-        dones: npt.NDArray[np.bool_],
-        targets: FloatArray | None = None,
-    ) -> Row:
-        """A row of (envs, 119, 9, 9) uint8 planes and (envs, 2187) bool masks."""
-        return cls(
-            packed_obs=pack_obs(obs),
-            packed_mask=pack_mask(mask),
-            actions=actions,
-            logp=logp,
-            values=values,
-            rewards=rewards,
-            dones=dones,
-            targets=targets,
-        )
 
 
 class RolloutBuffer:

@@ -131,14 +131,18 @@ class Trainer:
     peer_snapshots: list[dict[str, Any]] | None = None
     stop_signum: int | None = None  # the signal every rank agreed to stop for
     _rate_mark: tuple[float, int] = (0.0, 0)  # (monotonic time, step) of the last log line
+    # One ply of every game: the actor's moves, then the environment's step (overlapped).
+    pipeline: PlyPipeline = field(init=False)
 
     def __post_init__(self) -> None:
-        self.plies = PlyPipeline(self.env, self.actor, self.rng.generator, self.config.env.overlap)
+        self.pipeline = PlyPipeline(
+            self.env, self.actor, self.rng.generator, self.config.env.overlap
+        )
 
     @property
     def mid_ply(self) -> bool:
         """Whether an overlapped ply has stepped some of the games but not all."""
-        return self.plies.mid_ply
+        return self.pipeline.mid_ply
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -296,12 +300,12 @@ class Trainer:
     def run(self) -> str:
         """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
         assert self.current is not None, "call start_fresh() or restore() first"
-        parts = self.plies.split(self.current)
+        parts = self.pipeline.split(self.current)
         try:
-            with self.plies.running():
+            with self.pipeline.running():
                 return self._loop(parts)
         finally:
-            self.current = self.plies.join(parts)
+            self.current = self.pipeline.join(parts)
 
     def _loop(self, parts: list[StepResult]) -> str:
         total = self.config.run.total_steps
@@ -318,7 +322,7 @@ class Trainer:
                 return "interrupted"
             # Moves ahead (env.overlap) only when the rollout goes on after this row.
             ahead = self.buffer.pos + 1 < self.buffer.steps
-            parts[:], row, finished = self.plies.ply(parts, act_ahead=ahead)
+            parts[:], row, finished = self.pipeline.ply(parts, act_ahead=ahead)
             self.buffer.add(row)
             self.state.global_step += num_games
             games = self.collective.gather_games(
