@@ -4,6 +4,7 @@ with it that resumes bit for bit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -13,10 +14,10 @@ import pytest
 import torch
 
 from keisei.config import GumbelSection, ModelConfig, PPOConfig
-from keisei.game.encoding import NUM_ACTIONS, move_label, write_features
+from keisei.game.encoding import NUM_ACTIONS, move_label, pack_mask, pack_obs, write_features
 from keisei.rl.network import ActorCritic
-from keisei.rl.ppo import PPOAgent
-from keisei.rl.rollout import RolloutBuffer
+from keisei.rl.ppo import PPOAgent, SearchCrossEntropy
+from keisei.rl.rollout import RolloutBuffer, Row
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.select import considered_visits
 from keisei.training.checkpoint import read_checkpoint
@@ -76,7 +77,8 @@ def mating_labels(board: cshogi.Board) -> set[int]:
 def untrained_agent(seed: int = 0, lr: float = 1e-3) -> PPOAgent:
     torch.manual_seed(seed)
     cfg = PPOConfig(learning_rate=lr, epochs=2, minibatch_size=64, entropy_coef=0.0)
-    return PPOAgent(ActorCritic(ModelConfig(blocks=1, channels=8)), cfg, total_updates=100)
+    model = ActorCritic(ModelConfig(blocks=1, channels=8))
+    return PPOAgent(model, cfg, total_updates=100, policy_loss=SearchCrossEntropy())
 
 
 def root_outputs(agent: PPOAgent, boards: list[cshogi.Board]) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +191,18 @@ def test_update_learns_mate_in_one_from_the_search_alone() -> None:
             found = search.run(boards, *agent.outputs(obs), gen)
             zeros = np.zeros(n, np.float32)
             done = np.ones(n, bool)  # one-move episodes
-            buf.add(obs, masks, found.actions, found.logp, found.values, zeros, done, found.targets)
+            buf.add(
+                Row(
+                    packed_obs=pack_obs(obs),
+                    packed_mask=pack_mask(masks),
+                    actions=found.actions,
+                    logp=found.logp,
+                    values=found.values,
+                    rewards=zeros,
+                    dones=done,
+                    targets=found.targets,
+                )
+            )
         agent.update(buf, np.zeros(n, np.float32), gen)
         if accuracy() == 1.0:
             break
@@ -200,13 +213,19 @@ def test_update_learns_mate_in_one_from_the_search_alone() -> None:
 def test_buffer_refuses_targets_it_does_not_store() -> None:
     plain, searched = RolloutBuffer(2, 1), RolloutBuffer(2, 1, targets=True)
     assert searched.bytes_per_step() == 1494 + RolloutBuffer.TARGET_BYTES_PER_STEP == 5868
-    obs, mask = np.zeros((1, 1205), np.uint8), np.zeros((1, 274), np.uint8)
-    row = (np.zeros(1, np.int64), np.zeros(1, np.float32), np.zeros(1, np.float32))
-    rest = (np.zeros(1, np.float32), np.zeros(1, bool))
+    row = Row(
+        packed_obs=np.zeros((1, 1205), np.uint8),
+        packed_mask=np.zeros((1, 274), np.uint8),
+        actions=np.zeros(1, np.int64),
+        logp=np.zeros(1, np.float32),
+        values=np.zeros(1, np.float32),
+        rewards=np.zeros(1, np.float32),
+        dones=np.zeros(1, bool),
+    )
     with pytest.raises(ValueError, match="stores no policy targets"):
-        plain.add_packed(obs, mask, *row, *rest, np.zeros((1, NUM_ACTIONS), np.float32))
+        plain.add(replace(row, targets=np.zeros((1, NUM_ACTIONS), np.float32)))
     with pytest.raises(ValueError, match="stores policy targets: give them"):
-        searched.add_packed(obs, mask, *row, *rest)
+        searched.add(row)
     with pytest.raises(ValueError, match="saved rollout stores no policy targets"):
         searched.load_state_dict(plain.state_dict())
 
@@ -228,6 +247,17 @@ def test_training_with_search_resumes_bit_for_bit(train: Train, tmp_path: Path) 
     assert len(updates) == 512 // 64
     # The policy loss is the cross-entropy toward the search's policies: positive.
     assert all(e["policy_loss"] > 0 for e in updates)
+
+
+def test_target_kl_does_not_stop_the_search_loss(train: Train, tmp_path: Path) -> None:
+    """``ppo.target_kl`` bounds PPO's ratio; the cross-entropy toward the search's policies
+    runs all its epochs whatever the KL (it used to stop after one minibatch here)."""
+    run = tmp_path / "run"
+    assert train.run(run, "--total-steps", "128", SEARCH, "ppo.target_kl=0.000001") == 0
+    updates = [e for e in read_events(run) if e["kind"] == "update"]
+    # Tiny preset: 64 rows a rollout, minibatches of 32, 2 epochs.
+    assert [(e["epochs_run"], e["minibatch_steps"]) for e in updates] == [(2.0, 4.0)] * 2
+    assert all(e["approx_kl"] > 0.000001 for e in updates)
 
 
 def test_resume_cannot_turn_the_search_on_or_off(

@@ -12,12 +12,20 @@ import torch
 from pydantic import ValidationError
 
 from keisei.config import ModelConfig, PPOConfig
-from keisei.game.encoding import NUM_ACTIONS, move_label, unpack_mask, unpack_obs, write_features
+from keisei.game.encoding import (
+    NUM_ACTIONS,
+    move_label,
+    pack_mask,
+    pack_obs,
+    unpack_mask,
+    unpack_obs,
+    write_features,
+)
 from keisei.game.env import GameResult, ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
-from keisei.rl.ppo import PPOAgent, explained_variance, wdl_targets
-from keisei.rl.rollout import RolloutBuffer, compute_gae
+from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, explained_variance, wdl_targets
+from keisei.rl.rollout import RolloutBuffer, Row, compute_gae
 
 TINY = ModelConfig(blocks=1, channels=8)
 
@@ -44,7 +52,17 @@ def fill_rollout(agent: PPOAgent, steps: int = 8, envs: int = 4, seed: int = 0) 
         nxt = env.step(actions)
         rewards = rng.choice(np.array([-1.0, 0.0, 1.0], np.float32), size=envs)
         dones = rng.random(envs) < 0.25
-        buf.add(step.obs, step.mask, actions, logp, values, rewards, dones)
+        buf.add(
+            Row(
+                packed_obs=pack_obs(step.obs),
+                packed_mask=pack_mask(step.mask),
+                actions=actions,
+                logp=logp,
+                values=values,
+                rewards=rewards,
+                dones=dones,
+            )
+        )
         step = nxt
     return buf
 
@@ -266,15 +284,16 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
     while not buf.full:
         actions = np.array([rng.choice(np.flatnonzero(m)) for m in step.mask])
         nxt = env.step(actions)
-        buf.add(
-            step.obs,
-            step.mask,
-            actions,
-            np.zeros(3, np.float32),
-            np.zeros(3, np.float32),
-            nxt.reward,
-            nxt.done,
+        row = Row(
+            packed_obs=pack_obs(step.obs),
+            packed_mask=pack_mask(step.mask),
+            actions=actions,
+            logp=np.zeros(3, np.float32),
+            values=np.zeros(3, np.float32),
+            rewards=nxt.reward,
+            dones=nxt.done,
         )
+        buf.add(row)
         seen.append((step.obs, step.mask, actions))
         step = nxt
     for t, (obs, mask, actions) in enumerate(seen):
@@ -282,15 +301,7 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
         assert np.array_equal(unpack_mask(buf.masks[t]), mask)
         assert np.array_equal(buf.actions[t], actions)
     with pytest.raises(RuntimeError, match="full"):
-        buf.add(
-            step.obs,
-            step.mask,
-            actions,
-            np.zeros(3, np.float32),
-            np.zeros(3, np.float32),
-            np.zeros(3, np.float32),
-            np.zeros(3, bool),
-        )
+        buf.add(row)
 
     copy = RolloutBuffer(5, 3)
     copy.load_state_dict(buf.state_dict())
@@ -312,12 +323,12 @@ def test_ppo_loss_decreases_on_fixed_batch() -> None:
     agent = make_agent(PPOConfig(learning_rate=1e-3, epochs=4, minibatch_size=16))
     buf = fill_rollout(agent)
     last = np.zeros(4, np.float32)
-    before = agent.evaluate(buf, last)
+    before = agent.rollout_losses(buf, last)
     assert before["approx_kl"] == pytest.approx(0.0, abs=1e-6)  # same network as the rollout
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
         agent.update(buf, last, gen)
-    after = agent.evaluate(buf, last)
+    after = agent.rollout_losses(buf, last)
     assert after["loss"] < before["loss"] - 0.05
     assert after["value_loss"] < before["value_loss"]
     assert after["policy_loss"] < before["policy_loss"]
@@ -401,6 +412,20 @@ def test_target_kl_stops_epochs_early() -> None:
     assert m["minibatch_steps"] < 8 * 4
 
 
+def test_the_policy_loss_and_the_rollout_agree_on_targets() -> None:
+    plain = fill_rollout(make_agent())
+    searching = PPOAgent(
+        ActorCritic(TINY), PPOConfig(), total_updates=1, policy_loss=SearchCrossEntropy()
+    )
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"^SearchCrossEntropy needs policy targets$"):
+        searching.update(plain, np.zeros(4, np.float32), gen)
+    searched = RolloutBuffer(1, 4, targets=True)
+    searched.pos = 1
+    with pytest.raises(ValueError, match=r"^ClippedSurrogate takes no policy targets$"):
+        make_agent().update(searched, np.zeros(4, np.float32), gen)
+
+
 def test_wdl_targets_and_wdl_update() -> None:
     targets = wdl_targets(torch.tensor([1.0, -0.5, 0.0, 2.0]))
     assert targets.tolist() == [[1, 0, 0], [0, 0.5, 0.5], [0, 1, 0], [1, 0, 0]]
@@ -409,11 +434,11 @@ def test_wdl_targets_and_wdl_update() -> None:
         model=ModelConfig(blocks=1, channels=8, value_head="wdl"),
     )
     buf = fill_rollout(agent)
-    before = agent.evaluate(buf, np.zeros(4, np.float32))
+    before = agent.rollout_losses(buf, np.zeros(4, np.float32))
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
         agent.update(buf, np.zeros(4, np.float32), gen)
-    assert agent.evaluate(buf, np.zeros(4, np.float32))["value_loss"] < before["value_loss"]
+    assert agent.rollout_losses(buf, np.zeros(4, np.float32))["value_loss"] < before["value_loss"]
 
 
 def test_value_clipping_limits_value_moves() -> None:
@@ -474,7 +499,17 @@ def test_learns_mate_in_one() -> None:
         while not buf.full:  # one-move episodes: reward 1 for a mating move
             actions, logp, values = agent.act(obs, masks, gen)
             reward = wins[rows, actions].astype(np.float32)
-            buf.add(obs, masks, actions, logp, values, reward, np.ones(n, bool))
+            buf.add(
+                Row(
+                    packed_obs=pack_obs(obs),
+                    packed_mask=pack_mask(masks),
+                    actions=actions,
+                    logp=logp,
+                    values=values,
+                    rewards=reward,
+                    dones=np.ones(n, bool),
+                )
+            )
         agent.update(buf, np.zeros(n, np.float32), gen)
         accuracy = wins[rows, agent.greedy(obs, masks)].mean()
         if accuracy >= 0.9:

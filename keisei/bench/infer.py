@@ -76,13 +76,11 @@ class Bound:
         step: StepResult | None = trainer.current
         assert step is not None
         while not self.buffer.full:
-            packed = (step.packed_obs, step.packed_mask)
-            actions, logp, values, targets = trainer.act(step)
-            nxt = trainer.env.step(actions)
-            self.buffer.add_packed(*packed, actions, logp, values, nxt.reward, nxt.done, targets)
             if len(self.batches) < 8:
                 self.batches.append((step.obs, step.packed_obs))
-            step = nxt
+            nxt, row, _finished = trainer.pipeline.ply([step], act_ahead=False)
+            self.buffer.add(row)
+            step = nxt[0]
         self.last_values: FloatArray = self.agent.values(step.obs, packed_obs=step.packed_obs)
         self.batch = config.env.num_games
 

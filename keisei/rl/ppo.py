@@ -1,5 +1,8 @@
-"""PPO for alternating two-player self-play: acting, the clipped update, checkpoints of it.
+"""PPO for alternating two-player self-play: acting, the update, checkpoints of it.
 
+The update's policy term is one of two losses, chosen when the agent is built (by
+``gumbel.simulations``, in ``keisei.training.build``): ``ClippedSurrogate`` (PPO's clipped
+policy gradient) or ``SearchCrossEntropy`` (toward the Gumbel search's improved policies).
 The rollout buffer and the two-player (negamax) GAE are in ``keisei.rl.rollout``; the
 masked policy in ``keisei.rl.policy``.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 import math
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +94,58 @@ def wdl_targets(returns: torch.Tensor) -> torch.Tensor:
     return torch.stack([r.clamp(min=0.0), 1.0 - r.abs(), (-r).clamp(min=0.0)], dim=1)
 
 
+@dataclass(frozen=True)
+class PolicyTerms:
+    """What a policy loss reads of one minibatch."""
+
+    dist: MaskedCategorical  # the network's current policy
+    mask: torch.Tensor  # (B, 2187) bool legal actions
+    ratio: torch.Tensor  # pi(a) / pi_old(a) of the actions played
+    advantages: torch.Tensor
+    targets: torch.Tensor | None  # the search's improved policies, when the rollout has them
+
+
+class PolicyLoss(Protocol):
+    """The policy term of the update's loss."""
+
+    # Whether the rollout must hold policy targets (``RolloutBuffer(targets=True)``).
+    needs_targets: ClassVar[bool]
+    # Whether ``ppo.target_kl`` may stop the epochs early.
+    stops_at_target_kl: ClassVar[bool]
+
+    def __call__(self, terms: PolicyTerms) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class ClippedSurrogate:
+    """PPO's clipped policy gradient. ``target_kl`` applies to it: the clip and the KL stop
+    both keep the policy near the one that collected the rollout, whose advantages the
+    surrogate trusts only there."""
+
+    clip: float
+    needs_targets: ClassVar[bool] = False
+    stops_at_target_kl: ClassVar[bool] = True
+
+    def __call__(self, terms: PolicyTerms) -> torch.Tensor:
+        ratio, adv, clip = terms.ratio, terms.advantages, self.clip
+        return -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+
+
+@dataclass(frozen=True)
+class SearchCrossEntropy:
+    """Gumbel AlphaZero: cross-entropy toward the search's improved policy, which is zero
+    on illegal actions (their -inf log-probabilities are left out). ``target_kl`` does not
+    apply: the targets are fixed, whatever the policy that played the moves."""
+
+    needs_targets: ClassVar[bool] = True
+    stops_at_target_kl: ClassVar[bool] = False
+
+    def __call__(self, terms: PolicyTerms) -> torch.Tensor:
+        assert terms.targets is not None, "the search's loss needs the rollout's targets"
+        legal_logp = terms.dist.logits.masked_fill(~terms.mask, 0.0)
+        return -(terms.targets * legal_logp).sum(dim=-1).mean()
+
+
 class PPOAgent:
     """Acting and PPO updates for one :class:`ActorCritic`; owns optimizer and schedule."""
 
@@ -101,10 +156,12 @@ class PPOAgent:
         total_updates: int,
         device: torch.device | str = "cpu",
         collective: Collective | None = None,
+        policy_loss: PolicyLoss | None = None,
     ) -> None:
         """``collective``: the ranks of a run of several processes (``keisei.distributed``);
         each rank's agent then learns from its own rollout with gradients, advantage
-        statistics and metrics taken over all of them."""
+        statistics and metrics taken over all of them. ``policy_loss``: the update's policy
+        term, PPO's ``ClippedSurrogate`` by default."""
         if total_updates < 1:
             raise ValueError(f"total_updates must be >= 1, got {total_updates}")
         self.device = torch.device(device)
@@ -112,6 +169,7 @@ class PPOAgent:
         self.cfg = cfg
         self.total_updates = total_updates
         self.collective = collective or Collective()
+        self.policy_loss: PolicyLoss = policy_loss or ClippedSurrogate(cfg.clip)
         # The fused kernel updates all parameters in one call instead of one tensor at a time.
         self.optimizer = torch.optim.AdamW(
             model.parameters(),
@@ -230,6 +288,9 @@ class PPOAgent:
         t = buffer.pos
         if t == 0:
             raise ValueError("rollout buffer is empty")
+        if (buffer.targets is not None) != self.policy_loss.needs_targets:
+            needs = "needs" if self.policy_loss.needs_targets else "takes no"
+            raise ValueError(f"{type(self.policy_loss).__name__} {needs} policy targets")
         advantages, returns = compute_gae(
             buffer.rewards[:t],
             buffer.values[:t],
@@ -325,15 +386,8 @@ class PPOAgent:
         logp = dist.log_prob(actions)
         log_ratio = logp - batch.old_logp[idx]
         ratio = log_ratio.exp()
-        clip = self.cfg.clip
-        if batch.targets is None:
-            policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
-        else:
-            # Gumbel AlphaZero: cross-entropy toward the search's improved policy, which is
-            # zero on illegal actions (their -inf log-probabilities are left out).
-            target = self._targets(batch.targets, idx)
-            legal_logp = dist.logits.masked_fill(~mask, 0.0)
-            policy_loss = -(target * legal_logp).sum(dim=-1).mean()
+        targets = None if batch.targets is None else self._targets(batch.targets, idx)
+        policy_loss = self.policy_loss(PolicyTerms(dist, mask, ratio, adv, targets))
 
         value = out.value.float()
         if out.wdl_logits is not None:
@@ -350,7 +404,7 @@ class PPOAgent:
         with torch.no_grad():
             # Schulman's low-variance estimator of KL(old || new).
             approx_kl = ((ratio - 1) - log_ratio).mean()
-            clip_fraction = ((ratio - 1).abs() > clip).float().mean()
+            clip_fraction = ((ratio - 1).abs() > self.cfg.clip).float().mean()
         return {
             "loss": loss,
             "policy_loss": policy_loss,
@@ -360,8 +414,8 @@ class PPOAgent:
             "clip_fraction": clip_fraction,
         }
 
-    def evaluate(self, buffer: RolloutBuffer, last_values: FloatArray) -> dict[str, float]:
-        """The PPO losses of the current network on a whole rollout, without learning."""
+    def rollout_losses(self, buffer: RolloutBuffer, last_values: FloatArray) -> dict[str, float]:
+        """The update's losses of the current network on a whole rollout, without learning."""
         batch = self._prepare(buffer, last_values)
         n, size = len(batch), self.cfg.minibatch_size
         sums: dict[str, float] = {}
@@ -375,13 +429,15 @@ class PPOAgent:
     def update(
         self, buffer: RolloutBuffer, last_values: FloatArray, generator: torch.Generator
     ) -> dict[str, float]:
-        """One PPO update on a rollout; ``last_values`` is V(obs after the last step).
+        """One update on a rollout; ``last_values`` is V(obs after the last step).
 
-        Minibatch order comes from ``generator``. With ``target_kl`` set, the epochs stop
-        at the first minibatch whose approximate KL exceeds it (that step is not applied).
-        The learning-rate schedule advances once per call.
+        Minibatch order comes from ``generator``. With ``target_kl`` set and a policy loss
+        it applies to (``ClippedSurrogate``), the epochs stop at the first minibatch whose
+        approximate KL exceeds it (that step is not applied). The learning-rate schedule
+        advances once per call.
         """
         cfg = self.cfg
+        target_kl = cfg.target_kl if self.policy_loss.stops_at_target_kl else None
         batch = self._prepare(buffer, last_values)
         n = len(batch)
         # Of the value head as it was when the rollout was collected (as CleanRL and SB3).
@@ -404,9 +460,9 @@ class PPOAgent:
             for start in range(0, n, cfg.minibatch_size):
                 losses = self._losses(batch, order[start : start + cfg.minibatch_size])
                 # Every rank must take the same decision (their gradients are all-reduced).
-                if cfg.target_kl is not None:
+                if target_kl is not None:
                     kl = float(self.collective.mean(losses["approx_kl"].detach()))
-                    if kl > cfg.target_kl:
+                    if kl > target_kl:
                         stop = True
                         break
                 self.optimizer.zero_grad(set_to_none=True)

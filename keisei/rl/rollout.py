@@ -30,6 +30,7 @@ give (+1, +1, +1), crediting the loser with the winner's reward.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,8 @@ import numpy.typing as npt
 
 from keisei.game.encoding import (
     NUM_ACTIONS,
-    OBS_SHAPE,
     PACKED_MASK_BYTES,
     PACKED_OBS_BYTES,
-    pack_mask,
-    pack_obs,
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -76,6 +74,23 @@ def compute_gae(
 
 
 # -- rollout storage -------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One step of every env, as the rollout stores it: the observations and legal masks
+    acted on (bit-packed, as ``StepResult.packed_obs`` and ``packed_mask`` hold them), the
+    actions chosen and what they earned."""
+
+    packed_obs: npt.NDArray[np.uint8]
+    packed_mask: npt.NDArray[np.uint8]
+    actions: npt.NDArray[np.integer[Any]]
+    logp: FloatArray
+    values: FloatArray
+    rewards: FloatArray
+    dones: npt.NDArray[np.bool_]
+    # (envs, 2187) policy targets, given exactly when the buffer stores them.
+    targets: FloatArray | None = None
+
+
 class RolloutBuffer:
     """Preallocated (steps, envs) rollout storage.
 
@@ -127,62 +142,30 @@ class RolloutBuffer:
     def reset(self) -> None:
         self.pos = 0
 
-    def add(
-        self,
-        obs: npt.NDArray[np.uint8],
-        mask: npt.NDArray[np.bool_],
-        actions: npt.NDArray[np.integer[Any]],
-        logp: FloatArray,
-        values: FloatArray,
-        rewards: FloatArray,
-        dones: npt.NDArray[np.bool_],
-        targets: npt.NDArray[np.float32] | None = None,
-    ) -> None:
+    def add(self, row: Row) -> None:
         """Store one step of all envs: the obs/mask acted on, and what the action earned."""
-        if obs.shape != (self.envs, *OBS_SHAPE):
-            raise ValueError(f"obs shape {obs.shape} != {(self.envs, *OBS_SHAPE)}")
-        if mask.shape != (self.envs, NUM_ACTIONS):
-            raise ValueError(f"mask shape {mask.shape} != {(self.envs, NUM_ACTIONS)}")
-        self.add_packed(
-            pack_obs(obs), pack_mask(mask), actions, logp, values, rewards, dones, targets
-        )
-
-    def add_packed(
-        self,
-        packed_obs: npt.NDArray[np.uint8],
-        packed_mask: npt.NDArray[np.uint8],
-        actions: npt.NDArray[np.integer[Any]],
-        logp: FloatArray,
-        values: FloatArray,
-        rewards: FloatArray,
-        dones: npt.NDArray[np.bool_],
-        targets: npt.NDArray[np.float32] | None = None,
-    ) -> None:
-        """``add`` with obs and mask already bit-packed (``StepResult.packed_obs`` and
-        ``packed_mask``, which the environment writes). ``targets``: (envs, 2187) policy
-        targets, given exactly when the buffer stores them."""
         if self.full:
             raise RuntimeError(f"rollout buffer is full ({self.steps} steps); call reset()")
-        if (targets is None) != (self.targets is None):
+        if (row.targets is None) != (self.targets is None):
             raise ValueError(
                 "this buffer stores policy targets: give them"
-                if targets is None
+                if row.targets is None
                 else "this buffer stores no policy targets"
             )
-        if packed_obs.shape != self.obs.shape[1:]:
-            raise ValueError(f"packed obs shape {packed_obs.shape} != {self.obs.shape[1:]}")
-        if packed_mask.shape != self.masks.shape[1:]:
-            raise ValueError(f"packed mask shape {packed_mask.shape} != {self.masks.shape[1:]}")
+        if row.packed_obs.shape != self.obs.shape[1:]:
+            raise ValueError(f"packed obs shape {row.packed_obs.shape} != {self.obs.shape[1:]}")
+        if row.packed_mask.shape != self.masks.shape[1:]:
+            raise ValueError(f"packed mask shape {row.packed_mask.shape} != {self.masks.shape[1:]}")
         t = self.pos
-        self.obs[t] = packed_obs
-        self.masks[t] = packed_mask
-        self.actions[t] = actions
-        self.logp[t] = logp
-        self.values[t] = values
-        self.rewards[t] = rewards
-        self.dones[t] = dones
+        self.obs[t] = row.packed_obs
+        self.masks[t] = row.packed_mask
+        self.actions[t] = row.actions
+        self.logp[t] = row.logp
+        self.values[t] = row.values
+        self.rewards[t] = row.rewards
+        self.dones[t] = row.dones
         if self.targets is not None:
-            self.targets[t] = targets
+            self.targets[t] = row.targets
         self.pos = t + 1
 
     def state_dict(self) -> dict[str, Any]:

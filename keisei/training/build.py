@@ -1,4 +1,5 @@
-"""The real parts of a training run, built from a config: device, trainer, sinks."""
+"""The real parts of a training run, built from a config: device, trainer (with its actor
+and its loss), sinks."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from keisei.config import ConfigError, ModelConfig, TrainConfig
 from keisei.distributed import Collective, rank_seed
 from keisei.game.env import ShogiEnv
 from keisei.rl.network import ActorCritic
-from keisei.rl.ppo import PPOAgent
+from keisei.rl.ppo import ClippedSurrogate, PPOAgent, SearchCrossEntropy
 from keisei.rl.rollout import RolloutBuffer
 from keisei.search.gumbel import GumbelSearch
+from keisei.training.actors import Actor, GumbelActor, SamplingActor
 from keisei.training.console import ConsoleSink
 from keisei.training.hooks import Hook
 from keisei.training.rundir import RunDir
@@ -94,9 +96,23 @@ def build_trainer(
     # Each rank's minibatch is its share of the configured one: the gradients averaged
     # over the ranks are those of a minibatch of the configured size.
     ppo = config.ppo.model_copy(update={"minibatch_size": config.ppo.minibatch_size // world})
-    agent = PPOAgent(model, ppo, total_updates, device, ranks)
+    # The Gumbel search (gumbel.simulations > 0) chooses the moves and the policy learns
+    # toward its improved policies; otherwise moves are sampled and PPO's loss applies.
     searching = config.gumbel.simulations > 0
-    buffer = RolloutBuffer(config.rollout.steps_per_game, games, targets=searching)
+    loss = SearchCrossEntropy() if searching else ClippedSurrogate(ppo.clip)
+    agent = PPOAgent(model, ppo, total_updates, device, ranks, policy_loss=loss)
+    buffer = RolloutBuffer(config.rollout.steps_per_game, games, targets=loss.needs_targets)
+    rng = RNG.seeded(rank_seed(config.run.seed, ranks.rank))
+    actor: Actor = (
+        GumbelActor(
+            agent,
+            GumbelSearch(config.gumbel, agent.outputs, config.env.max_plies),
+            env,
+            rng.generator,
+        )
+        if searching
+        else SamplingActor(agent, rng.generator)
+    )
     return Trainer(
         config=config,
         run_dir=run_dir,
@@ -104,13 +120,11 @@ def build_trainer(
         agent=agent,
         buffer=buffer,
         sinks=sinks,
-        rng=RNG.seeded(rank_seed(config.run.seed, ranks.rank)),
+        rng=rng,
+        actor=actor,
         hooks=list(hooks or []),
         stop=stop or StopRequest(),
         collective=ranks,
-        search=GumbelSearch(config.gumbel, agent.outputs, config.env.max_plies)
-        if searching
-        else None,
     )
 
 

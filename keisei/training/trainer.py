@@ -1,7 +1,8 @@
 """The training loop: self-play rollouts and PPO updates over an explicit ``TrainState``.
 
-``Trainer.run`` is the whole loop. Its parts are injected (environment, agent, rollout
-buffer, checkpoint store, sinks, hooks), so tests assemble it from real tiny components.
+``Trainer._loop`` is the whole loop. Its parts are injected (environment, agent, actor,
+rollout buffer, sinks, hooks; ``keisei.training.build`` picks them from the config), so
+tests assemble it from real tiny components.
 
 Safe points are the moments between two environment steps: everything the loop knows is
 then in the environment's games, the rollout buffer, the RNGs, the agent and the state,
@@ -19,26 +20,25 @@ import signal
 import sys
 import time
 import traceback
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from keisei.config import TrainConfig
 from keisei.distributed import Collective, rank_seed
-from keisei.game.env import GameResult, ShogiEnv, StepResult, join_steps
+from keisei.game.env import GameResult, ShogiEnv, StepResult
 from keisei.game.records import write_records
 from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
-from keisei.rl.rollout import FloatArray, RolloutBuffer
-from keisei.search.gumbel import GumbelSearch
+from keisei.rl.rollout import RolloutBuffer
+from keisei.training.actors import Actor
 from keisei.training.checkpoint import checkpoint_header, prune, write_checkpoint
 from keisei.training.hooks import Hook, HookContext, due
+from keisei.training.pipeline import PlyPipeline
 from keisei.training.rundir import BEST_NAME, RunDir
 from keisei.training.sinks import Sinks
 from keisei.training.state import TrainState
@@ -46,25 +46,6 @@ from keisei.training.state import TrainState
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # Seconds a rank that lost contact with a failed one waits before it exits (run_session).
 LOST_CONTACT_GRACE_S = 3.0
-
-# What acting returns for a batch of games: actions, their log-probabilities, values, and
-# the search's policy targets (None without the search).
-Acted = tuple[npt.NDArray[np.int64], FloatArray, FloatArray, FloatArray | None]
-
-
-@dataclass
-class Row:
-    """One ply of every game, as the rollout stores it, and the games it finished."""
-
-    packed_obs: npt.NDArray[np.uint8]
-    packed_mask: npt.NDArray[np.uint8]
-    actions: npt.NDArray[np.int64]
-    logp: FloatArray
-    values: FloatArray
-    rewards: FloatArray
-    dones: npt.NDArray[np.bool_]
-    targets: FloatArray | None
-    finished: list[GameResult | None]
 
 
 class StopRequest:
@@ -133,6 +114,8 @@ class Trainer:
     buffer: RolloutBuffer
     sinks: Sinks
     rng: RNG
+    # How moves are chosen (sampled, or by the Gumbel search), with ``rng.generator``.
+    actor: Actor
     state: TrainState = field(default_factory=TrainState)
     hooks: list[Hook] = field(default_factory=list)
     stop: StopRequest = field(default_factory=StopRequest)
@@ -144,16 +127,19 @@ class Trainer:
     # Rank 0 only: the other ranks' snapshots (``rank_snapshot``) gathered at this safe point.
     peer_snapshots: list[dict[str, Any]] | None = None
     stop_signum: int | None = None  # the signal every rank agreed to stop for
-    # With gumbel.simulations > 0: moves are chosen by search, and its improved policies
-    # are stored for the update (keisei.search.gumbel); None: moves sampled from the policy.
-    search: GumbelSearch | None = None
-    # True while an overlapped ply has stepped some of the games but not all.
-    mid_ply: bool = False
-    # With env.overlap: the actions of the first half's next ply, chosen while the second
-    # half stepped, and the trainer generator's state before them (undone at a stop).
-    _ahead: tuple[Acted, torch.Tensor] | None = None
-    _stepper: futures.ThreadPoolExecutor | None = None
     _rate_mark: tuple[float, int] = (0.0, 0)  # (monotonic time, step) of the last log line
+    # One ply of every game: the actor's moves, then the environment's step (overlapped).
+    pipeline: PlyPipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pipeline = PlyPipeline(
+            self.env, self.actor, self.rng.generator, self.config.env.overlap
+        )
+
+    @property
+    def mid_ply(self) -> bool:
+        """Whether an overlapped ply has stepped some of the games but not all."""
+        return self.pipeline.mid_ply
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -300,97 +286,15 @@ class Trainer:
                 for hook in ready:
                     hook.run(self._context())
 
-    def act(self, step: StepResult) -> Acted:
-        """(actions, their log-probabilities, values, policy targets or None) for ``step``:
-        sampled from the policy, or chosen by the Gumbel search when the run has one."""
-        if self.search is None:
-            packed = (step.packed_obs, step.packed_mask)
-            return (*self.agent.act(step.obs, step.mask, self.rng.generator, packed), None)
-        logits, values = self.agent.outputs(step.obs, step.packed_obs)
-        found = self.search.run(self.env.boards(), logits, values, self.rng.generator)
-        return found.actions, found.logp, found.values, found.targets
-
-    def game_slices(self) -> list[slice]:
-        """The games acted on and stepped together: all of them, or with ``env.overlap``
-        two halves, so that the environment steps one while the network acts on the other.
-        """
-        n = self.env.num_games
-        return [slice(0, n // 2), slice(n // 2, n)] if self.config.env.overlap else [slice(0, n)]
-
-    def _while_stepping(self, job: futures.Future[StepResult], act: Any, *args: Any) -> Any:
-        """``act(*args)`` while ``job`` steps games; a failure waits for the step to end
-        first, so that nothing touches the environment after the loop has left."""
-        try:
-            return act(*args)
-        except BaseException:
-            futures.wait([job])
-            raise
-
-    def _ply(self, parts: list[StepResult]) -> tuple[list[StepResult], Row]:
-        """One ply of every game: the next observations and the rollout's row.
-
-        With two parts (``env.overlap``) it is a pipeline: the environment steps the first
-        half while the network acts on the second, then steps the second while the network
-        acts on the first half's next ply (unless the rollout ends with this row). The
-        draws, steps and rows come in one fixed order whatever the timing, so the run is
-        reproducible and resumes bit for bit; it differs from a run without overlap in the
-        last bits of the network's outputs, which halves of the batch are computed in.
-        """
-        bounds = self.game_slices()
-        if self._ahead is not None:
-            acted, self._ahead = [self._ahead[0]], None
-        else:
-            acted = [self.act(parts[0])]
-        if len(parts) == 1:
-            nxt = [self.env.step(acted[0][0])]
-        else:
-            assert self._stepper is not None
-            self.mid_ply = True
-            job = self._stepper.submit(self.env.step, acted[0][0], bounds[0])
-            acted.append(self._while_stepping(job, self.act, parts[1]))
-            nxt = [job.result()]
-            job = self._stepper.submit(self.env.step, acted[1][0], bounds[1])
-            if self.buffer.pos + 1 < self.buffer.steps:
-                before = self.rng.generator.get_state()
-                ahead = self._while_stepping(job, self.act, nxt[0])
-                self._ahead = (ahead, before)
-            nxt.append(job.result())
-            self.mid_ply = False
-        row = Row(
-            packed_obs=_joined([p.packed_obs for p in parts]),
-            packed_mask=_joined([p.packed_mask for p in parts]),
-            actions=_joined([a[0] for a in acted]),
-            logp=_joined([a[1] for a in acted]),
-            values=_joined([a[2] for a in acted]),
-            rewards=_joined([n.reward for n in nxt]),
-            dones=_joined([n.done for n in nxt]),
-            targets=_joined_or_none([a[3] for a in acted]),
-            finished=[game for n in nxt for game in n.finished],
-        )
-        return nxt, row
-
-    def _undo_ahead(self) -> None:
-        """Forget actions chosen ahead of a safe point, and the draws they took."""
-        if self._ahead is not None:
-            self.rng.generator.set_state(self._ahead[1])
-            self._ahead = None
-
     def run(self) -> str:
         """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
         assert self.current is not None, "call start_fresh() or restore() first"
-        bounds = self.game_slices()
-        parts = [self.current.part(b) for b in bounds] if len(bounds) > 1 else [self.current]
-        if len(parts) > 1:
-            self._stepper = futures.ThreadPoolExecutor(1, thread_name_prefix="keisei-env")
+        parts = self.pipeline.split(self.current)
         try:
-            return self._loop(parts)
+            with self.pipeline.running():
+                return self._loop(parts)
         finally:
-            # The loop leaves at a safe point (or on a failure): nothing chosen ahead stays.
-            self._undo_ahead()
-            if self._stepper is not None:
-                self._stepper.shutdown()
-                self._stepper = None
-            self.current = join_steps(parts) if len(parts) > 1 else parts[0]
+            self.current = self.pipeline.join(parts)
 
     def _loop(self, parts: list[StepResult]) -> str:
         total = self.config.run.total_steps
@@ -405,32 +309,16 @@ class Trainer:
             self.stop_signum = self.collective.agree_stop(self.stop.signum)
             if self.stop_signum is not None:
                 return "interrupted"
-            parts[:], row = self._ply(parts)
-            self.buffer.add_packed(
-                row.packed_obs,
-                row.packed_mask,
-                row.actions,
-                row.logp,
-                row.values,
-                row.rewards,
-                row.dones,
-                row.targets,
-            )
+            # Moves ahead (env.overlap) only when the rollout goes on after this row.
+            ahead = self.buffer.pos + 1 < self.buffer.steps
+            parts[:], row, finished = self.pipeline.ply(parts, act_ahead=ahead)
+            self.buffer.add(row)
             self.state.global_step += num_games
             games = self.collective.gather_games(
-                row.finished, self.state.global_step, self.stop.signum, self.buffer.full
+                finished, self.state.global_step, self.stop.signum, self.buffer.full
             )
             self._record_finished(games)
             self.peer_snapshots = None
-
-
-def _joined(arrays: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
-def _joined_or_none(arrays: list[FloatArray | None]) -> FloatArray | None:
-    present = [a for a in arrays if a is not None]
-    return _joined(present) if present else None
 
 
 def format_exception(exc: BaseException) -> str:
