@@ -341,6 +341,24 @@ def test_a_game_ending_in_the_same_second_takes_a_fresh_name(tmp_path: Path) -> 
     )
 
 
+def test_records_that_cannot_be_written_at_the_end_print_the_game(tmp_path: Path) -> None:
+    # The records directory became a file during the game: the game is printed, exit 1.
+    with keisei_play(tmp_path, "--playouts", "4") as term:
+        term.until("your move> ")
+        term.type("7g7f")
+        played = re.search(r"keisei plays \S+ \((\S+)\)", term.until("your move> "))
+        assert played is not None
+        (tmp_path / "records").write_text("in the way\n")
+        term.type("resign")
+        shown = term.until(f"position startpos moves 7g7f {played.group(1)}\r\n")
+        assert term.proc.wait(timeout=30) == 1
+    assert shown.endswith(
+        f"keisei play: error: cannot write the records in {tmp_path / 'records'} "
+        f"(File exists); the game: position startpos moves 7g7f {played.group(1)}\r\n"
+    )
+    assert (tmp_path / "records").read_text() == "in the way\n"
+
+
 def test_fresh_files_takes_the_first_name_free_for_every_suffix(tmp_path: Path) -> None:
     suffixes = (".csa", ".kif", ".usi")
     assert fresh_files(tmp_path / "g", suffixes) == tmp_path / "g"

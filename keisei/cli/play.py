@@ -1,15 +1,19 @@
 """``keisei play CHECKPOINT|RUN_DIR``: play a game against the network in the terminal.
 
 The board is drawn with rich (Japanese piece names, white's pieces marked ``v`` and red,
-both hands, the last move highlighted, the side to move). Moves are typed in USI (``7g7f``,
-``P*5e``, ``8h2b+``) or in a simple Japanese form: destination, piece, and 成 / 不成 / 打
-where needed (``76歩``, ``７六歩``, ``同歩``, ``22角成``); a move that is illegal or
-ambiguous is explained and asked again. ``undo`` takes back your last move (and the
-engine's reply), ``resign`` resigns, ``quit`` stops the game, ``help`` lists this.
+both hands, the last move highlighted, the side to move, ranks as 一..九 and a..i). Moves
+are typed in USI (``7g7f``, ``P*5e``, ``8h2b+``, in either case) or in a simple Japanese
+form: destination, piece, and 成 / 不成 / 打 where needed (``76歩``, ``７六歩``, ``同歩``,
+``22角成``); a move that is illegal says which rule it breaks (``why_illegal``), an
+ambiguous one its candidates, and the move is asked again. What the player typed is
+escaped before rich prints it. ``undo`` takes back your last move (and the engine's
+reply), ``resign`` resigns, ``quit`` (or Ctrl-C: exit 130) stops the game, recorded as
+``abandoned``; ``help`` lists this.
 keisei answers with PUCT search (``--playouts``). Games end by the training environment's
 own judge (``keisei.game.rules.Game``: mate, fourfold repetition or perpetual check,
 nyugyoku; no ply limit); the record is then written as KIF, CSA and USI
-(``keisei.game.records``).
+(``keisei.game.records``) under a fresh name (``keisei.files.fresh_files``) in a records
+directory checked before the game (``check_output_dir``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -233,11 +238,10 @@ def run(args: argparse.Namespace) -> int:
         stem = fresh_files(directory / f"play-{stamp}", (".csa", ".kif", ".usi")).name
         files = write_records(result, directory, stem, names, note)
     except OSError as exc:  # the directory went away or filled up during the game
-        console.print(
-            f"keisei play: error: cannot write the records in {escape(str(directory))} "
-            f"({escape(exc.strerror or str(exc))}); the game: position "
-            f"{usi_position(result)}",
-            soft_wrap=True,
+        print(
+            f"keisei play: error: cannot write the records in {directory} "
+            f"({exc.strerror or exc}); the game: position {usi_position(result)}",
+            file=sys.stderr,
         )
         return 1
     shown = escape(", ".join(str(directory / f) for f in files.values()))
