@@ -8,7 +8,9 @@ the directory is fsynced so that the rename survives a power cut.
 Every output path a command takes (a file or a directory) is checked before any work
 starts, by ``check_new_file`` or ``check_output_dir``: nothing is overwritten, and a path
 that cannot be created is refused in one line (a ``UsageError``, exit 2) instead of failing
-after the work. This module imports nothing from keisei but ``keisei.errors``.
+after the work. Names chosen for the user (by the time) are made fresh by ``fresh_dir`` and
+``fresh_files``: ``-2``, ``-3``, ... when taken. This module imports nothing from keisei
+but ``keisei.errors``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,15 +124,36 @@ def check_output_dir(path: Path, flag: str, *, new: bool = False) -> None:
     _try_create(existing, what, "directories")
 
 
-def fresh_dir(path: Path) -> Path:
-    """Create and return a new directory ``path``, or ``path-2``, ``path-3``, ... when that
-    exists (a name chosen for the user, e.g. by the time, that another run took)."""
+def _fresh(path: Path, take: Callable[[Path], None]) -> Path:
+    """``path``, or ``path-2``, ``path-3``, ... : the first that ``take`` claims (it raises
+    FileExistsError for a name in use)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
         try:
-            candidate.mkdir()
+            take(candidate)
         except FileExistsError:
             continue
         return candidate
     raise FileExistsError(f"{path} and 9,998 others like it exist")
+
+
+def fresh_dir(path: Path) -> Path:
+    """Create and return a new directory ``path``, or ``path-2``, ``path-3``, ... when that
+    exists (a name chosen for the user, e.g. by the time, that another run took)."""
+    return _fresh(path, lambda candidate: candidate.mkdir())
+
+
+def fresh_files(path: Path, suffixes: Sequence[str]) -> Path:
+    """A new name for the files ``path`` + each of ``suffixes`` (a game's ``.csa``, ``.kif``
+    and ``.usi``), ``path-2``, ``path-3``, ... when one of them exists; the first suffix's
+    file is created, empty, so that no other process takes the same name."""
+
+    def take(candidate: Path) -> None:
+        first, *others = (candidate.with_name(candidate.name + s) for s in suffixes)
+        first.touch(exist_ok=False)
+        if any(other.exists() or other.is_symlink() for other in others):
+            first.unlink()
+            raise FileExistsError(candidate)
+
+    return _fresh(path, take)

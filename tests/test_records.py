@@ -140,6 +140,9 @@ def hand_built() -> list[tuple[GameResult, str | None]]:
     for reason in FORFEIT_REASONS:
         for sfen, usi in FORFEIT_STARTS:
             games.append((forfeit(sfen, usi, reason), f"what happened: {reason}, 評価値"))
+    for sfen, usi in FORFEIT_STARTS:  # a game stopped by a player (keisei play): no result
+        game = forfeit(sfen, usi, "abandoned")
+        games.append((GameResult(None, "abandoned", game.plies, sfen, game.moves), "stopped"))
     return games
 
 
@@ -157,6 +160,7 @@ CSA_LOSER = {
     "%-ILLEGAL_ACTION": "white",
     "%SENNICHITE": None,
     "%HIKIWAKE": None,
+    "%CHUDAN": None,
     "%JISHOGI": None,
 }
 # Which keisei reasons each special move may stand for.
@@ -170,6 +174,7 @@ CSA_REASONS = {
     "%-ILLEGAL_ACTION": {"perpetual_check"},
     "%SENNICHITE": {"repetition"},
     "%HIKIWAKE": {"max_plies"},
+    "%CHUDAN": {"abandoned"},
 }
 KIF_REASONS = {
     "詰み": {"checkmate", "no_legal_moves"},
@@ -179,7 +184,7 @@ KIF_REASONS = {
     "反則勝ち": {"perpetual_check"},
     "入玉勝ち": {"nyugyoku"},
     "千日手": {"repetition"},
-    "中断": {"max_plies"},
+    "中断": {"max_plies", "abandoned"},
 }
 
 
@@ -302,7 +307,8 @@ def check_records(game: GameResult, directory: Path, stem: str, note: str | None
 
 
 def test_every_reason_has_a_record_ending() -> None:
-    assert set(RECORD_REASONS) == set(REASONS) | set(FORFEIT_REASONS)
+    # ``abandoned``: a game stopped by a player (keisei play's quit or Ctrl-C), no result.
+    assert set(RECORD_REASONS) == set(REASONS) | set(FORFEIT_REASONS) | {"abandoned"}
 
 
 def test_hand_built_games_of_every_reason_and_both_start_colours(tmp_path: Path) -> None:

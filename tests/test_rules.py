@@ -8,6 +8,7 @@ repetitions and perpetual checks, and check each result independently of both
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import cshogi
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from keisei.game.encoding import move_label
 from keisei.game.env import GameResult, ShogiEnv
-from keisei.game.rules import Game
+from keisei.game.rules import Game, why_illegal
 from tests.test_env import (
     KINGS_CYCLE,
     KINGS_ONLY,
@@ -221,3 +222,88 @@ def _after(start: str, moves: list[int]) -> str:
     for move in moves:
         board.push(move)
     return str(board.sfen())
+
+
+# -- why a move is not legal (issue 23, item 13) ------------------------------------------
+WHY = [
+    (START, "7g7f", ""),
+    (START, "P*5e", "you have no pawn (歩) in hand"),
+    (START, "7g7e", "a pawn on 7g cannot move to 7e"),
+    (START, "8h2b", "a bishop on 8h cannot move to 2b"),
+    (START, "5e5d", "there is no piece on 5e"),
+    (START, "3c3d", "the pawn on 3c is not yours"),
+    (START, "7i7g", "7g holds your own pawn"),
+    (START, "7g7f+", "7g7f neither starts nor ends in the promotion zone"),
+    (START, "5i5h+", "a king cannot promote"),
+    ("4k4/9/4P4/9/9/9/9/9/4K4 b P 1", "P*5e", "nifu: you have a pawn on file 5 already"),
+    ("4k4/9/4P4/9/9/9/9/9/4K4 b P 1", "P*5c", "5c is occupied"),
+    ("4k4/9/4P4/9/9/9/9/9/4K4 b P 1", "P*4a", "a pawn dropped on 4a could never move"),
+    ("4k4/9/4P4/9/9/9/9/9/4K4 b NP 1", "N*4b", "a knight dropped on 4b could never move"),
+    ("4k4/9/9/9/9/9/9/9/4K4 w p 1", "P*4i", "a pawn dropped on 4i could never move"),
+    ("8k/6G2/7S1/9/9/9/9/9/K8 b P 1", "P*1b", "uchifuzume: a dropped pawn may not give checkmate"),
+    ("4k4/2P6/9/9/9/9/9/9/4K4 b - 1", "7b7a", "a pawn on 7a could never move: promote (7b7a+)"),
+    ("4k4/2P6/9/9/9/9/9/9/4K4 b - 1", "7b7a+", ""),
+    ("4k4/9/9/9/9/9/9/9/+P3K4 b - 1", "9i9h+", "a promoted pawn cannot promote"),
+    ("4k4/9/9/9/4r4/9/4G4/9/4K4 b - 1", "5g4g", "it leaves your king in check"),
+    (
+        "4k4/9/9/9/9/9/9/4r4/4K4 b G 1",
+        "G*3a",
+        "your king is in check and this does not get it out of check",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sfen", "usi", "why"), WHY)
+def test_why_a_move_is_not_legal(sfen: str, usi: str, why: str) -> None:
+    board = cshogi.Board(sfen)
+    assert why_illegal(board, usi) == why
+    assert board.sfen() == sfen  # the board is as it was
+
+
+def _square(text: str) -> int:
+    return (int(text[0]) - 1) * 9 + "abcdefghi".index(text[1])
+
+
+def _in_check_after(board: cshogi.Board, text: str) -> bool:
+    """Whether the side to move's king is attacked after the move ``text`` (legal or not):
+    cshogi's check test of the position after it, with the same side to move again."""
+    if text[1] == "*":
+        move = board.drop_move(_square(text[2:]), "PLNSBRG".index(text[0]) + 1)
+    else:
+        move = board.move(_square(text[:2]), _square(text[2:4]), text.endswith("+"))
+    board.push(move)
+    fields = board.sfen().split()
+    board.pop()
+    fields[1] = "b" if board.turn == cshogi.BLACK else "w"
+    return bool(cshogi.Board(" ".join(fields)).is_check())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_move_is_judged_as_cshogi_judges_it(seed: int) -> None:
+    # Every move of the side to move's pieces and every drop, in positions of random games:
+    # legal exactly when cshogi says so, and a king left in check exactly when it is.
+    rng = np.random.default_rng(seed)
+    game = Game()
+    squares = [f + r for f in "123456789" for r in "abcdefghi"]
+    reasons: set[str] = set()
+    for ply in range(80):
+        board = game.board
+        if ply % 8 == 7:
+            legal = {cshogi.move_to_usi(m) for m in board.legal_moves}
+            own = range(1, 16) if board.turn == cshogi.BLACK else range(17, 32)
+            texts = [f"{p}*{to}" for p in "PLNSGBR" for to in squares]
+            for start in squares:
+                if board.piece(_square(start)) in own:
+                    texts += [f"{start}{to}{plus}" for to in squares for plus in ("", "+")]
+            for text in texts:
+                why = why_illegal(board, text)
+                assert (why == "") == (text in legal), (board.sfen(), text, why)
+                if why.endswith("check") or why == "":
+                    assert _in_check_after(board, text) == (why != ""), (board.sfen(), text)
+                reasons.add(
+                    re.sub(r"[1-9][a-i]|pawn|lance|knight|silver|gold|bishop|rook", "", why)
+                )
+        moves = game.legal_moves()
+        if game.push(moves[int(rng.integers(len(moves)))]) is not None:
+            break
+    assert len(reasons) >= 8, reasons

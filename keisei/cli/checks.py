@@ -153,15 +153,6 @@ def harden(parser: argparse.ArgumentParser) -> None:
 
 
 # -- paths -------------------------------------------------------------------------------
-def check_creatable(path: Path, flag: str) -> None:
-    """Refuse a directory ``path`` that cannot be created: it or a parent is not a directory."""
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} {path} exists and is not a directory")
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise UsageError(f"{flag} {path}: {blocker} is a file, not a directory")
-
-
 # -- memory ------------------------------------------------------------------------------
 # Bytes per game of a ShogiEnv (Python and numpy arrays ~48 KB, the C++ games' history
 # ~36 KB after 256 plies; `keisei bench memory` measures them), plus its observation as

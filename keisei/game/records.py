@@ -16,13 +16,15 @@ perpetual_check           ``%+ILLEGAL_ACTION`` 反則勝ち      まで12手で�
 repetition                ``%SENNICHITE``      千日手        まで80手で千日手
 nyugyoku                  ``%KACHI``           入玉勝ち      まで201手で後手の入玉勝ち
 max_plies                 ``%HIKIWAKE``        中断          まで512手で中断
+abandoned                 ``%CHUDAN``          中断          まで12手で中断
 resign, engine_crash      ``%TORYO``           投了          まで64手で先手の勝ち
 engine_illegal_move       ``%ILLEGAL_MOVE``    反則負け      まで64手で後手の反則負け
 engine_timeout            ``%TIME_UP``         切れ負け      まで64手で先手の勝ち
 ========================  ===================  ============  ==============================
 
-The last four are forfeits by an external player (``keisei.evaluation``): they happen on
-the forfeiting side's turn, so the side to move loses. Sides are named 先手 (black) and
+``abandoned`` is a game a player stopped (``keisei play``'s ``quit`` or Ctrl-C): no
+result. The last four are forfeits by an external player (``keisei.evaluation``): they
+happen on the forfeiting side's turn, so the side to move loses. Sides are named 先手 (black) and
 後手 (white), as in the KIF header cshogi writes, also for games that start with white to
 move. A comment (``'keisei: REASON[: NOTE]`` before CSA's special move, ``*keisei: ...``
 after KIF's) names keisei's reason and, for forfeits, what happened.
@@ -60,6 +62,7 @@ _SIDE_TO_MOVE_LOSES: dict[str, tuple[str, str, str]] = {
 _DRAWS: dict[str, tuple[str, str, str]] = {
     "repetition": ("%SENNICHITE", "千日手", "千日手"),
     "max_plies": ("%HIKIWAKE", "中断", "中断"),
+    "abandoned": ("%CHUDAN", "中断", "中断"),
 }
 #: Every reason records can end with: the environment's and external players' forfeits.
 RECORD_REASONS: tuple[str, ...] = (

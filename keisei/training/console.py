@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -63,7 +64,7 @@ class ConsoleSink:
             )
             table.add_row("last checkpoint", self.last_checkpoint)
         for message in self.messages[-4:]:
-            table.add_row("log", message)
+            table.add_row("log", escape(message))  # paths and specs: not markup
         return Group(self.progress, table)
 
     def on_event(self, event: dict[str, Any]) -> None:
