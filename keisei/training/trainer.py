@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from keisei.config import TrainConfig
 from keisei.distributed import Collective, rank_seed
@@ -366,25 +367,36 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
         text = format_exception(exc)
         rank = trainer.collective.rank
         distributed = trainer.collective.world_size > 1
+        # A rank that lost contact with another one fails as a consequence of that one's
+        # end, which the launcher names: its traceback goes to train.log only (rank 0), and
+        # nothing of it to the terminal.
+        lost_contact = distributed and _in_collective(exc)
+        if lost_contact:
+            sinks.quiet()
         try:
             where = f" on rank {rank}" if distributed else ""
-            if distributed and _in_collective(exc):
+            if lost_contact:
                 where += " (it lost contact with another rank, which was killed or failed)"
             sinks.log("error", f"Training failed{where} at step {state.global_step}:\n{text}")
             sinks.emit("error", step=state.global_step, error=repr(exc), traceback=text)
         except Exception:
-            with contextlib.suppress(OSError):
-                print(text, file=sys.stderr)
+            if not lost_contact:
+                with contextlib.suppress(OSError):
+                    print(text, file=sys.stderr)
         if distributed:
             # Only rank 0 writes, and only with every rank's state; the other ranks may be
             # dead or inside another collective, so the newest checkpoint stays the last.
-            with contextlib.suppress(OSError):
-                print(
-                    f"keisei train: rank {rank} of {trainer.collective.world_size} failed at "
-                    f"step {state.global_step}: {exc!r}; no final checkpoint is written (resume "
-                    f"from the newest one)",
-                    file=sys.stderr,
-                )
+            if not lost_contact:
+                # The other ranks have no log: their own failure's traceback goes here.
+                with contextlib.suppress(OSError):
+                    if not trainer.collective.is_main:
+                        print(text, file=sys.stderr, end="")
+                    print(
+                        f"keisei train: rank {rank} of {trainer.collective.world_size} failed "
+                        f"at step {state.global_step}: {exc!r}; no final checkpoint is written "
+                        f"(resume from the newest one)",
+                        file=sys.stderr,
+                    )
             with contextlib.suppress(Exception):
                 sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
             sinks.close()
@@ -415,7 +427,11 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
 
 
 def _in_collective(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised inside torch.distributed (a peer's connection closed)."""
+    """Whether ``exc`` was raised inside torch.distributed (a peer's connection closed):
+    in a collective of keisei.distributed, or in DistributedDataParallel's all-reduce of
+    the gradients, which gloo raises from the backward pass (no torch.distributed frame)."""
+    if isinstance(exc, dist.DistError) or "/gloo/transport/" in str(exc):
+        return True
     frames = traceback.extract_tb(exc.__traceback__)
     return any(f"torch{os.sep}distributed{os.sep}" in frame.filename for frame in frames)
 
