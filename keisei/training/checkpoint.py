@@ -13,6 +13,9 @@ version, status, config, action space, weights and their hash); a training check
 an exported one keeps ``EXPORTED_KEYS``; a pretrained one adds ``state`` and
 ``pretrained_from``. The key lists below are the only ones.
 
+Weights. A checkpoint's weights must be finite (``weights_problem``): the trainer writes
+no other, ``latest_valid`` skips one and ``load_model`` refuses one.
+
 Pruning. ``prune`` keeps the newest ``keep_last`` periodic checkpoints (steps that are
 multiples of ``checkpoint.every_steps``) and any other checkpoint (interrupted, failed,
 finished) only while it is newer than all of them: the periodic checkpoints of an
