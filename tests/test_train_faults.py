@@ -8,10 +8,18 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from keisei.cli.checkpoint import checkpoint_info
-from keisei.cli.main import main
-from keisei.training.checkpoint import list_checkpoints, read_checkpoint, write_checkpoint
+from keisei.cli.main import build_parser, main
+from keisei.cli.train import run as train_run
+from keisei.training.checkpoint import (
+    list_checkpoints,
+    read_checkpoint,
+    weights_sha256,
+    write_checkpoint,
+)
+from keisei.training.hooks import HookContext
 from tests.conftest import Train, read_events, wait_for_event
 from tests.wandb_records import history, record_types
 
@@ -167,3 +175,103 @@ def test_checkpoint_of_another_action_space_is_refused(
     err = capsys.readouterr().err
     assert f"checkpoint {foreign} uses action space" in err and "13527" in err
     assert not (tmp_path / "other").exists()
+
+
+class PoisonAt:
+    """A hook that writes NaN into one weight (after the checkpoint of its step): a real
+    seam for an update that diverges, as one with an overflowing setting does."""
+
+    name = "poison"
+
+    def __init__(self, step: int, weight: str) -> None:
+        self.every_steps = step
+        self.weight = weight
+
+    def run(self, ctx: HookContext) -> None:
+        with torch.no_grad():
+            weight = dict(ctx.model.named_parameters())[self.weight]
+            weight[(0,) * weight.dim()] = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("weight", "diverged"),
+    [
+        (
+            # The values of the rollout: its returns and advantages, then every weight.
+            "value_head.6.weight",
+            "a non-finite loss (loss nan, policy_loss nan, value_loss nan, entropy nan) and "
+            "non-finite weights in 21 tensors (policy_bias, stem.0.weight, stem.1.weight, ...)",
+        ),
+        # The logit of a move never legal in these games: the losses stay finite.
+        ("policy_bias", "non-finite weights in 1 tensor (policy_bias)"),
+    ],
+)
+def test_diverged_update_fails_the_run_at_the_last_good_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], weight: str, diverged: str
+) -> None:
+    run_dir = tmp_path / "run"
+    args = build_parser().parse_args(
+        ["train", "--preset", "tiny", "--run-dir", str(run_dir), "--total-steps", "2048"]
+    )
+    assert train_run(args, extra_hooks=[PoisonAt(768, weight)]) == 1
+    good = run_dir / "checkpoints" / "step_0000000768.pt"
+    message = (
+        f"Training failed at step 832: update 13 (at step 832) gave {diverged}; no checkpoint "
+        f"is written with these weights; the newest checkpoint, {good}, is the last good one"
+    )
+    assert message in capsys.readouterr().err
+    assert message in (run_dir / "train.log").read_text()
+    # Nothing after the bad update took it for training: no event, no checkpoint.
+    assert list_checkpoints(run_dir) == [good]
+    info = checkpoint_info(run_dir)
+    assert (info["status"], info["global_step"], info["problems"]) == ("running", 768, [])
+    events = read_events(run_dir)
+    updates = [(e["kind"], e["step"]) for e in events if e["kind"] in ("update", "checkpoint")]
+    assert updates[-2:] == [("update", 768), ("checkpoint", 768)]
+    assert [e["kind"] for e in events[-2:]] == ["error", "end"]
+    assert events[-1]["exit_code"] == 1
+    assert events[-2]["error"].startswith("Diverged('update 13 (at step 832) gave")
+
+
+def test_checkpoint_with_nonfinite_weights_is_reported_skipped_and_refused(
+    train: Train, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint with a NaN weight (written by the real writer, with a true weights
+    hash): a problem for `checkpoint info`, skipped by --resume latest, refused by every
+    command that would play, evaluate, resume or start from it."""
+    run_dir = tmp_path / "run"
+    assert train.run(run_dir, "--total-steps", "128") == 0
+    good = list_checkpoints(run_dir)[-1]
+    payload = read_checkpoint(good)
+    payload["model"]["value_head.6.weight"][0, 0] = float("inf")
+    payload["weights_sha256"] = weights_sha256(payload["model"])
+    bad = good.with_name("step_0000000192.pt")
+    write_checkpoint(bad, payload)
+    problem = "its weights are not finite: NaN or infinity in 1 of 21 tensors (value_head.6.weight)"
+    info = checkpoint_info(bad)
+    assert (info["invariants_ok"], info["problems"]) == (False, [problem])
+    capsys.readouterr()
+    assert main(["checkpoint", "info", str(bad)]) == 1
+    assert f"problems         ['{problem}']" in capsys.readouterr().out
+    # A run directory means its newest checkpoint with finite weights.
+    assert checkpoint_info(run_dir)["path"] == str(good)
+    assert capsys.readouterr().err == f"warning: skipping checkpoint {bad}: {problem}\n"
+    refused = f"{bad} cannot be used: {problem}"
+    for argv in (
+        ["usi", str(bad)],
+        ["play", str(bad), "--records", str(tmp_path / "plays")],
+        ["evaluate", "--agent", str(bad), "--opponent", "random", "--games", "2"],
+    ):
+        assert main(argv) == 2, argv
+        assert refused in capsys.readouterr().err, argv
+    assert not (tmp_path / "plays").exists()
+    assert train.run(tmp_path / "other", "--resume", str(bad)) == 2
+    assert capsys.readouterr().err == (
+        f"keisei train: error: checkpoint {bad} cannot be resumed: {problem}\n"
+    )
+    assert train.run(tmp_path / "other", "--init", str(bad)) == 2
+    assert capsys.readouterr().err == f"keisei train: error: --init {bad}: {problem}\n"
+    assert not (tmp_path / "other").exists()
+    assert train.run(run_dir, "--resume", "latest", "--total-steps", "192") == 0
+    assert f"Resumed from {good} at step 128" in (run_dir / "train.log").read_text()
+    assert f"skipping checkpoint {bad}: {problem}" in capsys.readouterr().err

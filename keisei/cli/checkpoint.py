@@ -16,6 +16,7 @@ from keisei.training.checkpoint import (
     exported,
     model_path,
     resolve,
+    weights_problem,
     weights_sha256,
     write_checkpoint,
 )
@@ -59,6 +60,9 @@ def checkpoint_info(path: Path | str) -> dict[str, Any]:
     problems = state.check_invariants()
     if weights != payload.get("weights_sha256"):
         problems.append("weights_sha256 does not match the stored weights")
+    nonfinite = weights_problem(payload)
+    if nonfinite is not None:
+        problems.append(nonfinite)
     ranks = int(payload.get("world_size", 1))
     peers = len(payload.get("peer_ranks", []))
     if "rollout" in payload and peers != ranks - 1:  # exported checkpoints keep no games

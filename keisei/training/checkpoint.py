@@ -13,6 +13,9 @@ version, status, config, action space, weights and their hash); a training check
 an exported one keeps ``EXPORTED_KEYS``; a pretrained one adds ``state`` and
 ``pretrained_from``. The key lists below are the only ones.
 
+Weights. A checkpoint's weights must be finite (``weights_problem``): the trainer writes
+no other, ``latest_valid`` skips one and ``load_model`` refuses one.
+
 Pruning. ``prune`` keeps the newest ``keep_last`` periodic checkpoints (steps that are
 multiples of ``checkpoint.every_steps``) and any other checkpoint (interrupted, failed,
 finished) only while it is newer than all of them: the periodic checkpoints of an
@@ -111,6 +114,29 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def nonfinite(weights: dict[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors that hold a NaN or an infinity, in order
+    (one wait for the device, not one per tensor)."""
+    floats = [(name, t) for name, t in weights.items() if t.is_floating_point() and t.numel()]
+    if not floats:
+        return []
+    finite = torch.stack([torch.isfinite(t.detach()).all() for _, t in floats]).cpu().tolist()
+    return [name for (name, _), ok in zip(floats, finite, strict=True) if not ok]
+
+
+def weights_problem(payload: dict[str, Any]) -> str | None:
+    """Why a checkpoint's weights cannot be used (NaN or infinity: a run that diverged),
+    or None."""
+    bad = nonfinite(payload["model"])
+    if not bad:
+        return None
+    names = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+    return (
+        f"its weights are not finite: NaN or infinity in {len(bad)} of "
+        f"{len(payload['model'])} tensors ({names})"
+    )
 
 
 def write_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
@@ -236,7 +262,8 @@ def latest_valid(
     warn: Callable[[str], None],
     accept: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """The newest checkpoint that passes its checksum (and ``accept``); warns on each skip."""
+    """The newest checkpoint that passes its checksum (and ``accept``) with finite weights;
+    warns on each skip."""
     for path in reversed(list_checkpoints(run_dir)):
         try:
             payload = read_checkpoint(path)
@@ -248,6 +275,10 @@ def latest_valid(
             continue
         if accept is not None and not accept(payload):
             warn(f"skipping checkpoint {path}: written by a failed run mid-update")
+            continue
+        problem = weights_problem(payload)
+        if problem is not None:
+            warn(f"skipping checkpoint {path}: {problem}")
             continue
         return path, payload
     raise CheckpointError(f"no valid checkpoint in {run_dir}")
@@ -287,6 +318,9 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
 def load_model(path: str | Path, device: str = "cpu") -> tuple[ActorCritic, dict[str, Any]]:
     """An ActorCritic with a checkpoint's weights (a .pt file or a run directory)."""
     ckpt_path, payload = resolve(Path(path))
+    problem = weights_problem(payload)
+    if problem is not None:  # a network that plays and evaluates as nonsense
+        raise CheckpointError(f"{ckpt_path} cannot be used: {problem}")
     try:
         model_config = ModelConfig.model_validate(payload["config"]["model"])
         model = ActorCritic(model_config)

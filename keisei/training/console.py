@@ -22,6 +22,7 @@ from keisei.config import TrainConfig
 
 class ConsoleSink:
     essential = False
+    terminal = True  # what Sinks.quiet() removes
 
     def __init__(self, config: TrainConfig) -> None:
         self.total = config.run.total_steps

@@ -38,6 +38,17 @@ def _describe(exitcode: int) -> str:
     return f"exited with code {exitcode}"
 
 
+class _FirstFailure(logging.Filter):
+    """Drops the agent's own report of the first failed rank (``failed (exitcode: -9)
+    local_rank: 1 ...``): ``launch`` names it, once, in keisei's words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("failed (exitcode:")
+
+
+_AGENT_PROCESSES = "torch.distributed.elastic.multiprocessing.api"
+
+
 def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
     """Run ``python -m keisei <argv>`` as ``nproc`` ranks; the run's exit code.
 
@@ -46,6 +57,9 @@ def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
     """
     # The agent's own progress lines are for torchrun's users; keep its errors.
     logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    processes = logging.getLogger(_AGENT_PROCESSES)
+    if not any(isinstance(f, _FirstFailure) for f in processes.filters):
+        processes.addFilter(_FirstFailure())
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,

@@ -33,6 +33,7 @@ from keisei.training.checkpoint import (
     remove_stale_temporaries,
     resolve,
     step_of,
+    weights_problem,
 )
 from keisei.training.rundir import RunDir
 from keisei.training.sinks import EVENTS_FILE, events_past
@@ -90,9 +91,13 @@ def resume_source(resume: str, run_dir: Path) -> tuple[Path, dict[str, Any], lis
         return path, payload, warnings
     path = Path(resume)
     try:
-        return path, read_checkpoint(path), warnings
+        payload = read_checkpoint(path)
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None
+    problem = weights_problem(payload)
+    if problem is not None:
+        raise UsageError(f"checkpoint {path} cannot be resumed: {problem}")
+    return path, payload, warnings
 
 
 def init_weights(spec: str, config: TrainConfig) -> dict[str, Any]:
@@ -103,6 +108,9 @@ def init_weights(spec: str, config: TrainConfig) -> dict[str, Any]:
         _resolved, payload = resolve(path)
     except CheckpointError as exc:
         raise UsageError(f"--init: {exc}") from None
+    problem = weights_problem(payload)
+    if problem is not None:
+        raise UsageError(f"--init {path}: {problem}")
     saved, mine = payload["config"]["model"], config.model.model_dump(mode="json")
     for key in sorted(set(saved) | set(mine)):
         if saved.get(key) != mine.get(key):

@@ -8,6 +8,7 @@ warning and training goes on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -214,6 +215,17 @@ class Sinks:
 
     def warning(self, message: str) -> None:
         self.log("warning", message)
+
+    def quiet(self) -> None:
+        """Nothing more on the terminal, the log files only: for a rank that ends because
+        another one did (the launcher names that one, once)."""
+        for sink in list(self.sinks):
+            if getattr(sink, "terminal", False):  # the live view
+                self.sinks.remove(sink)
+                with contextlib.suppress(Exception):
+                    sink.close()
+            elif getattr(sink, "echo", False):  # a log file's copy on stderr
+                sink.echo = False
 
     def close(self) -> None:
         if self.closed:

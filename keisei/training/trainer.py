@@ -14,6 +14,7 @@ resumed run continues bit for bit.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import signal
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from keisei.config import TrainConfig
 from keisei.distributed import Collective, rank_seed
@@ -36,7 +38,13 @@ from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
 from keisei.training.actors import Actor
-from keisei.training.checkpoint import checkpoint_header, prune, write_checkpoint
+from keisei.training.checkpoint import (
+    checkpoint_header,
+    list_checkpoints,
+    nonfinite,
+    prune,
+    write_checkpoint,
+)
 from keisei.training.hooks import Hook, HookContext, due
 from keisei.training.pipeline import PlyPipeline
 from keisei.training.rundir import BEST_NAME, RunDir
@@ -46,6 +54,15 @@ from keisei.training.state import TrainState
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # Seconds a rank that lost contact with a failed one waits before it exits (run_session).
 LOST_CONTACT_GRACE_S = 3.0
+
+
+# The update's losses (PPOAgent.update's metrics) that a diverged run makes non-finite.
+LOSSES = ("loss", "policy_loss", "value_loss", "entropy")
+
+
+class Diverged(RuntimeError):
+    """An update made a loss or a weight non-finite (NaN or infinity): the run stops, and
+    no checkpoint holds such weights (the newest one is the last good one)."""
 
 
 class StopRequest:
@@ -164,6 +181,12 @@ class Trainer:
 
     def payload(self, status: str) -> dict[str, Any]:
         model_state = self.agent.model.state_dict()
+        bad = nonfinite(model_state)
+        if bad:  # a checkpoint of them would be played, evaluated and resumed as good
+            raise Diverged(
+                f"no checkpoint written at step {self.state.global_step}: the weights "
+                f"{', '.join(bad)} are not finite"
+            )
         ranks: dict[str, Any] = {}
         if self.collective.world_size > 1:
             # Rank 0's own parts are the top-level env/rollout/rng, as in a one-process run.
@@ -253,6 +276,7 @@ class Trainer:
         self.buffer.reset()
         self.state.updates += 1
         self.in_update = False
+        self._check_finite(metrics)
         s = self.state
         decided = max(s.episodes, 1)
         self.sinks.emit(
@@ -285,6 +309,26 @@ class Trainer:
             if self.collective.is_main:
                 for hook in ready:
                     hook.run(self._context())
+
+    def _check_finite(self, metrics: dict[str, float]) -> None:
+        """Stop at the update that made a loss or a weight non-finite, before anything
+        (an event, a hook, a checkpoint) takes it for a step of training: the metrics are
+        on the host already, the weights are checked at one wait for the device."""
+        losses = [f"{key} {metrics[key]}" for key in LOSSES if not math.isfinite(metrics[key])]
+        weights = nonfinite(self.agent.model.state_dict())
+        if not losses and not weights:
+            return
+        what = []
+        if losses:
+            what.append("a non-finite loss (" + ", ".join(losses) + ")")
+        if weights:
+            names = ", ".join(weights[:3]) + (", ..." if len(weights) > 3 else "")
+            tensors = "tensor" if len(weights) == 1 else "tensors"
+            what.append(f"non-finite weights in {len(weights)} {tensors} ({names})")
+        raise Diverged(
+            f"update {self.state.updates} (at step {self.state.global_step}) gave "
+            + " and ".join(what)
+        )
 
     def run(self) -> str:
         """Train until ``total_steps``; returns ``"finished"`` or ``"interrupted"``."""
@@ -366,25 +410,50 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
         text = format_exception(exc)
         rank = trainer.collective.rank
         distributed = trainer.collective.world_size > 1
+        # A rank that lost contact with another one fails as a consequence of that one's
+        # end, which the launcher names: its traceback goes to train.log only (rank 0), and
+        # nothing of it to the terminal.
+        lost_contact = distributed and _in_collective(exc)
+        # Every rank diverges at the same update (their weights are the same): rank 0
+        # names it.
+        quiet = lost_contact or (isinstance(exc, Diverged) and not trainer.collective.is_main)
+        if quiet:
+            sinks.quiet()
         try:
             where = f" on rank {rank}" if distributed else ""
-            if distributed and _in_collective(exc):
+            if lost_contact:
                 where += " (it lost contact with another rank, which was killed or failed)"
-            sinks.log("error", f"Training failed{where} at step {state.global_step}:\n{text}")
+            if isinstance(exc, Diverged):  # the update is named; its traceback says nothing
+                last = list_checkpoints(trainer.checkpoint_dir)
+                resume = (
+                    f"; the newest checkpoint, {last[-1]}, is the last good one" if last else ""
+                )
+                sinks.log(
+                    "error",
+                    f"Training failed{where} at step {state.global_step}: {exc}; "
+                    f"no checkpoint is written with these weights{resume}",
+                )
+            else:
+                sinks.log("error", f"Training failed{where} at step {state.global_step}:\n{text}")
             sinks.emit("error", step=state.global_step, error=repr(exc), traceback=text)
         except Exception:
-            with contextlib.suppress(OSError):
-                print(text, file=sys.stderr)
+            if not quiet:
+                with contextlib.suppress(OSError):
+                    print(text, file=sys.stderr)
         if distributed:
             # Only rank 0 writes, and only with every rank's state; the other ranks may be
             # dead or inside another collective, so the newest checkpoint stays the last.
-            with contextlib.suppress(OSError):
-                print(
-                    f"keisei train: rank {rank} of {trainer.collective.world_size} failed at "
-                    f"step {state.global_step}: {exc!r}; no final checkpoint is written (resume "
-                    f"from the newest one)",
-                    file=sys.stderr,
-                )
+            if not quiet:
+                # The other ranks have no log: their own failure's traceback goes here.
+                with contextlib.suppress(OSError):
+                    if not trainer.collective.is_main:
+                        print(text, file=sys.stderr, end="")
+                    print(
+                        f"keisei train: rank {rank} of {trainer.collective.world_size} failed "
+                        f"at step {state.global_step}: {exc!r}; no final checkpoint is written "
+                        f"(resume from the newest one)",
+                        file=sys.stderr,
+                    )
             with contextlib.suppress(Exception):
                 sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
             sinks.close()
@@ -394,8 +463,9 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
                 time.sleep(LOST_CONTACT_GRACE_S)
             return code
         try:
-            path = trainer.save_checkpoint("failed")
-            sinks.info(f"Wrote checkpoint of the failed run: {path}")
+            if not isinstance(exc, Diverged):  # whose weights no checkpoint may hold
+                path = trainer.save_checkpoint("failed")
+                sinks.info(f"Wrote checkpoint of the failed run: {path}")
         except Exception as ckpt_exc:
             try:
                 sinks.log("error", f"Could not write a final checkpoint: {ckpt_exc!r}")
@@ -415,7 +485,11 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
 
 
 def _in_collective(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised inside torch.distributed (a peer's connection closed)."""
+    """Whether ``exc`` was raised inside torch.distributed (a peer's connection closed):
+    in a collective of keisei.distributed, or in DistributedDataParallel's all-reduce of
+    the gradients, which gloo raises from the backward pass (no torch.distributed frame)."""
+    if isinstance(exc, dist.DistError) or "/gloo/transport/" in str(exc):
+        return True
     frames = traceback.extract_tb(exc.__traceback__)
     return any(f"torch{os.sep}distributed{os.sep}" in frame.filename for frame in frames)
 
