@@ -23,11 +23,10 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -36,6 +35,9 @@ from keisei.game.encoding import NUM_PLANES
 from keisei.game.env import ShogiEnv, random_legal
 from keisei.rl.network import ActorCritic
 from keisei.search.leaves import Outputs
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 FEATURES1 = 62  # cshogi.dlshogi.FEATURES1_NUM: keisei's planes 0-61
 FEATURES2 = NUM_PLANES - FEATURES1  # 57, cshogi.dlshogi.FEATURES2_NUM: planes 62-118
@@ -127,6 +129,10 @@ def metadata_for(model: ActorCritic, payload: dict[str, Any], source: Path) -> d
 
 def session(model: bytes | Path, threads: int = 1) -> ort.InferenceSession:
     """An ONNX Runtime session on the CPU with ``threads`` threads."""
+    # Imported here: every keisei command imports this module (through the CLI), and only
+    # the export and its users need ONNX Runtime (60-90 ms to import).
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
