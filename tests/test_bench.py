@@ -280,3 +280,33 @@ def test_profile_command_prints_both_summaries(
         "by deepest keisei line:",
         " 75.0 %  step (keisei/game/env.py:2)",
     ]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_bench_onnx_measures_both_runtimes_at_the_search_batches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "onnx.json"
+    args = ["bench", "onnx", "--seconds", "0.4", "--rounds", "1", "--json", str(out)]
+    assert main(args) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["sections"] == ["onnx"] and "train_config" not in data
+    onnx = data["onnx"]
+    assert onnx["threads"] == 1 and onnx["batch_sizes"] == [1, 4, 16, 64]
+    networks = onnx["networks"]
+    assert {name: n["model"] for name, n in networks.items()} == {
+        "bundled": {"blocks": 2, "channels": 32},
+        "gpu": {"blocks": 10, "channels": 128},
+    }
+    for n in networks.values():
+        assert list(n["batches"]) == ["1", "4", "16", "64"]
+        for b in n["batches"].values():
+            assert positive(b["torch_samples_per_s"]) and positive(b["onnx_samples_per_s"])
+            assert b["onnx_over_torch"] == pytest.approx(
+                b["onnx_samples_per_s"] / b["torch_samples_per_s"]
+            )
+            assert len(b["rounds_torch_samples_per_s"]) == len(b["rounds_onnx_samples_per_s"]) == 1
+    assert torch.get_num_threads() == 1  # restored (the fixture's one thread)
+    printed = capsys.readouterr().out
+    assert "gpu 10x128, batch 16: samples/s PyTorch / ONNX Runtime (ratio)" in printed
+    no_targets(data, printed)

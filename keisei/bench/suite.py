@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from rich.table import Table
 
-from keisei.bench import env, infer, memory, overlap, ranks, search, train
+from keisei.bench import env, infer, memory, onnx, overlap, ranks, search, train
 from keisei.bench.common import BenchOptions, Results, Section
 from keisei.bench.machine import load_average, machine_info
 from keisei.config import TrainConfig
@@ -23,6 +23,7 @@ SECTIONS: dict[str, Section] = {
         memory.SECTION,
         ranks.SECTION,
         search.SECTION,
+        onnx.SECTION,
     )
 }
 # Sections that ``all`` runs (``train`` measures ``infer`` as well).

@@ -1,5 +1,5 @@
 """``keisei checkpoint info|export``: what a checkpoint holds, with its invariants checked;
-its weights alone, to share or to ship."""
+its weights alone, to share or to ship; its network as ONNX (``--onnx``)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from keisei.errors import UsageError
-from keisei.files import check_new_file
+from keisei.files import atomic_write, check_new_file
 from keisei.training.checkpoint import (
     CheckpointError,
     exported,
+    load_model,
     model_path,
     resolve,
     weights_problem,
     weights_sha256,
     write_checkpoint,
 )
+from keisei.training.onnx_export import CHECK_POSITIONS, OPSET, export_checked
 from keisei.training.state import TrainState
 
 
@@ -36,16 +38,24 @@ def register(subparsers: Any) -> None:
     info.set_defaults(func=run_info)
     export = sub.add_parser(
         "export",
-        help="write a checkpoint's weights, config and counters only (a small file to share)",
+        help="write a checkpoint's weights, config and counters only (a small file to "
+        "share), or its network as ONNX",
         description="Writes --out (a new file) from PATH (a checkpoint file, a run "
         "directory: its newest valid checkpoint, or bundled: the model shipped with "
         "keisei) without the optimizer, rollout, games "
         "and RNG states. The result loads wherever a checkpoint does (evaluate, usi, "
-        "play) but cannot be resumed.",
+        "play) but cannot be resumed. --onnx instead writes the network as ONNX in "
+        "dlshogi's input/output layout, checked against PyTorch with ONNX Runtime "
+        "(docs/file-formats.md).",
     )
     export.add_argument("path", type=Path, metavar="PATH|RUN_DIR|bundled")
-    export.add_argument(
-        "--out", type=Path, required=True, help="the file to write (must not exist yet)"
+    dest = export.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", type=Path, help="the .pt file to write (must not exist yet)")
+    dest.add_argument(
+        "--onnx",
+        type=Path,
+        metavar="FILE",
+        help=f"the ONNX file to write (must not exist yet; opset {OPSET}, dlshogi's layout)",
     )
     export.set_defaults(func=run_export)
 
@@ -103,12 +113,34 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    dest: Path = args.out
-    check_new_file(dest, "--out")
+    onnx = args.onnx is not None
+    dest: Path = args.onnx if onnx else args.out
+    check_new_file(dest, "--onnx" if onnx else "--out")
     try:
         source, payload = resolve(model_path(args.path))
+        if onnx:
+            return export_onnx(source, payload, dest)
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None
     write_checkpoint(dest, exported(payload, source))
     print(f"exported {source} to {dest} ({dest.stat().st_size:,} bytes)")
+    return 0
+
+
+def export_onnx(source: Path, payload: dict[str, Any], dest: Path) -> int:
+    """``--onnx``: the network, checked against PyTorch on real positions, then written."""
+    model, _ = load_model(source)
+    try:
+        data, (policy, value) = export_checked(model, payload, source)
+    except ModuleNotFoundError as exc:  # onnxscript, which torch's exporter imports
+        raise UsageError(
+            f"--onnx needs the Python package {exc.name} (one of keisei's dependencies: "
+            f"pip install {exc.name})"
+        ) from None
+    atomic_write(dest, data)
+    print(
+        f"exported {source} to {dest} as ONNX (opset {OPSET}, {len(data):,} bytes); "
+        f"ONNX Runtime matches PyTorch on {CHECK_POSITIONS} positions within "
+        f"{policy:.1e} (policy logits) and {value:.1e} (value)"
+    )
     return 0
