@@ -719,8 +719,9 @@ def test_foreign_checkpoint_payload(
     }[command]
     line = one_line_refusal(argv, capfd, tmp_path, str(path))
     prefix = "--agent: " if command == "evaluate" else ""
+    name = "checkpoint info" if command == "checkpoint" else command
     assert line == (
-        f"keisei {command}: error: {prefix}{path} is not a keisei training checkpoint ({problem})"
+        f"keisei {name}: error: {prefix}{path} is not a keisei training checkpoint ({problem})"
     )
 
 

@@ -25,6 +25,6 @@ def test_export_bundled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     code = main(["checkpoint", "export", "bundled", "--out", str(out)])
     assert code == 2
     assert capsys.readouterr().err == (
-        f"keisei checkpoint: error: --out {out} already exists; choose a new file "
+        f"keisei checkpoint export: error: --out {out} already exists; choose a new file "
         "(nothing is overwritten)\n"
     )

@@ -117,7 +117,7 @@ def test_export_bundled_writes_dlshogi_layout(
     capsys.readouterr()
     assert main(["checkpoint", "export", "bundled", "--onnx", str(bundled_onnx)]) == 2
     assert capsys.readouterr().err == (
-        f"keisei checkpoint: error: --onnx {bundled_onnx} already exists; choose a new file "
+        f"keisei checkpoint export: error: --onnx {bundled_onnx} already exists; choose a new file "
         "(nothing is overwritten)\n"
     )
     assert bundled_onnx.read_bytes() == before
@@ -127,7 +127,7 @@ def test_export_prints_what_it_checked(tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / "sub" / "m.onnx"
     assert main(["checkpoint", "export", "bundled", "--onnx", str(out)]) == 2
     assert capsys.readouterr().err == (
-        f"keisei checkpoint: error: --onnx {out}: {out.parent} does not exist\n"
+        f"keisei checkpoint export: error: --onnx {out}: {out.parent} does not exist\n"
     )
     assert not out.parent.exists()
     out = tmp_path / "m.onnx"

@@ -138,7 +138,7 @@ def test_outputs_that_cannot_be_created_are_refused_before_the_work(
     }[command]
     if flag == "--records":
         argv = argv[:-2]
-    name = "checkpoint" if command == "export" else command
+    name = "checkpoint export" if command == "export" else command
     kind = "directories" if flag == "--records" or command == "selfplay" else "files"
     # The error comes first: no epoch of pretraining, no game, and nothing written.
     line = refused(capsys, [*argv, flag, target])
@@ -184,7 +184,7 @@ def test_missing_output_directory_is_named_as_missing(
             "not a directory"
         )
         return
-    name = "checkpoint" if command == "export" else command
+    name = "checkpoint export" if command == "export" else command
     line = refused(capsys, argv)
     assert line == f"keisei {name}: error: --out {target}: {target.parent} does not exist"
     assert not (tmp_path / "nodir").exists()

@@ -265,6 +265,12 @@ def test_checkpoint_with_nonfinite_weights_is_reported_skipped_and_refused(
         assert main(argv) == 2, argv
         assert refused in capsys.readouterr().err, argv
     assert not (tmp_path / "plays").exists()
+    for flag in ("--out", "--onnx"):
+        dest = tmp_path / f"exported{flag}"
+        assert main(["checkpoint", "export", str(bad), flag, str(dest)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"keisei checkpoint export: error: {bad} cannot be exported: {problem}\n"
+        assert not dest.exists()
     assert train.run(tmp_path / "other", "--resume", str(bad)) == 2
     assert capsys.readouterr().err == (
         f"keisei train: error: checkpoint {bad} cannot be resumed: {problem}\n"

@@ -118,6 +118,9 @@ def run_export(args: argparse.Namespace) -> int:
     check_new_file(dest, "--onnx" if onnx else "--out")
     try:
         source, payload = resolve(model_path(args.path))
+        problem = weights_problem(payload)
+        if problem is not None:  # a diverged run's weights are no model to hand on
+            raise UsageError(f"{source} cannot be exported: {problem}")
         if onnx:
             return export_onnx(source, payload, dest)
     except CheckpointError as exc:

@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if startup:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
-        command = f"keisei {args.command}"
+        # A nested subcommand (`checkpoint export`) is named whole in its errors.
+        command = " ".join(["keisei", args.command, *([args.action] if "action" in args else [])])
         code: int = args.func(args)
     except UsageError as exc:
         print(f"{command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
