@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         if token and local != url:
             local += f"?token={token}"
         threading.Thread(target=webbrowser.open, args=(local,), daemon=True).start()
-    serve(application(runs, token), sock)
-    sys.stdout.flush()
-    return 0
+    stopped_by = serve(application(runs, token), sock)
+    if stopped_by is None:
+        return 0
+    print(f"keisei watch: stopped ({signal.Signals(stopped_by).name})", file=sys.stderr)
+    return 128 + stopped_by

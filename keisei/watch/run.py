@@ -44,7 +44,7 @@ DOWNLOADS = (*RECORD_SUFFIXES, ".usi")  # the files of a game that can be downlo
 RATE_WINDOW_S = 60.0  # steps/s over the updates of the last minute
 STALE_S = 600.0  # no end event and no event for this long: the process was probably killed
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
-_SEEN = 64  # bytes before the read offset kept to notice a rewritten log
+_SEEN = 4096  # bytes before the read offset kept to notice a rewritten log
 
 
 def _number(value: Any) -> float | None:

@@ -11,12 +11,15 @@ absolute paths and symlinks out of the run: 404), and the page's own static file
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
+import signal
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -234,7 +237,30 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Starlette, sock: socket.socket) -> None:
-    """Serve until SIGINT or SIGTERM (uvicorn's handlers, which end the process after)."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, which says which signal stopped it instead of raising it again."""
+
+    signals: list[int]
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        self.signals = []
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        before = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.signals.append(sig)
+        super().handle_exit(sig, frame)
+
+
+def serve(app: Starlette, sock: socket.socket) -> int | None:
+    """Serve until SIGINT, SIGTERM or SIGHUP; the signal that stopped it."""
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    server = _Server(config)
+    server.run(sockets=[sock])
+    return server.signals[0] if server.signals else None
