@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from keisei.rl.network import obs_to_tensor
 from keisei.training.checkpoint import load_model
 from keisei.training.rundir import RunDir
 from keisei.watch.run import RunView
-from tests.conftest import read_events
+from tests.conftest import read_events, wait_for_event
 from tests.watchutil import Watch, tree_hashes
 
 TOTAL = 1536
@@ -356,3 +357,40 @@ def test_bad_input_is_one_line(
         expected = expected.replace(f" {key} ", f" {value} ").replace(f" {key}:", f" {value}:")
     assert (code, out, err) == (2, "", expected + "\n")
     assert tree_hashes(finished_run) == before
+
+
+HANDICAP = "lnsgkgsn1/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL w - 1"  # lance
+
+
+def test_an_interrupted_run_from_a_handicap_start(tmp_path: Path) -> None:
+    """The state and the reason of a run stopped by SIGTERM; a game that starts from a
+    handicap position (cshogi's KIF reader reads moves only from the standard start: the
+    viewer opens the CSA record)."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "keisei", "train", "--preset", "tiny", "--run-dir", str(run),
+            "--total-steps", "100000000", f"env.start_sfens=['{HANDICAP}']",
+            "logging.record_every_episodes=1", "logging.tensorboard=false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_event(run, "episode")
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    s = RunView(run, "run").summary()
+    assert s["status"]["state"] == "interrupted" and s["status"]["reason"] == "by SIGTERM"
+    assert s["status"]["step"] == read_events(run)[-1]["step"]
+    entry = s["games"][0]
+    assert entry["record"].endswith(".csa")
+    with Watch(str(run)) as watch:
+        game = watch.json(f"/api/runs/0/game/{entry['record']}")
+    record = read_record(run / entry["record"])[0]
+    board = cshogi.Board(HANDICAP)
+    for move in record.moves:
+        board.push(move)
+    assert game["start"] == HANDICAP and game["sfens"][-1] == board.sfen()

@@ -325,11 +325,10 @@ def _parse(path: Path, lines: list[str], parse: Callable[[str], list[Any]]) -> l
 
 
 def _note(parser: Any) -> str:
-    """The comment after a game's last move: CSA's game comment, KIF's last move's."""
-    if isinstance(parser, CSA.Parser):
-        return str(parser.comment or "")
-    comments = list(parser.comments or ())
-    return str(comments[-1] or "") if comments else ""
+    """The comment after a game's last move: CSA's game comment, KIF's last move's (the
+    game comment when it has no moves)."""
+    comments = [] if isinstance(parser, CSA.Parser) else list(parser.comments or ())
+    return str((comments[-1] if comments else None) or parser.comment or "")
 
 
 def read_record(path: Path) -> list[RecordGame]:

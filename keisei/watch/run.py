@@ -309,7 +309,8 @@ class RunView:
         out = []
         for _, stem in found[:NEWEST_GAMES]:
             files = stems[stem]
-            record = next((files[s] for s in ("kif", "kifu", "csa") if s in files), None)
+            # CSA first: cshogi's KIF reader reads moves only from the standard start.
+            record = next((files[s] for s in ("csa", "kif", "kifu") if s in files), None)
             if record is None:
                 continue
             entry: dict[str, Any] = {"record": record, "files": files, "name": stem.name}
