@@ -44,6 +44,7 @@ from keisei.cli.checks import (
     usable_cpus,
 )
 from keisei.cli.main import build_parser, main
+from keisei.cli.watch import host_flag
 from keisei.config import PRESETS, TrainConfig, load_config
 from keisei.errors import UsageError
 from keisei.game.env import validate_sfen
@@ -287,6 +288,8 @@ def base_argv(command: tuple[str, ...], root: Path, flag: str) -> list[str]:
         return ["usi"] if flag == "checkpoint" else ["usi", str(root / "x.pt")]
     if command == ("play",):
         return ["play"] if flag == "checkpoint" else ["play", str(root / "x.pt")]
+    if command == ("watch",):  # a valid command line would serve until stopped
+        return ["watch"] if flag == "run_dirs" else ["watch", str(root)]
     raise AssertionError(f"no base command line for {command}")
 
 
@@ -303,6 +306,14 @@ def _text_not_number(t: str) -> bool:
 NOT_A_NUMBER = st.text(string.ascii_letters + string.digits + "_-.:", min_size=1).filter(
     _text_not_number
 )
+
+
+def _is_address(text: str) -> bool:
+    try:
+        host_flag(text)
+    except argparse.ArgumentTypeError:
+        return False
+    return True
 
 
 def bad_flag_values(action: argparse.Action, root: Path) -> st.SearchStrategy[tuple[str, ...]]:
@@ -336,6 +347,8 @@ def bad_flag_values(action: argparse.Action, root: Path) -> st.SearchStrategy[tu
             JUNK_TEXT.filter(lambda t: t != "auto" and not t.strip().lstrip("+-").isdigit()),
             st.integers(-(10**30), 0).map(str),
         ]
+    elif kind is host_flag:
+        options = [JUNK_TEXT.filter(lambda t: not _is_address(t))]
     elif action.dest == "preset":
         options = [JUNK_TEXT.filter(lambda t: t not in PRESETS)]
     elif action.dest in ("agent", "opponent", "resume", "init"):

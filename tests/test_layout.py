@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("keisei.search",),
     ("keisei.training",),
     ("keisei.evaluation",),
+    ("keisei.watch",),
     ("keisei.bench",),
     ("keisei.cli",),
     ("keisei.__main__",),

@@ -20,7 +20,7 @@ from keisei.cli.selfplay import play_random_games
 from keisei.evaluation.players import FORFEIT_REASONS
 from keisei.game.encoding import move_label
 from keisei.game.env import REASONS, GameResult, ShogiEnv
-from keisei.game.records import RECORD_REASONS, write_records
+from keisei.game.records import RECORD_REASONS, read_record, write_records
 
 SIDES = ("先手", "後手")
 
@@ -292,6 +292,13 @@ def check_records(game: GameResult, directory: Path, stem: str, note: str | None
     assert game.reason in KIF_REASONS[special]
     assert found == comment.encode("cp932", "replace").decode("cp932")
     assert "持将棋" not in kif_text
+
+    # keisei's reader: the players and keisei's reason, as the note names them.
+    for kind in ("csa", "kif") if game.start_sfen == cshogi.STARTING_SFEN else ("csa",):
+        (read,) = read_record(directory / files[kind])
+        assert (read.names, read.reason, read.winner) == (
+            ("sente", "gote"), game.reason, game.winner
+        ), kind  # fmt: skip
 
     usi = (directory / files["usi"]).read_text(encoding="ascii").split()
     head = (

@@ -29,12 +29,13 @@ from keisei.cli import (
     selfplay,
     train,
     usi,
+    watch,
 )
 from keisei.cli.checks import harden
 from keisei.cli.start import exit_at_once_on_sigint
 from keisei.errors import UsageError
 
-COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ratings, bench, usi, play)
+COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ratings, bench, usi, play, watch)
 
 
 class Parser(argparse.ArgumentParser):

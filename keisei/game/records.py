@@ -225,6 +225,18 @@ class RecordGame:
     moves: tuple[int, ...]
     winner: int | None  # cshogi.BLACK, cshogi.WHITE or None (a draw or no result)
     variations: int = 0  # KIF variations (変化) after the main line, not read
+    names: tuple[str, ...] = ()  # the players, black first, as the header names them
+    note: str = ""  # the comment keisei writes after the last move (_note_lines), if any
+
+    @property
+    def reason(self) -> str | None:
+        """keisei's reason for the game's end (``max_plies``, ``checkmate``, ...) as its
+        records name it in their note, or None for a record from elsewhere."""
+        for line in self.note.splitlines():
+            text = line.strip().lstrip("'*").strip()
+            if text.startswith("keisei: "):
+                return text[len("keisei: ") :].split(":")[0].strip() or None
+        return None
 
 
 RECORD_SUFFIXES = (".csa", ".kif", ".kifu")  # .kifu: KIF in UTF-8
@@ -315,6 +327,13 @@ def _parse(path: Path, lines: list[str], parse: Callable[[str], list[Any]]) -> l
     raise ValueError(f"{path}: line {high} cannot be read ({error}): {shown}") from None
 
 
+def _note(parser: Any) -> str:
+    """The comment after a game's last move: CSA's game comment, KIF's last move's (the
+    game comment when it has no moves)."""
+    comments = [] if isinstance(parser, CSA.Parser) else list(parser.comments or ())
+    return str((comments[-1] if comments else None) or parser.comment or "")
+
+
 def read_record(path: Path) -> list[RecordGame]:
     """Every game of one CSA or KIF file (UTF-8, with or without a byte-order mark, or
     Shift_JIS; of a KIF, the main line: its variations are counted, not read), its moves
@@ -341,5 +360,6 @@ def read_record(path: Path) -> list[RecordGame]:
             board.push(move)
         winner = _winner(board, int(parser.win or 0))
         moves = tuple(int(m) for m in parser.moves)
-        games.append(RecordGame(path, parser.sfen, moves, winner, variations))
+        names = tuple(str(n) for n in (parser.names or ()) if n is not None)
+        games.append(RecordGame(path, parser.sfen, moves, winner, variations, names, _note(parser)))
     return games
