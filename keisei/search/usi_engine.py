@@ -234,17 +234,22 @@ class USIEngine:
 
     # -- the loop ------------------------------------------------------------------
     def run(self, lines: Iterable[str]) -> int:
-        for raw in lines:
-            try:
-                keep_going = self.handle(raw)
-            except Exception as exc:  # never crash on input
-                print(f"keisei usi: {type(exc).__name__}: {exc}", file=self.log)
-                traceback.print_exc(file=self.log)
-                self.note(f"error handling {raw.strip()[:80]!r}: {type(exc).__name__}")
-                keep_going = True
-            if not keep_going or self._dead:
-                break
-        self._stop_search(silent=True)
+        try:
+            for raw in lines:
+                try:
+                    keep_going = self.handle(raw)
+                except Exception as exc:  # never crash on input
+                    print(f"keisei usi: {type(exc).__name__}: {exc}", file=self.log)
+                    traceback.print_exc(file=self.log)
+                    self.note(f"error handling {raw.strip()[:80]!r}: {type(exc).__name__}")
+                    keep_going = True
+                if not keep_going or self._dead:
+                    break
+        finally:
+            # Also on KeyboardInterrupt: a search thread still inside torch when the
+            # interpreter exits aborts the process (SIGABRT, "terminate called without an
+            # active exception") instead of the exit code 130 of an interrupt.
+            self._stop_search(silent=True)
         return 0
 
     def handle(self, raw: str) -> bool:
