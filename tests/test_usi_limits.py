@@ -3,17 +3,34 @@
 
 from __future__ import annotations
 
+import io
+import json
 import signal
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import cshogi
+import numpy as np
 import pytest
 
+from keisei.cli.main import main
+from keisei.search.tree import sharpened
+from keisei.search.usi_engine import USIEngine
+from tests.evalutil import tiny_model
 from tests.searchutil import Peer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 USI_BUNDLED = [sys.executable, "-m", "keisei", "usi", "bundled"]
+
+
+def scripted(lines: list[tuple[float, str]]) -> Iterator[str]:
+    """Command lines, each after a pause (seconds)."""
+    for pause, line in lines:
+        time.sleep(pause)
+        yield line + "\n"
 
 
 def test_sigint_during_go_infinite_exits_130_every_time(tmp_path: Path) -> None:
@@ -36,3 +53,60 @@ def test_sigint_during_go_infinite_exits_130_every_time(tmp_path: Path) -> None:
         assert (attempt, code) == (attempt, 130), err
         assert err.splitlines()[-1] == "keisei usi: interrupted"
         assert "terminate called" not in err
+
+
+def test_sharpened_is_exact_at_small_temperatures() -> None:
+    # visits ** 1000 overflows to inf and inf / inf is NaN; probs ** 1000 underflows to 0.
+    assert sharpened(np.array([30.0, 10.0, 0.0]), 0.001).tolist() == [1.0, 0.0, 0.0]
+    assert sharpened(np.array([0.9, 0.05, 0.05]), 0.001).tolist() == [1.0, 0.0, 0.0]
+    assert sharpened(np.array([2.0, 1.0]), 1.0).tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert sharpened(np.array([0.0, 0.0]), 0.5).tolist() == [0.5, 0.5]
+
+
+def test_small_temperatures_in_usi_search_and_sample(one_torch_thread: None) -> None:
+    out, log = io.StringIO(), io.StringIO()
+    engine = USIEngine(tiny_model(0), out=out, log=log)
+    lines = [
+        "position startpos",
+        "setoption name MoveSelection value greedy",
+        "go nodes 1",
+        "setoption name MoveSelection value sample",
+        "setoption name Temperature value 0.001",
+        "go nodes 1",
+        "setoption name MoveSelection value search",
+        "go nodes 32",
+    ]
+    paced = [(0.5 if ln.startswith("go") else 0.0, ln) for ln in lines]
+    assert engine.run(scripted([*paced, (0.5, "isready")])) == 0
+    text = out.getvalue()
+    assert "search failed" not in text and "Traceback" not in log.getvalue(), log.getvalue()
+    answers = [ln.split()[1] for ln in text.splitlines() if ln.startswith("bestmove")]
+    assert len(answers) == 3
+    assert answers[1] == answers[0]  # T = 0.001: the policy's most probable move
+    board = cshogi.Board()
+    assert board.is_legal(board.move_from_usi(answers[2]))
+
+
+def test_small_temperature_search_player_in_evaluate(tmp_path: Path) -> None:
+    # It died with "ValueError: Probabilities contain NaN" after the spec passed validation.
+    code = main(
+        [
+            "evaluate",
+            "--agent",
+            "search:bundled[temperature=0.001,playouts=16]",
+            "--opponent",
+            "greedy",
+            "--games",
+            "2",
+            "--max-plies",
+            "16",
+            "--records",
+            str(tmp_path / "records"),
+            "--json",
+            str(tmp_path / "result.json"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
+    assert (result["games"], result["faults"]) == (2, [])

@@ -43,7 +43,16 @@ import numpy as np
 from keisei.config import SearchSettings
 from keisei.search.leaves import LeafBatch, NetworkForward
 from keisei.search.select import puct_child
-from keisei.search.tree import FloatArray, IntArray, Node, backup, descend, mate_in_one, priors_of
+from keisei.search.tree import (
+    FloatArray,
+    IntArray,
+    Node,
+    backup,
+    descend,
+    mate_in_one,
+    priors_of,
+    sharpened,
+)
 
 
 @dataclass
@@ -245,8 +254,7 @@ class PUCTSearch:
         visits = result.visits.astype(np.float64)
         if visits.sum() <= 0:
             visits = result.priors.copy()
-        weights = visits ** (1.0 / temperature)
-        weights /= weights.sum()
+        weights = sharpened(visits, temperature)
         return int(result.moves[int(self.rng.choice(len(result.moves), p=weights))])
 
     # -- internals ------------------------------------------------------------------

@@ -35,6 +35,7 @@ import torch
 from keisei.config import SearchSettings
 from keisei.game.env import validate_sfen
 from keisei.search.mcts import Limits, PUCTSearch, SearchResult, score_cp
+from keisei.search.tree import sharpened
 
 # Playouts of a ``go`` without clock, movetime or nodes, when the Playouts option is 0.
 DEFAULT_PLAYOUTS = 800
@@ -521,8 +522,8 @@ class USIEngine:
             if board.is_nyugyoku():
                 return "bestmove win"
             if selection == "sample" and temperature > 0:
-                weights = probs ** (1.0 / temperature)
-                pick = int(self.search.rng.choice(len(moves), p=weights / weights.sum()))
+                weights = sharpened(probs, temperature)
+                pick = int(self.search.rng.choice(len(moves), p=weights))
             else:
                 pick = int(np.argmax(probs))
             move = moves[pick]
