@@ -110,3 +110,22 @@ def test_small_temperature_search_player_in_evaluate(tmp_path: Path) -> None:
     assert code == 0
     result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     assert (result["games"], result["faults"]) == (2, [])
+
+
+def test_a_won_nyugyoku_sfen_is_declared_like_the_same_position_after_moves() -> None:
+    out = io.StringIO()
+    engine = USIEngine(tiny_model(0), out=out, log=sys.stderr)
+    lines = [
+        "position sfen RBBRGGSS1/4K4/P7P/9/9/9/9/9/4k4 w 2G 1 moves 5i4i",
+        "go nodes 10",
+        "position sfen RBBRGGSS1/4K4/P7P/9/9/9/9/9/5k3 b 2G 2",
+        "go nodes 10",
+        "position sfen RBBRGGSS1/4K4/P7P/9/9/9/9/9/5k3 b 2G",  # no move number
+        "setoption name MoveSelection value greedy",
+        "go nodes 10",
+    ]
+    paced = [(0.3 if ln.startswith("go") else 0.0, ln) for ln in lines]
+    assert engine.run(scripted([*paced, (0.3, "isready")])) == 0
+    text = out.getvalue().splitlines()
+    assert [ln for ln in text if ln.startswith("bestmove")] == ["bestmove win"] * 3
+    assert not any("ignored position" in ln for ln in text)

@@ -185,6 +185,19 @@ def think_time(go: Go, turn: int, margin_ms: int) -> float | None:
     return max(target, floor) / 1000.0
 
 
+def position_sfen(sfen: str) -> str:
+    """``validate_sfen`` for a ``position sfen``, where a won nyugyoku position is a position
+    too: ``go`` then answers ``win``, as for the same position reached through ``moves``.
+    (``validate_sfen`` refuses it as a start position, after every other check passed.)"""
+    try:
+        return validate_sfen(sfen, "position")
+    except ValueError as exc:
+        if not str(exc).startswith("position is already a won nyugyoku position"):
+            raise
+    fields = sfen.split()
+    return str(cshogi.Board(" ".join(fields if len(fields) == 4 else [*fields, "1"])).sfen())
+
+
 class USIEngine:
     """The protocol loop. ``run`` reads commands until ``quit`` or EOF and returns 0."""
 
@@ -340,7 +353,7 @@ class USIEngine:
             end = args.index("moves") if "moves" in args else len(args)
             sfen, rest = " ".join(args[1:end]), args[end:]
             try:
-                sfen = validate_sfen(sfen, "position")
+                sfen = position_sfen(sfen)
             except ValueError as exc:
                 self.note(f"ignored position: {exc}")
                 return
