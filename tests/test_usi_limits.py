@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from keisei.cli.main import main
 from keisei.search.tree import sharpened
 from keisei.search.usi_engine import USIEngine
 from tests.evalutil import tiny_model
-from tests.searchutil import Peer
+from tests.searchutil import Peer, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -129,3 +131,41 @@ def test_a_won_nyugyoku_sfen_is_declared_like_the_same_position_after_moves() ->
     text = out.getvalue().splitlines()
     assert [ln for ln in text if ln.startswith("bestmove")] == ["bestmove win"] * 3
     assert not any("ignored position" in ln for ln in text)
+
+
+def test_the_last_info_line_is_sent_once(one_torch_thread: None) -> None:
+    # The periodic info of the batch that ended the search was sent again as the final one.
+    out = io.StringIO()
+    engine = USIEngine(tiny_model(0), out=out, log=sys.stderr)
+    script = [(0.0, "setoption name MarginMs value 0"), (0.0, "setoption name BatchSize value 256")]
+    script += [(0.0, "isready"), (0.0, "position startpos")]
+    for moves in ("", " moves 7g7f", " moves 2g2f"):
+        script += [(0.0, f"position startpos{moves}"), (0.0, "go movetime 1000"), (1.4, "isready")]
+    assert engine.run(scripted(script)) == 0
+    lines = out.getvalue().splitlines()
+    assert len([ln for ln in lines if ln.startswith("bestmove")]) == 3
+    for block in "\n".join(lines).split("bestmove")[:3]:
+        nodes = [
+            ln.split()[ln.split().index("nodes") + 1]
+            for ln in block.splitlines()
+            if ln.startswith("info depth")
+        ]
+        assert nodes and len(nodes) == len(set(nodes)), block
+
+
+def test_id_name_of_a_checkpoint_file_is_its_stem(tmp_path: Path) -> None:
+    # It was named after the folder the file happened to be in ("models").
+    source = save_checkpoint(tmp_path / "run", 3)
+    target = tmp_path / "models" / "my_net.pt"
+    target.parent.mkdir()
+    shutil.copyfile(source, target)
+    for spec, expected in ((target, "my_net"), (tmp_path / "run", "run"), ("bundled", "bundled")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "keisei", "usi", str(spec)],
+            input=b"usi\nquit\n",
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        first = proc.stdout.decode().splitlines()[0]
+        assert first.startswith(f"id name keisei 0.1.0 {expected} step "), first

@@ -230,6 +230,7 @@ class USIEngine:
         self._turn = cshogi.BLACK
         self._silent = False  # the running search ends without a bestmove (gameover)
         self._ponderhit_at: float | None = None
+        self._reported = -1  # playouts of the search's last info (-1: none yet)
         self._dead = False  # the output is closed: the client is gone
 
     # -- output --------------------------------------------------------------------
@@ -416,6 +417,7 @@ class USIEngine:
         self._turn = int(board.turn)
         self._silent = False
         self._ponderhit_at = None
+        self._reported = -1
         self._answered = threading.Event()
         self._thread = threading.Thread(
             target=self._think,
@@ -553,7 +555,8 @@ class USIEngine:
             return "bestmove win"
         if result.best is None:
             return "bestmove resign"
-        self._info(result)
+        if result.playouts != self._reported:  # else the last periodic info said it all
+            self._info(result)
         threshold = int(values["ResignValue"])
         if result.mate is None and result.value * 100 < threshold:
             return "bestmove resign"
@@ -565,6 +568,7 @@ class USIEngine:
         return text
 
     def _info(self, result: SearchResult) -> None:
+        self._reported = result.playouts
         ms = int(result.seconds * 1000)
         common = f"nodes {result.playouts} nps {int(result.nps)} time {ms}"
         multipv = int(self.values["MultiPV"])
