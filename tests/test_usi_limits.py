@@ -16,8 +16,11 @@ from pathlib import Path
 import cshogi
 import numpy as np
 import pytest
+import torch
 
 from keisei.cli.main import main
+from keisei.evaluation.players import PlayerError
+from keisei.evaluation.search_player import parse_search_spec
 from keisei.search.tree import sharpened
 from keisei.search.usi_engine import USIEngine
 from tests.evalutil import tiny_model
@@ -169,3 +172,56 @@ def test_id_name_of_a_checkpoint_file_is_its_stem(tmp_path: Path) -> None:
         )
         first = proc.stdout.decode().splitlines()[0]
         assert first.startswith(f"id name keisei 0.1.0 {expected} step "), first
+
+
+def test_options_that_would_break_the_engine_are_refused(one_torch_thread: None) -> None:
+    # Device meta and CPuct 1e308 were accepted; every later go failed or degenerated.
+    out = io.StringIO()
+    engine = USIEngine(tiny_model(0), out=out, log=sys.stderr)
+    lines = [
+        "setoption name Device value meta",
+        "setoption name Device value cuda:7",
+        "setoption name Device value gpu",
+        "setoption name CPuct value 1e308",
+        "setoption name CPuct value nan",
+        "setoption name Temperature value 101",
+        "setoption name CPuct value 2.5",
+        "isready",
+        "position startpos",
+        "go nodes 16",
+    ]
+    assert engine.run(scripted([(0.0, ln) for ln in lines] + [(0.5, "isready")])) == 0
+    text = out.getvalue().splitlines()
+    cuda = "no CUDA device is available" if not torch.cuda.is_available() else "device(s)"
+    notes = [ln for ln in text if ln.startswith("info string")]
+    assert notes[:3] == [
+        "info string ignored setoption Device 'meta': device 'meta': only cpu and cuda are "
+        "supported",
+        notes[1],
+        "info string ignored setoption Device 'gpu': unknown device 'gpu' (use cpu, cuda or "
+        "cuda:N)",
+    ]
+    assert notes[1].startswith("info string ignored setoption Device 'cuda:7': 'cuda:7': ")
+    assert notes[1].endswith(cuda)
+    assert notes[3:6] == [
+        "info string ignored setoption CPuct '1e308': must be a number > 0 and <= 100",
+        "info string ignored setoption CPuct 'nan': must be a number > 0 and <= 100",
+        "info string ignored setoption Temperature '101': must be a number >= 0 and <= 100",
+    ]
+    assert len(notes) == 6
+    assert (engine.values["Device"], engine.values["CPuct"], engine.search.config.c_puct) == (
+        "cpu",
+        2.5,
+        2.5,
+    )
+    best = [ln for ln in text if ln.startswith("bestmove")]
+    assert len(best) == 1 and best[0] != "bestmove resign"
+    board = cshogi.Board()
+    assert board.is_legal(board.move_from_usi(best[0].split()[1]))
+
+
+def test_search_specs_take_the_same_bounds() -> None:
+    for item in ("cpuct=1e308", "fpu=3", "temperature=101", "playouts=2000000000"):
+        with pytest.raises(PlayerError, match=f"^search setting '{item}': not a valid "):
+            parse_search_spec(f"bundled[{item}]")
+    assert parse_search_spec("bundled[cpuct=100,fpu=2]")[1].c_puct == 100

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -34,6 +34,7 @@ import torch
 
 from keisei.config import SearchSettings
 from keisei.game.env import validate_sfen
+from keisei.search.leaves import check_device
 from keisei.search.mcts import Limits, PUCTSearch, SearchResult, score_cp
 from keisei.search.tree import sharpened
 
@@ -46,7 +47,8 @@ SELECTIONS = ("search", "greedy", "sample")
 @dataclass(frozen=True)
 class Option:
     """One USI option: ``kind`` is spin, check, combo or string; ``setting``: the
-    ``SearchSettings`` field it sets (its default and its checks), if any."""
+    ``SearchSettings`` field it sets (its default and its checks), if any; ``check``: the
+    check of another string option (ValueError with the reason)."""
 
     name: str
     kind: str
@@ -56,6 +58,7 @@ class Option:
     choices: tuple[str, ...] = ()
     help: str = ""
     setting: str | None = None
+    check: Callable[[str], str] | None = None
 
     def declaration(self) -> str:
         text = f"option name {self.name} type {self.kind} default {self.default}"
@@ -82,6 +85,8 @@ class Option:
             return value
         if self.setting is not None:
             return SearchSettings.value_of(self.setting, value)
+        if self.check is not None:
+            return self.check(value)
         return value
 
 
@@ -101,7 +106,7 @@ OPTIONS: tuple[Option, ...] = (
     _setting("Temperature", "temperature", help="0: most visits / most probable"),
     Option("Threads", "spin", "1", 1, 256, help="torch intra-op threads"),
     _setting("BatchSize", "batch_size", help="leaves per network call"),
-    Option("Device", "string", "cpu"),
+    Option("Device", "string", "cpu", help="cpu, cuda or cuda:N", check=check_device),
     Option("ResignValue", "spin", "-100", -100, 100, help="resign below value*100"),
     Option("MarginMs", "spin", "400", 0, 60_000, help="time kept back per move"),
     _setting("CPuct", "c_puct"),
