@@ -225,3 +225,36 @@ def test_search_specs_take_the_same_bounds() -> None:
         with pytest.raises(PlayerError, match=f"^search setting '{item}': not a valid "):
             parse_search_spec(f"bundled[{item}]")
     assert parse_search_spec("bundled[cpuct=100,fpu=2]")[1].c_puct == 100
+
+
+def test_byoyomi_is_kept_with_large_batches_and_mate_budgets(tmp_path: Path) -> None:
+    # BatchSize 4096 answered a 1 s byoyomi in 1.5 to 3.8 s (the clock was not checked
+    # inside a batch); MateNodes 1000000 spent 2.9 s in the root df-pn of a king against
+    # rook and bishop in hand (no mate: 720,000 nodes). The engine promises to answer
+    # within byoyomi - MarginMs (600 ms here); 1.4 s leaves 0.8 s for a loaded machine.
+    with (tmp_path / "stderr").open("wb") as stderr:
+        peer = Peer(USI_BUNDLED, stderr)
+        try:
+            peer.send("usi")
+            peer.expect("usiok", timeout=60)
+            peer.send("setoption name MateNodes value 1000000")
+            peer.send("isready")
+            peer.expect("readyok", timeout=60)
+            lines = ["sfen 4k4/9/9/9/9/9/9/9/4K4 b RB 1"] * 2
+            lines += ["BatchSize", "startpos", "startpos moves 7g7f", "startpos moves 7g7f 3c3d"]
+            times = []
+            for line in lines:
+                if line == "BatchSize":
+                    peer.send("setoption name BatchSize value 4096")
+                    continue
+                peer.send(f"position {line}")
+                began = time.monotonic()
+                peer.send("go btime 0 wtime 0 byoyomi 1000")
+                peer.expect("bestmove", timeout=30)
+                times.append(time.monotonic() - began)
+            assert max(times) < 1.4, times
+            peer.send("quit")
+            assert peer.proc.wait(timeout=30) == 0
+        finally:
+            if peer.proc.poll() is None:
+                peer.proc.kill()

@@ -74,6 +74,9 @@ class LeafBatch:
         self.planes = np.zeros((capacity, NUM_PLANES, 81), dtype=np.float32)
         self.calls = 0
         self.positions = 0
+        # Seconds per position of the last call: what a search on the clock expects the
+        # next batch to cost (the fixed cost of a small call makes it an overestimate).
+        self.seconds_per_position = 0.0
 
     @property
     def capacity(self) -> int:
@@ -90,8 +93,10 @@ class LeafBatch:
         """(logits, values) of the first ``count`` rows written (and, with ``full_batch``,
         of the stale rows after them)."""
         rows = self.capacity if self.full_batch else count
+        began = time.monotonic()
         obs = self.planes[:rows].astype(np.uint8).reshape(rows, NUM_PLANES, 9, 9)
         logits, values = self.forward(obs)
+        self.seconds_per_position = (time.monotonic() - began) / max(rows, 1)
         self.calls += 1
         self.positions += count
         return logits, values
