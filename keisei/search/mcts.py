@@ -15,12 +15,14 @@
   so that the next one goes elsewhere; up to ``batch_size`` new leaves are collected, then
   evaluated in one network call (a ``LeafBatch``), then backed up (the virtual losses
   replaced by the real values). A playout that reaches a leaf already waiting in the batch
-  (a collision) is undone and ends the batch early.
+  (a collision) is undone and ends the batch early. On the clock a batch also ends early
+  when its evaluation (at the last call's cost per position) would end past the deadline.
 * **Terminal positions** are scored without the network by the search's terminal rule
   (``keisei.search.tree.new_node``, the one the Gumbel search uses too), with the game's
   ply limit when the search is given one (``max_plies``: a ``search:`` player in a match).
 * **At the root**: a mate in one, else a df-pn mate of at most ``mate_nodes`` nodes
-  (``cshogi.DfPn``), is played without searching; moves after which the opponent has a
+  (``cshogi.DfPn``; on the clock, also within a share of the time left), is played
+  without searching; moves after which the opponent has a
   mate in one get prior 0 (unless every move does). A root is never scored as terminal: it
   is a position of the game, searched like any other.
 * **Settings** are ``keisei.config.SearchSettings``.

@@ -11,7 +11,8 @@ command is answered with an ``info string`` saying what was ignored; an illegal 
 Time management (``think_time``): ``movetime`` minus the safety margin; with a clock, a
 target of ``remaining / 40 + increment + byoyomi - margin`` capped at ``remaining +
 byoyomi - margin`` (the increment is not counted on, it arrives after the move); no
-clock: a number of playouts. The search always completes at least one batch of leaves.
+clock: a number of playouts. The search always evaluates at least one leaf; on the clock a
+batch goes to the network early rather than end past the deadline (``PUCTSearch``).
 
 Scores: ``score cp`` is ``600 * ln(p / (1 - p))`` with ``p = (1 + v) / 2`` and ``v`` the
 root value in [-1, 1] for the side to move (``keisei.search.mcts.score_cp``); a mate found
