@@ -105,10 +105,14 @@ class GumbelSection(_Section):
     considered: int = Field(
         16, ge=1, le=4096, description="root moves sampled by Gumbel top-k, then halved"
     )
+    # Bounded so that sigma(q) stays far from overflow (1e308 turned every weight into NaN):
+    # at most (10000 + 4096) * 100, where the improved policy is already one-hot.
     c_visit: float = Field(
-        50.0, gt=0, description="sigma(q) = (c_visit + max visits) * c_scale * q"
+        50.0, gt=0, le=10_000, description="sigma(q) = (c_visit + max visits) * c_scale * q"
     )
-    c_scale: float = Field(0.1, gt=0, description="see c_visit; larger: sharper improved policy")
+    c_scale: float = Field(
+        0.1, gt=0, le=100, description="see c_visit; larger: sharper improved policy"
+    )
 
 
 class SearchSettings(_Section):
@@ -118,14 +122,20 @@ class SearchSettings(_Section):
 
     model_config = ConfigDict(frozen=True)
 
-    playouts: int = Field(64, ge=1, description="playouts per move of a search: player")
+    # Upper bounds: values are in [-1, 1], so past these the search only degenerates (a
+    # c_puct of 1e308 searched an 88-ply line from 1g1f); the USI options check them too.
+    playouts: int = Field(
+        64, ge=1, le=1_000_000_000, description="playouts per move of a search: player"
+    )
     batch_size: int = Field(16, ge=1, le=4096, description="leaves per network call")
-    c_puct: float = Field(1.5, gt=0, description="the PUCT exploration constant")
-    fpu_reduction: float = Field(0.2, ge=0, description="first-play urgency reduction")
-    virtual_loss: float = Field(1.0, gt=0, description="per playout waiting in a batch")
-    policy_temperature: float = Field(1.0, gt=0, description="softmax temperature of the priors")
+    c_puct: float = Field(1.5, gt=0, le=100, description="the PUCT exploration constant")
+    fpu_reduction: float = Field(0.2, ge=0, le=2, description="first-play urgency reduction")
+    virtual_loss: float = Field(1.0, gt=0, le=100, description="per playout waiting in a batch")
+    policy_temperature: float = Field(
+        1.0, ge=0.01, le=100, description="softmax temperature of the priors"
+    )
     temperature: float = Field(
-        0.0, ge=0, description="the move played: 0 most visits, else drawn by visits^(1/T)"
+        0.0, ge=0, le=100, description="the move played: 0 most visits, else drawn by visits^(1/T)"
     )
     mate_check: bool = Field(True, description="look for a mate at the root before searching")
     mate_nodes: int = Field(

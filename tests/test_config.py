@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytest
 from pydantic.fields import FieldInfo
 
+from keisei.cli.main import main
 from keisei.config import ConfigError, TrainConfig, load_config, parse_override
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "config.md"
@@ -128,3 +129,21 @@ def test_every_key_documents_its_valid_values() -> None:
     assert sorted(rows) == sorted(fields)
     for key, info in fields.items():
         assert rows[key].strip().startswith(valid_values(info)), key
+
+
+@pytest.mark.parametrize(
+    ("override", "bound"),
+    [("gumbel.c_scale=1e308", "100"), ("gumbel.c_visit=1e308", "10000")],
+)
+def test_gumbel_values_that_overflow_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, bound: str
+) -> None:
+    # sigma(q) = (c_visit + max n) * c_scale * q overflowed: every weight became NaN.
+    run_dir = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", override, "--run-dir", str(run_dir)]) == 2
+    key = override.split("=")[0]
+    assert capsys.readouterr().err == (
+        f"keisei train: error: config key '{key}': Input should be less than or equal to "
+        f"{bound} (got '1e308')\n"
+    )
+    assert not run_dir.exists()

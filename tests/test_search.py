@@ -330,8 +330,8 @@ def test_spec_keys_and_usi_options_are_aliases_of_the_one_settings_type() -> Non
         "option name Temperature type string default 0",
     ]
     assert [ln for ln in lines if ln.startswith("info string")] == [
-        "info string ignored setoption CPuct '-1': must be a number > 0",
-        "info string ignored setoption Temperature 'nan': must be a number >= 0",
+        "info string ignored setoption CPuct '-1': must be a number > 0 and <= 100",
+        "info string ignored setoption Temperature 'nan': must be a number >= 0 and <= 100",
         "info string ignored setoption BatchSize '0': 0 is outside [1, 4096]",
     ]
     assert engine.search.config == SearchSettings(c_puct=2.5, mate_nodes=7)

@@ -15,6 +15,7 @@ from typing import Any
 from keisei import __version__
 from keisei.cli.checks import load_cli_model
 from keisei.search.usi_engine import USIEngine, read_lines
+from keisei.training.checkpoint import BUNDLED, BUNDLED_PATH
 from keisei.training.rundir import RunDir
 
 
@@ -38,8 +39,13 @@ def engine_name(meta: dict[str, Any]) -> str:
     """``keisei VERSION RUN step N``: ASCII (cshogi's client decodes it as ASCII) and
     without the characters file names cannot hold (GUIs and cshogi name records by it)."""
     path = Path(str(meta["path"]))
-    owner = RunDir.of(path).path
-    name = f"keisei {__version__} {owner.name} step {meta['global_step']}"
+    if RunDir.holds(path):  # a run directory's checkpoint: the run
+        owner = RunDir.of(path).path.name
+    elif path.resolve() == BUNDLED_PATH:
+        owner = BUNDLED
+    else:  # a checkpoint file elsewhere: the file, not the folder it happens to be in
+        owner = path.stem
+    name = f"keisei {__version__} {owner} step {meta['global_step']}"
     name = name.encode("ascii", "replace").decode("ascii")
     return "".join("_" if c in '/\\:*?"<>|' else c for c in name)
 

@@ -25,6 +25,26 @@ Outputs = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 Forward = Callable[[npt.NDArray[np.uint8]], Outputs]
 
 
+def check_device(text: str) -> str:
+    """``text`` if it names a device a network can run on here: ``cpu``, ``cuda`` or
+    ``cuda:N`` of a CUDA device that exists; else ValueError saying why (``meta`` was
+    accepted by the USI engine, and every later search failed)."""
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {text!r} (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cpu":
+        return text
+    if dev.type != "cuda":
+        raise ValueError(f"device {text!r}: only cpu and cuda are supported")
+    if not torch.cuda.is_available():
+        raise ValueError(f"{text!r}: no CUDA device is available")
+    count = torch.cuda.device_count()
+    if dev.index is not None and dev.index >= count:
+        raise ValueError(f"{text!r}: this machine has {count} CUDA device(s)")
+    return text
+
+
 class NetworkForward:
     """A policy-value model as a ``Forward``, in inference mode on ``device``."""
 
@@ -54,6 +74,9 @@ class LeafBatch:
         self.planes = np.zeros((capacity, NUM_PLANES, 81), dtype=np.float32)
         self.calls = 0
         self.positions = 0
+        # Seconds per position of the last call: what a search on the clock expects the
+        # next batch to cost (the fixed cost of a small call makes it an overestimate).
+        self.seconds_per_position = 0.0
 
     @property
     def capacity(self) -> int:
@@ -70,8 +93,10 @@ class LeafBatch:
         """(logits, values) of the first ``count`` rows written (and, with ``full_batch``,
         of the stale rows after them)."""
         rows = self.capacity if self.full_batch else count
+        began = time.monotonic()
         obs = self.planes[:rows].astype(np.uint8).reshape(rows, NUM_PLANES, 9, 9)
         logits, values = self.forward(obs)
+        self.seconds_per_position = (time.monotonic() - began) / max(rows, 1)
         self.calls += 1
         self.positions += count
         return logits, values

@@ -15,12 +15,14 @@
   so that the next one goes elsewhere; up to ``batch_size`` new leaves are collected, then
   evaluated in one network call (a ``LeafBatch``), then backed up (the virtual losses
   replaced by the real values). A playout that reaches a leaf already waiting in the batch
-  (a collision) is undone and ends the batch early.
+  (a collision) is undone and ends the batch early. On the clock a batch also ends early
+  when its evaluation (at the last call's cost per position) would end past the deadline.
 * **Terminal positions** are scored without the network by the search's terminal rule
   (``keisei.search.tree.new_node``, the one the Gumbel search uses too), with the game's
   ply limit when the search is given one (``max_plies``: a ``search:`` player in a match).
 * **At the root**: a mate in one, else a df-pn mate of at most ``mate_nodes`` nodes
-  (``cshogi.DfPn``), is played without searching; moves after which the opponent has a
+  (``cshogi.DfPn``; on the clock, also within a share of the time left), is played
+  without searching; moves after which the opponent has a
   mate in one get prior 0 (unless every move does). A root is never scored as terminal: it
   is a position of the game, searched like any other.
 * **Settings** are ``keisei.config.SearchSettings``.
@@ -43,7 +45,21 @@ import numpy as np
 from keisei.config import SearchSettings
 from keisei.search.leaves import LeafBatch, NetworkForward
 from keisei.search.select import puct_child
-from keisei.search.tree import FloatArray, IntArray, Node, backup, descend, mate_in_one, priors_of
+from keisei.search.tree import (
+    FloatArray,
+    IntArray,
+    Node,
+    backup,
+    descend,
+    mate_in_one,
+    priors_of,
+    sharpened,
+)
+
+# The root mate check on the clock: at most this share of the time left, and a first
+# search of this many nodes to measure df-pn's rate (about 0.25 M nodes/s on a busy core).
+MATE_SHARE = 0.25
+MATE_PROBE = 5_000
 
 
 @dataclass
@@ -123,6 +139,7 @@ class PUCTSearch:
         self._root_key: tuple[str, tuple[int, ...]] | None = None
         self.nodes = 0  # nodes in the tree (an upper bound after reuse drops some)
         self._dfpn = cshogi.DfPn()
+        self._dfpn_rate: float | None = None  # df-pn nodes/s measured (None: not yet)
 
     # -- the game ------------------------------------------------------------------
     def reset(self) -> None:
@@ -178,7 +195,7 @@ class PUCTSearch:
             result = self._result(root, 0, 0, started)
             result.nyugyoku = True
             return result
-        mate = self._root_mate(board, moves) if cfg.mate_check else None
+        mate = self._root_mate(board, moves, limits.deadline) if cfg.mate_check else None
         if mate is not None:
             result = self._result(root, 0, 0, started)
             result.best, result.pv, result.mate = mate[0], mate[1], len(mate[1])
@@ -201,7 +218,7 @@ class PUCTSearch:
                 room = min(room, limits.playouts - done)
             pending: list[tuple[list[tuple[Node, int]], Node, int]] = []
             collected = 0
-            while collected < room:
+            while collected < room and not (collected and self._batch_late(limits, pending)):
                 path, leaf, color = self._playout(root, board, len(pending))
                 seldepth = max(seldepth, len(path))
                 if color is None:  # a collision: the leaf waits in this batch
@@ -245,11 +262,21 @@ class PUCTSearch:
         visits = result.visits.astype(np.float64)
         if visits.sum() <= 0:
             visits = result.priors.copy()
-        weights = visits ** (1.0 / temperature)
-        weights /= weights.sum()
+        weights = sharpened(visits, temperature)
         return int(result.moves[int(self.rng.choice(len(result.moves), p=weights))])
 
     # -- internals ------------------------------------------------------------------
+    def _batch_late(self, limits: Limits, pending: list[Any]) -> bool:
+        """Whether the batch being collected must go to the network now: stopped, or on the
+        clock and its evaluation (one more leaf, at the last call's cost per position)
+        would end past the deadline. A batch of 4096 leaves took 1.5 s past a 1 s byoyomi."""
+        if limits.stop.is_set():
+            return True
+        if limits.deadline is None:
+            return False
+        cost = self.leaves.seconds_per_position * (len(pending) + 1)
+        return time.monotonic() + cost >= limits.deadline
+
     def _prepare_root(self, board: cshogi.Board) -> Node:
         root = self.root
         if root is None or root.priors is None:
@@ -267,19 +294,55 @@ class PUCTSearch:
         root.terminal = None
         return root
 
-    def _root_mate(self, board: cshogi.Board, moves: list[int]) -> tuple[int, list[int]] | None:
+    def _root_mate(
+        self, board: cshogi.Board, moves: list[int], deadline: float | None
+    ) -> tuple[int, list[int]] | None:
         mate = mate_in_one(board, moves)
         if mate:
             return mate, [mate]
-        if self.config.mate_nodes > 0 and not board.is_check():
+        if (
+            self.config.mate_nodes > 0
+            and not board.is_check()
+            and self._dfpn_mates(board, deadline)
+        ):
             dfpn = self._dfpn
-            dfpn.set_max_search_node(self.config.mate_nodes)
-            if dfpn.search(board):
-                move = int(dfpn.get_move(board))
-                if move in moves:
-                    pv = [int(m) for m in dfpn.get_pv(board)]
-                    return move, pv if pv and pv[0] == move else [move]
+            move = int(dfpn.get_move(board))
+            if move in moves:
+                pv = [int(m) for m in dfpn.get_pv(board)]
+                return move, pv if pv and pv[0] == move else [move]
         return None
+
+    def _dfpn_mates(self, board: cshogi.Board, deadline: float | None) -> bool:
+        """The df-pn mate check at the root, with at most ``mate_nodes`` nodes and, on the
+        clock, at most ``MATE_SHARE`` of the time left: cshogi's DfPn holds the GIL and has
+        no time limit, so its node budget is what the measured rate allows in that time
+        (a first probe of ``MATE_PROBE`` nodes, then larger budgets while time is left).
+        Without a deadline: one search of ``mate_nodes`` nodes."""
+        nodes = self.config.mate_nodes
+        dfpn = self._dfpn
+        budget = nodes if deadline is None else min(nodes, self._dfpn_budget(deadline))
+        while True:
+            dfpn.set_max_search_node(max(1, budget))
+            began = time.monotonic()
+            if dfpn.search(board):
+                return True
+            spent = time.monotonic() - began
+            searched = int(dfpn.searched_node)
+            if spent > 0.001:
+                self._dfpn_rate = searched / spent
+            if deadline is None or searched < budget or budget >= nodes:
+                return False  # disproved, or the node budget spent
+            more = min(nodes, self._dfpn_budget(deadline))
+            if more <= budget:
+                return False  # out of time
+            budget = more
+
+    def _dfpn_budget(self, deadline: float) -> int:
+        """df-pn nodes that fit in ``MATE_SHARE`` of the time to ``deadline``."""
+        if self._dfpn_rate is None:
+            return MATE_PROBE
+        left = max(0.0, deadline - time.monotonic()) * MATE_SHARE
+        return int(self._dfpn_rate * left)
 
     def _filter_root(self, board: cshogi.Board, root: Node) -> None:
         """Prior 0 for the root moves after which the opponent mates in one (if not all)."""

@@ -94,6 +94,17 @@ def softmax(x: FloatArray) -> FloatArray:
     return out
 
 
+def sharpened(weights: FloatArray, temperature: float) -> FloatArray:
+    """``weights ** (1 / temperature)``, normalized to a distribution, computed in log space:
+    at small temperatures the power overflows (visit counts) or underflows (probabilities)
+    and the quotient is NaN. Zero weights stay zero (unless all are: then uniform)."""
+    with np.errstate(divide="ignore"):
+        logs = np.log(np.asarray(weights, dtype=np.float64)) / temperature
+    if not np.isfinite(logs.max()):
+        return np.full(len(logs), 1.0 / len(logs))
+    return softmax(logs)
+
+
 def log_softmax(x: FloatArray) -> FloatArray:
     top = float(x.max())
     out: FloatArray = x - (top + math.log(float(np.exp(x - top).sum())))

@@ -11,7 +11,8 @@ command is answered with an ``info string`` saying what was ignored; an illegal 
 Time management (``think_time``): ``movetime`` minus the safety margin; with a clock, a
 target of ``remaining / 40 + increment + byoyomi - margin`` capped at ``remaining +
 byoyomi - margin`` (the increment is not counted on, it arrives after the move); no
-clock: a number of playouts. The search always completes at least one batch of leaves.
+clock: a number of playouts. The search always evaluates at least one leaf; on the clock a
+batch goes to the network early rather than end past the deadline (``PUCTSearch``).
 
 Scores: ``score cp`` is ``600 * ln(p / (1 - p))`` with ``p = (1 + v) / 2`` and ``v`` the
 root value in [-1, 1] for the side to move (``keisei.search.mcts.score_cp``); a mate found
@@ -24,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -33,8 +34,10 @@ import numpy as np
 import torch
 
 from keisei.config import SearchSettings
-from keisei.game.env import validate_sfen
+from keisei.search.leaves import check_device
 from keisei.search.mcts import Limits, PUCTSearch, SearchResult, score_cp
+from keisei.search.tree import sharpened
+from keisei.search.usi_commands import Go, parse_go, position_sfen, think_time
 
 # Playouts of a ``go`` without clock, movetime or nodes, when the Playouts option is 0.
 DEFAULT_PLAYOUTS = 800
@@ -45,7 +48,8 @@ SELECTIONS = ("search", "greedy", "sample")
 @dataclass(frozen=True)
 class Option:
     """One USI option: ``kind`` is spin, check, combo or string; ``setting``: the
-    ``SearchSettings`` field it sets (its default and its checks), if any."""
+    ``SearchSettings`` field it sets (its default and its checks), if any; ``check``: the
+    check of another string option (ValueError with the reason)."""
 
     name: str
     kind: str
@@ -55,6 +59,7 @@ class Option:
     choices: tuple[str, ...] = ()
     help: str = ""
     setting: str | None = None
+    check: Callable[[str], str] | None = None
 
     def declaration(self) -> str:
         text = f"option name {self.name} type {self.kind} default {self.default}"
@@ -81,6 +86,8 @@ class Option:
             return value
         if self.setting is not None:
             return SearchSettings.value_of(self.setting, value)
+        if self.check is not None:
+            return self.check(value)
         return value
 
 
@@ -100,7 +107,7 @@ OPTIONS: tuple[Option, ...] = (
     _setting("Temperature", "temperature", help="0: most visits / most probable"),
     Option("Threads", "spin", "1", 1, 256, help="torch intra-op threads"),
     _setting("BatchSize", "batch_size", help="leaves per network call"),
-    Option("Device", "string", "cpu"),
+    Option("Device", "string", "cpu", help="cpu, cuda or cuda:N", check=check_device),
     Option("ResignValue", "spin", "-100", -100, 100, help="resign below value*100"),
     Option("MarginMs", "spin", "400", 0, 60_000, help="time kept back per move"),
     _setting("CPuct", "c_puct"),
@@ -110,78 +117,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("USI_Ponder", "check", "false"),
 )
 _BY_NAME = {o.name.lower(): o for o in OPTIONS}
-
-
-@dataclass(frozen=True)
-class Go:
-    """The limits of one ``go`` command (times in milliseconds)."""
-
-    btime: int | None = None
-    wtime: int | None = None
-    binc: int = 0
-    winc: int = 0
-    byoyomi: int = 0
-    movetime: int | None = None
-    nodes: int | None = None
-    infinite: bool = False
-    ponder: bool = False
-    mate: bool = False  # go mate: a df-pn mate search, answered with checkmate
-
-    @property
-    def clocked(self) -> bool:
-        return (
-            self.movetime is not None
-            or self.btime is not None
-            or self.wtime is not None
-            or self.byoyomi > 0
-            or self.binc > 0
-            or self.winc > 0
-        )
-
-
-def parse_go(tokens: list[str]) -> tuple[Go, list[str]]:
-    """A ``go`` command's limits, and notes on the parts that were ignored."""
-    values: dict[str, Any] = {}
-    notes: list[str] = []
-    i = 0
-    names = ("btime", "wtime", "binc", "winc", "byoyomi", "movetime", "nodes")
-    while i < len(tokens):
-        word = tokens[i]
-        if word in ("infinite", "ponder"):
-            values[word] = True
-            i += 1
-        elif word in names and i + 1 < len(tokens):
-            try:
-                number = int(tokens[i + 1])
-                if number < 0:
-                    raise ValueError
-                values[word] = number
-            except ValueError:
-                notes.append(f"{word} {tokens[i + 1]}")
-            i += 2
-        elif word == "mate":
-            values["mate"] = True  # the time (or infinite) after it is not used
-            i += 2 if i + 1 < len(tokens) else 1
-        else:
-            notes.append(word)
-            i += 1
-    return Go(**values), notes
-
-
-def think_time(go: Go, turn: int, margin_ms: int) -> float | None:
-    """Seconds to search for ``go`` with ``turn`` to move, or None (no time limit)."""
-    if go.movetime is not None:
-        return max(go.movetime - margin_ms, 10) / 1000.0
-    if not go.clocked:
-        return None
-    remaining = (go.btime if turn == cshogi.BLACK else go.wtime) or 0
-    inc = go.binc if turn == cshogi.BLACK else go.winc
-    hard = remaining + go.byoyomi - margin_ms
-    target = remaining / 40.0 + inc + go.byoyomi - margin_ms
-    target = min(target, hard)
-    # When the margin eats everything: a short search, at most half of what is left.
-    floor = min(50.0, max(remaining + go.byoyomi, 0) / 2.0)
-    return max(target, floor) / 1000.0
 
 
 class USIEngine:
@@ -216,6 +151,7 @@ class USIEngine:
         self._turn = cshogi.BLACK
         self._silent = False  # the running search ends without a bestmove (gameover)
         self._ponderhit_at: float | None = None
+        self._reported = -1  # playouts of the search's last info (-1: none yet)
         self._dead = False  # the output is closed: the client is gone
 
     # -- output --------------------------------------------------------------------
@@ -234,17 +170,22 @@ class USIEngine:
 
     # -- the loop ------------------------------------------------------------------
     def run(self, lines: Iterable[str]) -> int:
-        for raw in lines:
-            try:
-                keep_going = self.handle(raw)
-            except Exception as exc:  # never crash on input
-                print(f"keisei usi: {type(exc).__name__}: {exc}", file=self.log)
-                traceback.print_exc(file=self.log)
-                self.note(f"error handling {raw.strip()[:80]!r}: {type(exc).__name__}")
-                keep_going = True
-            if not keep_going or self._dead:
-                break
-        self._stop_search(silent=True)
+        try:
+            for raw in lines:
+                try:
+                    keep_going = self.handle(raw)
+                except Exception as exc:  # never crash on input
+                    print(f"keisei usi: {type(exc).__name__}: {exc}", file=self.log)
+                    traceback.print_exc(file=self.log)
+                    self.note(f"error handling {raw.strip()[:80]!r}: {type(exc).__name__}")
+                    keep_going = True
+                if not keep_going or self._dead:
+                    break
+        finally:
+            # Also on KeyboardInterrupt: a search thread still inside torch when the
+            # interpreter exits aborts the process (SIGABRT, "terminate called without an
+            # active exception") instead of the exit code 130 of an interrupt.
+            self._stop_search(silent=True)
         return 0
 
     def handle(self, raw: str) -> bool:
@@ -334,7 +275,7 @@ class USIEngine:
             end = args.index("moves") if "moves" in args else len(args)
             sfen, rest = " ".join(args[1:end]), args[end:]
             try:
-                sfen = validate_sfen(sfen, "position")
+                sfen = position_sfen(sfen)
             except ValueError as exc:
                 self.note(f"ignored position: {exc}")
                 return
@@ -397,6 +338,7 @@ class USIEngine:
         self._turn = int(board.turn)
         self._silent = False
         self._ponderhit_at = None
+        self._reported = -1
         self._answered = threading.Event()
         self._thread = threading.Thread(
             target=self._think,
@@ -516,8 +458,8 @@ class USIEngine:
             if board.is_nyugyoku():
                 return "bestmove win"
             if selection == "sample" and temperature > 0:
-                weights = probs ** (1.0 / temperature)
-                pick = int(self.search.rng.choice(len(moves), p=weights / weights.sum()))
+                weights = sharpened(probs, temperature)
+                pick = int(self.search.rng.choice(len(moves), p=weights))
             else:
                 pick = int(np.argmax(probs))
             move = moves[pick]
@@ -534,7 +476,8 @@ class USIEngine:
             return "bestmove win"
         if result.best is None:
             return "bestmove resign"
-        self._info(result)
+        if result.playouts != self._reported:  # else the last periodic info said it all
+            self._info(result)
         threshold = int(values["ResignValue"])
         if result.mate is None and result.value * 100 < threshold:
             return "bestmove resign"
@@ -546,6 +489,7 @@ class USIEngine:
         return text
 
     def _info(self, result: SearchResult) -> None:
+        self._reported = result.playouts
         ms = int(result.seconds * 1000)
         common = f"nodes {result.playouts} nps {int(result.nps)} time {ms}"
         multipv = int(self.values["MultiPV"])

@@ -68,7 +68,12 @@ class RunDir:
         """The run a checkpoint file belongs to: ``RUN`` of ``RUN/checkpoints/x.pt``, else the
         file's own directory (an exported or copied checkpoint)."""
         parent = checkpoint.parent
-        return cls(parent.parent if parent.name == CHECKPOINTS else parent)
+        return cls(parent.parent if cls.holds(checkpoint) else parent)
+
+    @staticmethod
+    def holds(checkpoint: Path) -> bool:
+        """Whether ``checkpoint`` is in a run directory's ``checkpoints/``."""
+        return checkpoint.parent.name == CHECKPOINTS
 
     def step_checkpoint(self, step: int) -> Path:
         return self.checkpoints / f"step_{step:010d}.pt"
