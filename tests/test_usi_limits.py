@@ -23,8 +23,8 @@ from keisei.evaluation.players import PlayerError
 from keisei.evaluation.search_player import parse_search_spec
 from keisei.search.tree import sharpened
 from keisei.search.usi_engine import USIEngine
-from tests.evalutil import tiny_model
-from tests.searchutil import Peer, save_checkpoint
+from tests.evalutil import save_tiny_checkpoint, tiny_model
+from tests.searchutil import Peer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -158,7 +158,7 @@ def test_the_last_info_line_is_sent_once(one_torch_thread: None) -> None:
 
 def test_id_name_of_a_checkpoint_file_is_its_stem(tmp_path: Path) -> None:
     # It was named after the folder the file happened to be in ("models").
-    source = save_checkpoint(tmp_path / "run", 3)
+    source = save_tiny_checkpoint(tmp_path / "run", 3)
     target = tmp_path / "models" / "my_net.pt"
     target.parent.mkdir()
     shutil.copyfile(source, target)
