@@ -43,6 +43,7 @@ from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.game.env import validate_sfen
 from keisei.rl.network import parameter_count
 from keisei.rl.rollout import RolloutBuffer
+from keisei.search.leaves import check_device
 from keisei.training.build import check_overlap, device_for
 from keisei.training.checkpoint import RESUME_KEYS, load_model, model_path
 from keisei.training.ranks import auto_world
@@ -111,21 +112,9 @@ SEED = IntRange(0, SEED_MAX)  # torch and numpy take seeds of at most 64 bits
 def device(text: str) -> str:
     """``--device``: ``cpu``, ``cuda`` or ``cuda:N``, and only a CUDA device that exists."""
     try:
-        dev = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise argparse.ArgumentTypeError(
-            f"unknown device {shown(text)} (use cpu, cuda or cuda:N)"
-        ) from None
-    if dev.type == "cpu":
-        return text
-    if dev.type != "cuda":
-        raise argparse.ArgumentTypeError(f"device {shown(text)}: only cpu and cuda are supported")
-    if not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{shown(text)}: no CUDA device is available")
-    count = torch.cuda.device_count()
-    if dev.index is not None and dev.index >= count:
-        raise argparse.ArgumentTypeError(f"{shown(text)}: this machine has {count} CUDA device(s)")
-    return text
+        return check_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def harden(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from keisei.config import shown
 from keisei.game.encoding import NUM_PLANES, write_features
 from keisei.rl.network import model_device, obs_to_tensor
 
@@ -32,16 +33,16 @@ def check_device(text: str) -> str:
     try:
         dev = torch.device(text)
     except (RuntimeError, ValueError):
-        raise ValueError(f"unknown device {text!r} (use cpu, cuda or cuda:N)") from None
+        raise ValueError(f"unknown device {shown(text)} (use cpu, cuda or cuda:N)") from None
     if dev.type == "cpu":
         return text
     if dev.type != "cuda":
-        raise ValueError(f"device {text!r}: only cpu and cuda are supported")
+        raise ValueError(f"device {shown(text)}: only cpu and cuda are supported")
     if not torch.cuda.is_available():
-        raise ValueError(f"{text!r}: no CUDA device is available")
+        raise ValueError(f"{shown(text)}: no CUDA device is available")
     count = torch.cuda.device_count()
     if dev.index is not None and dev.index >= count:
-        raise ValueError(f"{text!r}: this machine has {count} CUDA device(s)")
+        raise ValueError(f"{shown(text)}: this machine has {count} CUDA device(s)")
     return text
 
 
