@@ -75,13 +75,18 @@ class PPOConfig(_Section):
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
     epochs: int = Field(default=2, ge=1, le=INT64_MAX)
     minibatch_size: int = Field(default=64, ge=1, le=INT64_MAX)
-    clip: float = Field(default=0.2, gt=0)
-    value_clip: float | None = Field(default=None, gt=0, description="scalar value heads only")
-    value_coef: float = Field(default=0.5, ge=0)
-    entropy_coef: float = Field(default=0.01, ge=0)
-    max_grad_norm: float = Field(default=0.5, gt=0)
-    target_kl: float | None = Field(default=None, gt=0, description="stop the epochs above this KL")
-    weight_decay: float = Field(default=0.0, ge=0)
+    # Upper bounds: larger values are no PPO any more, and overflow the loss to inf/NaN.
+    clip: float = Field(default=0.2, gt=0, le=10)
+    value_clip: float | None = Field(
+        default=None, gt=0, le=10, description="scalar value heads only"
+    )
+    value_coef: float = Field(default=0.5, ge=0, le=1000)
+    entropy_coef: float = Field(default=0.01, ge=0, le=1000)
+    max_grad_norm: float = Field(default=0.5, gt=0, le=1000)
+    target_kl: float | None = Field(
+        default=None, gt=0, le=100, description="stop the epochs above this KL"
+    )
+    weight_decay: float = Field(default=0.0, ge=0, le=1)
     gamma: float = Field(default=0.99, ge=0, le=1)
     gae_lambda: float = Field(default=0.95, ge=0, le=1)
     bf16: bool = Field(default=False, description="bf16 autocast; used only on CUDA")

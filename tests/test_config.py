@@ -133,9 +133,19 @@ def test_every_key_documents_its_valid_values() -> None:
 
 @pytest.mark.parametrize(
     ("override", "bound"),
-    [("gumbel.c_scale=1e308", "100"), ("gumbel.c_visit=1e308", "10000")],
+    [
+        ("gumbel.c_scale=1e308", "100"),
+        ("gumbel.c_visit=1e308", "10000"),
+        ("ppo.clip=1e308", "10"),
+        ("ppo.value_clip=1e308", "10"),
+        ("ppo.value_coef=1e308", "1000"),
+        ("ppo.entropy_coef=1e308", "1000"),
+        ("ppo.max_grad_norm=1e308", "1000"),
+        ("ppo.target_kl=1e308", "100"),
+        ("ppo.weight_decay=1e308", "1"),
+    ],
 )
-def test_gumbel_values_that_overflow_are_refused(
+def test_values_that_overflow_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, bound: str
 ) -> None:
     # sigma(q) = (c_visit + max n) * c_scale * q overflowed: every weight became NaN.
