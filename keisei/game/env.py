@@ -267,8 +267,11 @@ def _quiet_is_ok(board: cshogi.Board) -> bool:
         os.close(saved)
 
 
-def validate_sfen(sfen: str, where: str = "start position") -> str:
-    """Return ``sfen`` (normalized by cshogi) if it is a playable position, else ValueError."""
+def validate_sfen(sfen: str, where: str = "start position", *, won_ok: bool = False) -> str:
+    """Return ``sfen`` (normalized by cshogi) if it is a playable position, else ValueError.
+
+    ``won_ok``: a position the side to move has already won by nyugyoku is accepted too (a
+    USI ``position``, answered by ``bestmove win``); as a start position it is refused."""
     if not isinstance(sfen, str):
         raise ValueError(f"{where} is not a valid SFEN: {sfen!r} (not a string)")
     shown = sfen if len(sfen) <= 120 else sfen[:117] + "..."
@@ -292,7 +295,7 @@ def validate_sfen(sfen: str, where: str = "start position") -> str:
         raise ValueError(f"{where} is not a legal position: {shown!r} (cshogi's is_ok)")
     if len(board.legal_moves) == 0:
         raise ValueError(f"{where} has no legal move for the side to move: {sfen!r}")
-    if board.is_nyugyoku():
+    if board.is_nyugyoku() and not won_ok:
         raise ValueError(f"{where} is already a won nyugyoku position: {sfen!r}")
     return str(board.sfen())
 

@@ -86,12 +86,5 @@ def think_time(go: Go, turn: int, margin_ms: int) -> float | None:
 
 def position_sfen(sfen: str) -> str:
     """``validate_sfen`` for a ``position sfen``, where a won nyugyoku position is a position
-    too: ``go`` then answers ``win``, as for the same position reached through ``moves``.
-    (``validate_sfen`` refuses it as a start position, after every other check passed.)"""
-    try:
-        return validate_sfen(sfen, "position")
-    except ValueError as exc:
-        if not str(exc).startswith("position is already a won nyugyoku position"):
-            raise
-    fields = sfen.split()
-    return str(cshogi.Board(" ".join(fields if len(fields) == 4 else [*fields, "1"])).sfen())
+    too: ``go`` then answers ``win``, as for the same position reached through ``moves``."""
+    return validate_sfen(sfen, "position", won_ok=True)
