@@ -8,6 +8,7 @@ along the path, each edge's being ``1 / (C^2 G p (1 - p))`` with ``C = ln 10 / 4
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from keisei.evaluation.ratings import (
     Z95,
+    RatingsError,
     RatingTable,
     expected_score,
     fit_bradley_terry,
@@ -133,3 +135,67 @@ def test_table_file_in_closed_form(tmp_path: Path) -> None:
     }
     assert data["history"] == [entry]
     assert loaded.ratings()["other"].rating == pytest.approx(other, abs=1e-6)
+
+
+def test_results_accumulate_and_the_files_prior_is_used() -> None:
+    table = RatingTable()
+    for _ in range(2):
+        table.add_result("a", "b", 1, 2, 1)
+    assert (table.wins, table.draws) == ([[0, 2], [4, 0]], [[0, 2], [2, 0]])
+    with pytest.raises(ValueError, match=r"^a player cannot be rated against itself: a$"):
+        table.add_result("a", "a", 1, 0, 0)
+    data = table.to_dict()
+    del data["history"]
+    no_prior = RatingTable.from_dict({**data, "prior_draws": 0.0})
+    assert no_prior.to_dict()["prior_draws"] == 0.0 and no_prior.history == []
+    d, _ = edge(5.0, 8, prior=0.0)  # b's 4 wins and 2 draws of 8
+    assert no_prior.ratings()["b"].rating == pytest.approx(d, abs=1e-6)  # a is the anchor
+    assert RatingTable.from_dict(data).prior_draws == 1.0
+
+
+def test_a_lone_anchor_and_tiny_intervals() -> None:
+    ratings, errors = fit_bradley_terry(np.zeros((2, 2)), np.zeros((2, 2)))
+    assert ratings[0] == 0.0 and errors[0] == 0.0 and np.isnan(ratings[1])
+    half = Z95 * math.sqrt(0.25 + Z95 * Z95 / 4) / (1 + Z95 * Z95)
+    assert wilson_interval(0.5, 1) == pytest.approx((0.5 - half, 0.5 + half))
+    # Ten million games: a standard error well under one Elo point.
+    stats = match_stats(wins=5_000_000, losses=5_000_000, draws=0)
+    _, var = edge(5_000_000, 10_000_000)
+    assert stats.elo_ci[1] == pytest.approx(Z95 * math.sqrt(var), rel=1e-6)
+    assert stats.elo_ci[1] < 0.3
+
+
+def test_history_scores_are_rounded_and_none_without_games() -> None:
+    table = RatingTable()
+    entry = table.record_evaluation(
+        "agent",
+        None,
+        {"random": {"wins": 1, "losses": 2, "draws": 0}, "x": {"wins": 0, "losses": 0, "draws": 0}},
+    )
+    assert entry["opponents"]["random"]["score"] == 0.3333
+    assert entry["opponents"]["x"]["score"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"format": "other"}, "{where} is not a keisei ratings file"),
+        ({"players": ["a", "a"]}, "{where}: duplicate player names"),
+        ({"wins": [[0, 1]]}, "{where}: wins is not a 2x2 matrix"),
+        ({"draws": [[0, 1], [1]]}, "{where}: draws is not a 2x2 matrix"),
+        ({"wins": None}, "{where} is malformed (TypeError: 'NoneType' object is not iterable)"),
+    ],
+)
+def test_broken_tables_are_refused_by_name(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    table = RatingTable()
+    table.add_result("a", "b", 1, 0, 0)
+    data = {**table.to_dict(), **change}
+    with pytest.raises(RatingsError) as refused:
+        RatingTable.from_dict(data)
+    assert str(refused.value) == problem.format(where="ratings")
+    (tmp_path / "ratings.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(RatingsError) as refused:
+        RatingTable.load(tmp_path)
+    assert str(refused.value) == problem.format(where=tmp_path / "ratings.json")
