@@ -26,7 +26,14 @@ import torch
 from keisei.cli.main import build_parser, main
 from keisei.cli.train import run as train_run
 from keisei.config import GumbelSection, TrainConfig
-from keisei.game.encoding import NUM_ACTIONS, OBS_SHAPE, PACKED_MASK_BYTES, PACKED_OBS_BYTES
+from keisei.game.encoding import (
+    NUM_ACTIONS,
+    OBS_SHAPE,
+    PACKED_MASK_BYTES,
+    PACKED_OBS_BYTES,
+    unpack_mask,
+    unpack_obs,
+)
 from keisei.rl.gumbel import GumbelSearch
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
@@ -374,3 +381,60 @@ def test_policy_and_search_refusals(tiny_config: TrainConfig) -> None:
         ValueError, match=r"^game 1 has no legal move: a finished game was searched$"
     ):
         search.run(boards, logits, values, torch.Generator())
+
+
+def test_rollout_stores_each_array_in_its_place_and_names_a_targets_mismatch() -> None:
+    one = RolloutBuffer(1, 1)  # the smallest rollout there is
+    assert (one.steps, one.envs) == (1, 1)
+    buf = RolloutBuffer(2, 2)
+    obs, mask = np.zeros((2, *OBS_SHAPE), np.uint8), np.ones((2, NUM_ACTIONS), bool)
+    obs[1, 3, 4, 5] = 1
+    mask[0, 7] = False
+    f = np.float32
+    buf.add(
+        obs,
+        mask,
+        np.array([3, 9]),
+        np.array([-1.5, -2.5], f),
+        np.array([0.25, -0.5], f),
+        np.array([1.0, -1.0], f),
+        np.array([True, False]),
+    )
+    assert buf.pos == 1
+    assert buf.actions[0].tolist() == [3, 9]
+    assert buf.logp[0].tolist() == [-1.5, -2.5]
+    assert buf.values[0].tolist() == [0.25, -0.5]
+    assert buf.rewards[0].tolist() == [1.0, -1.0]
+    assert buf.dones[0].tolist() == [True, False]
+    assert unpack_obs(buf.obs[0]).tolist() == obs.tolist()
+    assert unpack_mask(buf.masks[0]).tolist() == mask.tolist()
+    searched = RolloutBuffer(1, 2, targets=True)
+    assert searched.targets is not None and searched.targets.dtype == np.float16
+    packed: tuple[Any, ...] = (
+        np.zeros((2, PACKED_OBS_BYTES), np.uint8),
+        np.zeros((2, PACKED_MASK_BYTES), np.uint8),
+    )
+    rest: tuple[Any, ...] = (
+        np.zeros(2, np.int64),
+        np.zeros(2, f),
+        np.zeros(2, f),
+        np.zeros(2, f),
+        np.zeros(2, bool),
+    )
+    with pytest.raises(ValueError, match=r"^this buffer stores policy targets: give them$"):
+        searched.add_packed(*packed, *rest)
+    with pytest.raises(ValueError, match=r"^this buffer stores no policy targets$"):
+        buf.add_packed(*packed, *rest, np.zeros((2, NUM_ACTIONS), f))
+    assert "targets" in searched.state_dict() and "targets" not in buf.state_dict()
+    with pytest.raises(ValueError) as refused:
+        buf.load_state_dict(searched.state_dict())
+    assert str(refused.value) == (
+        "saved rollout stores policy targets and this buffer does not (they are stored with "
+        "gumbel.simulations > 0)"
+    )
+    with pytest.raises(ValueError) as refused:
+        searched.load_state_dict(RolloutBuffer(1, 2).state_dict())
+    assert str(refused.value) == (
+        "saved rollout stores no policy targets and this buffer does (they are stored with "
+        "gumbel.simulations > 0)"
+    )
