@@ -199,3 +199,18 @@ def test_broken_tables_are_refused_by_name(
     with pytest.raises(RatingsError) as refused:
         RatingTable.load(tmp_path)
     assert str(refused.value) == problem.format(where=tmp_path / "ratings.json")
+
+
+def test_the_file_has_no_negative_zero_and_none_for_the_unrated(tmp_path: Path) -> None:
+    table = RatingTable()
+    table.add_result("a", "random", 50_000, 50_001, 0)  # rated -0.0035: rounds to 0.0
+    table.add_result("y", "z", 1, 0, 0)  # no games against the anchor's group
+    data = table.to_dict()
+    assert json.dumps(data["ratings"]) == '{"a": 0.0, "random": 0.0, "y": null, "z": null}'
+    assert data["intervals"]["y"] is None and data["intervals"]["random"] == [0.0, 0.0]
+    del data["prior_draws"]
+    assert RatingTable.from_dict(data).prior_draws == 1.0
+    (tmp_path / "ratings.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(RatingsError) as refused:
+        RatingTable.load(tmp_path)
+    assert str(refused.value) == f"{tmp_path / 'ratings.json'} is not a keisei ratings file"
