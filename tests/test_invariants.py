@@ -426,6 +426,10 @@ def test_rollout_stores_each_array_in_its_place_and_names_a_targets_mismatch() -
     with pytest.raises(ValueError, match=r"^this buffer stores no policy targets$"):
         a, lp, v, r, d = rest
         buf.add_packed(packed[0], packed[1], a, lp, v, r, d, np.zeros((2, NUM_ACTIONS), f))
+    target = np.zeros((2, NUM_ACTIONS), f)
+    target[:, 5] = 1.0
+    searched.add(obs, mask, a, lp, v, r, d, target)  # the unpacked path passes them on
+    assert searched.targets[0].astype(np.float32).tolist() == target.tolist()
     assert "targets" in searched.state_dict() and "targets" not in buf.state_dict()
     with pytest.raises(ValueError) as refused:
         buf.load_state_dict(searched.state_dict())
