@@ -20,7 +20,7 @@ from torch import nn
 from keisei.config import PPOConfig, TrainConfig
 from keisei.game.encoding import NUM_ACTIONS, PACKED_OBS_BYTES, pack_mask
 from keisei.rl.network import ActorCritic
-from keisei.rl.ppo import PPOAgent
+from keisei.rl.ppo import PPOAgent, wdl_targets
 from keisei.rl.rollout import RolloutBuffer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -41,13 +41,14 @@ class Case:
 
 
 def update(
-    config: TrainConfig, case: Case, **ppo: Any
+    config: TrainConfig, case: Case, updates: int = 1, **ppo: Any
 ) -> tuple[dict[str, float], PPOAgent, torch.Tensor, torch.Tensor]:
     """THE one helper that knows keisei's internals (layer names, the buffer's layout):
     adapt it, not the tests, when those change.
 
     Runs one ``PPOAgent.update`` on ``case`` with the tiny preset's PPO settings updated by
-    ``ppo``; returns the metrics, the agent, and the policy bias and value bias after it.
+    ``ppo`` (``updates`` times, on the same rollout, for an agent planned for one); returns
+    the last metrics, the agent, and the policy bias and value bias after them.
     """
     torch.manual_seed(0)
     model = ActorCritic(config.model)
@@ -79,7 +80,9 @@ def update(
         np.ones(n, dtype=bool),
         None if case.targets is None else case.targets.astype(np.float32),
     )
-    metrics = agent.update(buffer, np.zeros(n, np.float32), torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(updates):
+        metrics = agent.update(buffer, np.zeros(n, np.float32), generator)
     return metrics, agent, policy_bias.detach().clone(), value_bias.detach().clone()
 
 
@@ -215,6 +218,8 @@ def test_losses_kl_and_clip_fraction_by_hand(
         "clip_fraction": 3 / 6,  # rows 0, 1 and 4 lie outside [0.8, 1.2]
         "epochs_run": 1.0,
         "minibatch_steps": 1.0,
+        # Of the values that collected the rollout: 1 - Var(R - V) / Var(R).
+        "explained_variance": 1 - np.var(CASE.rewards - OLD_VALUES) / np.var(CASE.rewards),
     }
     assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
@@ -348,3 +353,46 @@ def test_target_kl_against_the_rollouts_own_kl(
         assert torch.equal(policy_bias, torch.from_numpy(BIAS.astype(np.float32)))
     else:
         assert metrics["approx_kl"] == pytest.approx(kl, rel=1e-5)
+
+
+def test_value_clip_from_below_can_be_the_max(tiny_config: TrainConfig) -> None:
+    """V = tanh(0.2) = 0.197 moved down more than the clip from an old value of 0.5: the
+    clipped value 0.4 is further from the return 0 than V, so its square is the loss."""
+    case = replace(CASE, old_values=np.full(6, 0.5), rewards=np.array([0, 0, 0, 0, 0, 1.0]))
+    metrics, *_ = update(tiny_config, case, epochs=1, minibatch_size=6, value_clip=0.1)
+    v = np.tanh(0.2)
+    rows = np.maximum((v - case.rewards) ** 2, (0.4 - case.rewards) ** 2)
+    assert rows[0] == pytest.approx(0.16)
+    assert metrics["value_loss"] == pytest.approx(rows.mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("games", [1, 2])
+def test_advantages_of_one_or_two_transitions(tiny_config: TrainConfig, games: int) -> None:
+    """One transition has nothing to normalize over (its advantage stays r - V); two are
+    normalized to -1 and +1."""
+    case = Case(
+        bias=BIAS,
+        value_bias=0.2,
+        legal=LEGAL[:games],
+        actions=ACTIONS[:games],
+        old_logp=CASE.old_logp[:games],
+        old_values=OLD_VALUES[:games],
+        rewards=CASE.rewards[:games],
+    )
+    metrics, *_ = update(tiny_config, case, epochs=1, minibatch_size=games, clip=CLIP)
+    ratio = RATIOS[:games]
+    adv = RAW_ADV[:1] if games == 1 else np.array([1.0, -1.0])
+    surrogate = np.minimum(ratio * adv, np.clip(ratio, 1 - CLIP, 1 + CLIP) * adv)
+    assert metrics["policy_loss"] == pytest.approx(-surrogate.mean(), rel=1e-5)
+
+
+def test_wdl_targets_clip_the_return_to_one() -> None:
+    targets = wdl_targets(torch.tensor([-1.5, -0.25, 0.0, 2.0]))
+    assert targets.tolist() == [[0, 0, 1], [0, 0.75, 0.25], [0, 1, 0], [1, 0, 0]]
+
+
+def test_linear_schedule_stops_at_zero_past_its_updates(tiny_config: TrainConfig) -> None:
+    """The third update of an agent planned for one: the rate stays 0, never negative."""
+    kwargs: dict[str, Any] = {"epochs": 1, "minibatch_size": 6, "lr_schedule": "linear"}
+    assert update(tiny_config, CASE, 1, **kwargs)[0]["learning_rate"] == 3e-4
+    assert update(tiny_config, CASE, 3, **kwargs)[0]["learning_rate"] == 0.0
