@@ -1,0 +1,402 @@
+"""PPO's update pinned by hand: every loss term, KL, clip fraction, gradient clipping and
+the target-KL stop, on a hand-built rollout whose numbers numpy computes independently.
+
+The seam: the real tiny ActorCritic with its last policy and value layers zeroed, so the
+logits of every row are the policy bias (masked by the row's legal actions) and the value
+is tanh of the value head's last bias; every other parameter is frozen. The loss is then
+an explicit function of those two parameters, and its gradient too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from keisei.config import PPOConfig, TrainConfig
+from keisei.game.encoding import NUM_ACTIONS, PACKED_OBS_BYTES, pack_mask
+from keisei.rl.network import ActorCritic
+from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, wdl_targets
+from keisei.rl.rollout import RolloutBuffer, Row
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A rollout of one step over len(actions) games, each game's move ending it."""
+
+    bias: np.ndarray  # (2187,) policy logits, the same for every row before masking
+    value_bias: float  # the value of every row is tanh(value_bias)
+    legal: tuple[tuple[int, ...], ...]  # legal actions of each row
+    actions: np.ndarray  # (N,) the move played
+    old_logp: np.ndarray  # (N,) its log-probability when it was chosen
+    old_values: np.ndarray  # (N,) V(s) when it was chosen
+    rewards: np.ndarray  # (N,) with every game done: returns = rewards, A = r - V
+    targets: np.ndarray | None = None  # (N, 2187) Gumbel improved policies
+
+
+def update(
+    config: TrainConfig, case: Case, updates: int = 1, **ppo: Any
+) -> tuple[dict[str, float], PPOAgent, torch.Tensor, torch.Tensor]:
+    """THE one helper that knows keisei's internals (layer names, the buffer's layout):
+    adapt it, not the tests, when those change.
+
+    Runs one ``PPOAgent.update`` on ``case`` with the tiny preset's PPO settings updated by
+    ``ppo`` (``updates`` times, on the same rollout, for an agent planned for one); returns
+    the last metrics, the agent, and the policy bias and value bias after them.
+    """
+    torch.manual_seed(0)
+    model = ActorCritic(config.model)
+    model.requires_grad_(False)
+    policy_out, value_out = model.policy_conv[-1], model.value_head[-1]
+    assert isinstance(policy_out, nn.Conv2d) and isinstance(value_out, nn.Linear)
+    policy_bias, value_bias = model.policy_bias, value_out.bias
+    with torch.no_grad():
+        policy_out.weight.zero_()
+        value_out.weight.zero_()
+        policy_bias.copy_(torch.from_numpy(case.bias.astype(np.float32)))
+        value_bias.fill_(case.value_bias)
+    policy_bias.requires_grad_(True)
+    value_bias.requires_grad_(True)
+    cfg = PPOConfig.model_validate({**config.ppo.model_dump(), **ppo})
+    # The loss a run with Gumbel targets is built with (training.build); PPO's otherwise.
+    loss = SearchCrossEntropy() if case.targets is not None else None
+    agent = PPOAgent(model, cfg, total_updates=1, policy_loss=loss)
+    n = len(case.actions)
+    buffer = RolloutBuffer(1, n, targets=case.targets is not None)
+    mask = np.zeros((n, NUM_ACTIONS), dtype=bool)
+    for row, legal in enumerate(case.legal):
+        mask[row, list(legal)] = True
+    buffer.add(
+        Row(
+            packed_obs=np.zeros((n, PACKED_OBS_BYTES), dtype=np.uint8),
+            packed_mask=pack_mask(mask),
+            actions=case.actions,
+            logp=case.old_logp.astype(np.float32),
+            values=case.old_values.astype(np.float32),
+            rewards=case.rewards.astype(np.float32),
+            dones=np.ones(n, dtype=bool),
+            targets=None if case.targets is None else case.targets.astype(np.float32),
+        )
+    )
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(updates):
+        metrics = agent.update(buffer, np.zeros(n, np.float32), generator)
+    return metrics, agent, policy_bias.detach().clone(), value_bias.detach().clone()
+
+
+# -- the expectation, in numpy ---------------------------------------------------------------
+def log_probs(case: Case) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(legal action ids, their log-probabilities) of each row."""
+    out = []
+    for legal in case.legal:
+        ids = np.array(legal)
+        z = case.bias[ids].astype(np.float64)
+        out.append((ids, z - np.log(np.exp(z - z.max()).sum()) - z.max()))
+    return out
+
+
+def played_logp(case: Case) -> np.ndarray:
+    return np.array(
+        [lp[list(ids).index(a)] for (ids, lp), a in zip(log_probs(case), case.actions, strict=True)]
+    )
+
+
+def advantages(case: Case) -> np.ndarray:
+    """r - V (every game ends), normalized over the rollout as docs/ppo.md says."""
+    raw: np.ndarray = case.rewards.astype(np.float64) - case.old_values
+    out: np.ndarray = (raw - raw.mean()) / (raw.std() + 1e-8)
+    return out
+
+
+def entropy(case: Case) -> np.ndarray:
+    return np.array([-(np.exp(lp) * lp).sum() for _, lp in log_probs(case)])
+
+
+def value_loss(case: Case, value_clip: float | None) -> float:
+    v, returns, old = np.tanh(case.value_bias), case.rewards, case.old_values
+    unclipped = (v - returns) ** 2
+    if value_clip is None:
+        return float(unclipped.mean())
+    clipped = (old + np.clip(v - old, -value_clip, value_clip) - returns) ** 2
+    return float(np.maximum(unclipped, clipped).mean())
+
+
+def gradient(case: Case, clip: float, value_coef: float, entropy_coef: float) -> np.ndarray:
+    """d loss / d (policy bias[0..2186], value bias), without value clip."""
+    n = len(case.actions)
+    ratio = np.exp(played_logp(case) - case.old_logp)
+    adv = advantages(case)
+    # The surrogate's gradient flows through ratio * A only where that term is the min.
+    live = ratio * adv <= np.clip(ratio, 1 - clip, 1 + clip) * adv
+    grad = np.zeros(NUM_ACTIONS + 1)
+    for i, (ids, lp) in enumerate(log_probs(case)):
+        p = np.exp(lp)
+        onehot = (ids == case.actions[i]).astype(np.float64)
+        d_logp = -ratio[i] * adv[i] * live[i] / n
+        grad[ids] += d_logp * (onehot - p)
+        # - entropy_coef * H / n, with dH/dz = -p (log p + H)
+        grad[ids] += entropy_coef * p * (lp + entropy(case)[i]) / n
+    v = np.tanh(case.value_bias)
+    grad[-1] = value_coef * np.mean(2 * (v - case.rewards)) * (1 - v * v)
+    return grad
+
+
+# -- the case --------------------------------------------------------------------------------
+BIAS = np.zeros(NUM_ACTIONS)
+BIAS[:6] = [0.5, -0.3, 1.2, 0.0, 0.8, -1.0]
+LEGAL = ((0, 1, 2), (0, 1, 2, 3), (2, 4, 5), (0, 3, 4, 5), (1, 2, 3), (0, 4))
+ACTIONS = np.array([2, 0, 4, 5, 3, 4])
+# ratio = exp(logp - old_logp): above 1 + clip with A > 0 (clipped), below 1 - clip with
+# A < 0 (clipped), inside, inside, above 1 + clip with A < 0 (not clipped: the min is
+# the unclipped term), exactly 1.
+RATIOS = np.array([1.5, 0.6, 1.1, 0.9, 1.4, 1.0])
+OLD_VALUES = np.array([0.1, -0.2, 0.3, 0.0, 0.25, -0.1])
+RAW_ADV = np.array([1.0, -0.5, 0.3, 0.2, -0.8, 0.4])
+_BASE = Case(
+    bias=BIAS,
+    value_bias=0.2,
+    legal=LEGAL,
+    actions=ACTIONS,
+    old_logp=np.zeros(6),
+    old_values=OLD_VALUES,
+    rewards=RAW_ADV + OLD_VALUES,
+)
+CASE = replace(_BASE, old_logp=played_logp(_BASE) - np.log(RATIOS))
+CLIP = 0.2
+
+
+def test_the_case_covers_every_regime() -> None:
+    adv = advantages(CASE)
+    assert list(np.sign(adv)) == [1, -1, 1, 1, -1, 1]
+    ratio = np.exp(played_logp(CASE) - CASE.old_logp)
+    np.testing.assert_allclose(ratio, RATIOS)
+    # Value clip 0.1: row 1 keeps the unclipped term, row 3 the clipped one, rows 0 and 4
+    # are inside the clip range.
+    v, old, returns = np.tanh(CASE.value_bias), CASE.old_values, CASE.rewards
+    clipped = (old + np.clip(v - old, -0.1, 0.1) - returns) ** 2
+    unclipped = (v - returns) ** 2
+    assert clipped[1] < unclipped[1] and clipped[3] > unclipped[3]
+    assert clipped[0] == unclipped[0] and clipped[4] == unclipped[4]
+
+
+@pytest.mark.parametrize("value_clip", [None, 0.1])
+def test_losses_kl_and_clip_fraction_by_hand(
+    tiny_config: TrainConfig, value_clip: float | None
+) -> None:
+    """One epoch, one minibatch of the whole rollout: the metrics are the losses at the
+    starting weights."""
+    metrics, *_ = update(
+        tiny_config,
+        CASE,
+        epochs=1,
+        minibatch_size=6,
+        clip=CLIP,
+        value_clip=value_clip,
+        value_coef=0.5,
+        entropy_coef=0.1,
+    )
+    ratio = np.exp(played_logp(CASE) - CASE.old_logp)
+    adv = advantages(CASE)
+    # Per row: the pessimistic (smaller) of the two surrogates.
+    surrogate = np.minimum(ratio * adv, np.clip(ratio, 1 - CLIP, 1 + CLIP) * adv)
+    assert surrogate[0] == pytest.approx(1.2 * adv[0])  # clipped from above
+    assert surrogate[1] == pytest.approx(0.8 * adv[1])  # clipped from below
+    assert surrogate[4] == pytest.approx(1.4 * adv[4])  # outside, but unclipped is the min
+    policy_loss = -surrogate.mean()
+    vl = value_loss(CASE, value_clip)
+    h = entropy(CASE).mean()
+    log_ratio = np.log(ratio)
+    expected = {
+        "policy_loss": policy_loss,
+        "value_loss": vl,
+        "entropy": h,
+        # The entropy is a bonus: it lowers the loss.
+        "loss": policy_loss + 0.5 * vl - 0.1 * h,
+        "approx_kl": np.mean((ratio - 1) - log_ratio),
+        "clip_fraction": 3 / 6,  # rows 0, 1 and 4 lie outside [0.8, 1.2]
+        "epochs_run": 1.0,
+        "minibatch_steps": 1.0,
+        # Of the values that collected the rollout: 1 - Var(R - V) / Var(R).
+        "explained_variance": 1 - np.var(CASE.rewards - OLD_VALUES) / np.var(CASE.rewards),
+    }
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_advantages_are_normalized_over_the_rollout_not_the_minibatch(
+    tiny_config: TrainConfig,
+) -> None:
+    """Three minibatches of two rows at a learning rate too small to move the losses: the
+    mean of their policy losses is the whole rollout's, normalized once over all six."""
+    metrics, *_ = update(
+        tiny_config, CASE, epochs=1, minibatch_size=2, clip=CLIP, learning_rate=1e-9
+    )
+    ratio = np.exp(played_logp(CASE) - CASE.old_logp)
+    adv = advantages(CASE)
+    surrogate = np.minimum(ratio * adv, np.clip(ratio, 1 - CLIP, 1 + CLIP) * adv)
+    assert metrics["minibatch_steps"] == 3.0
+    assert metrics["policy_loss"] == pytest.approx(-surrogate.mean(), rel=1e-5)
+
+
+def test_gumbel_policy_loss_is_the_cross_entropy_to_the_improved_policy(
+    tiny_config: TrainConfig,
+) -> None:
+    targets = np.zeros((6, NUM_ACTIONS))
+    for row, legal in enumerate(LEGAL):
+        weights = np.arange(1, len(legal) + 1, dtype=np.float64)
+        targets[row, list(legal)] = weights / weights.sum()
+    targets = targets.astype(np.float16).astype(np.float64)  # as the buffer stores them
+    case = replace(CASE, targets=targets)
+    metrics, *_ = update(
+        tiny_config, case, epochs=1, minibatch_size=6, value_coef=0.5, entropy_coef=0.1
+    )
+    cross_entropy = np.array(
+        [-(targets[i, ids] * lp).sum() for i, (ids, lp) in enumerate(log_probs(case))]
+    )
+    ratio = np.exp(played_logp(case) - case.old_logp)
+    h = entropy(case).mean()
+    expected = {
+        "policy_loss": cross_entropy.mean(),
+        "loss": cross_entropy.mean() + 0.5 * value_loss(case, None) - 0.1 * h,
+        # Still the move played against its log-probability when it was chosen.
+        "approx_kl": np.mean((ratio - 1) - np.log(ratio)),
+        "clip_fraction": 3 / 6,
+    }
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("max_grad_norm", [1e-9, 1e3])
+def test_gradient_norm_clipping_bounds_the_applied_gradient(
+    tiny_config: TrainConfig, max_grad_norm: float
+) -> None:
+    """AdamW's first step is lr * g / (|g| + eps) per parameter (the moments' bias
+    corrections cancel): about lr * sign(g) for an unclipped gradient, and visibly less
+    once clipping scales the gradient down to the size of eps."""
+    lr, eps = 0.01, 1e-8
+    metrics, _, policy_bias, value_bias = update(
+        tiny_config,
+        CASE,
+        epochs=1,
+        minibatch_size=6,
+        clip=CLIP,
+        value_coef=0.5,
+        entropy_coef=0.1,
+        learning_rate=lr,
+        max_grad_norm=max_grad_norm,
+        weight_decay=0.0,
+    )
+    g = gradient(CASE, CLIP, 0.5, 0.1)
+    norm = np.linalg.norm(g)
+    assert metrics["grad_norm"] == pytest.approx(norm, rel=1e-5)  # before clipping
+    applied = g * min(1.0, max_grad_norm / (norm + 1e-6))
+    step = -lr * applied / (np.abs(applied) + eps)
+    moved = np.concatenate([policy_bias.numpy() - BIAS, [value_bias.item() - CASE.value_bias]])
+    np.testing.assert_allclose(moved, step, rtol=2e-3, atol=1e-9)
+    if max_grad_norm < 1:
+        assert np.abs(moved).max() < 0.2 * lr
+
+
+def kl_case() -> Case:
+    """Every row with the same four legal actions and old log-probabilities equal to the
+    current ones: the first minibatch's KL is exactly 0, any step moves every row."""
+    legal = ((0, 1, 2, 3),) * 6
+    base = replace(CASE, legal=legal, actions=np.array([0, 1, 2, 3, 0, 2]))
+    return replace(base, old_logp=played_logp(base))
+
+
+@pytest.mark.parametrize(
+    ("epochs", "minibatch_size", "target_kl", "epochs_run", "steps"),
+    [
+        (2, 2, None, 2, 6),  # no target: every minibatch of every epoch
+        (2, 2, 1e-6, 1, 1),  # the second minibatch of epoch 1 is over the target
+        (3, 6, 1e-6, 2, 1),  # one minibatch per epoch: epoch 2's is over it
+    ],
+)
+def test_target_kl_stops_at_the_first_minibatch_over_it(
+    tiny_config: TrainConfig,
+    epochs: int,
+    minibatch_size: int,
+    target_kl: float | None,
+    epochs_run: int,
+    steps: int,
+) -> None:
+    metrics, *_ = update(
+        tiny_config,
+        kl_case(),
+        epochs=epochs,
+        minibatch_size=minibatch_size,
+        target_kl=target_kl,
+        learning_rate=0.05,
+    )
+    assert (metrics["epochs_run"], metrics["minibatch_steps"]) == (epochs_run, steps)
+
+
+@pytest.mark.parametrize(("factor", "epochs_run", "steps"), [(0.99, 1, 0), (1.01, 3, 3)])
+def test_target_kl_against_the_rollouts_own_kl(
+    tiny_config: TrainConfig, factor: float, epochs_run: int, steps: int
+) -> None:
+    """A starting KL just over the target stops before any step (the weights stay); just
+    under it, at a learning rate too small to move it, every epoch runs."""
+    ratio = np.exp(played_logp(CASE) - CASE.old_logp)
+    kl = np.mean((ratio - 1) - np.log(ratio))
+    metrics, _, policy_bias, _ = update(
+        tiny_config,
+        CASE,
+        epochs=3,
+        minibatch_size=6,
+        target_kl=factor * kl,
+        learning_rate=1e-9,
+    )
+    assert (metrics["epochs_run"], metrics["minibatch_steps"]) == (epochs_run, steps)
+    if steps == 0:
+        assert torch.equal(policy_bias, torch.from_numpy(BIAS.astype(np.float32)))
+    else:
+        assert metrics["approx_kl"] == pytest.approx(kl, rel=1e-5)
+
+
+def test_value_clip_from_below_can_be_the_max(tiny_config: TrainConfig) -> None:
+    """V = tanh(0.2) = 0.197 moved down more than the clip from an old value of 0.5: the
+    clipped value 0.4 is further from the return 0 than V, so its square is the loss."""
+    case = replace(CASE, old_values=np.full(6, 0.5), rewards=np.array([0, 0, 0, 0, 0, 1.0]))
+    metrics, *_ = update(tiny_config, case, epochs=1, minibatch_size=6, value_clip=0.1)
+    v = np.tanh(0.2)
+    rows = np.maximum((v - case.rewards) ** 2, (0.4 - case.rewards) ** 2)
+    assert rows[0] == pytest.approx(0.16)
+    assert metrics["value_loss"] == pytest.approx(rows.mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("games", [1, 2])
+def test_advantages_of_one_or_two_transitions(tiny_config: TrainConfig, games: int) -> None:
+    """One transition has nothing to normalize over (its advantage stays r - V); two are
+    normalized to -1 and +1."""
+    case = Case(
+        bias=BIAS,
+        value_bias=0.2,
+        legal=LEGAL[:games],
+        actions=ACTIONS[:games],
+        old_logp=CASE.old_logp[:games],
+        old_values=OLD_VALUES[:games],
+        rewards=CASE.rewards[:games],
+    )
+    metrics, *_ = update(tiny_config, case, epochs=1, minibatch_size=games, clip=CLIP)
+    ratio = RATIOS[:games]
+    adv = RAW_ADV[:1] if games == 1 else np.array([1.0, -1.0])
+    surrogate = np.minimum(ratio * adv, np.clip(ratio, 1 - CLIP, 1 + CLIP) * adv)
+    assert metrics["policy_loss"] == pytest.approx(-surrogate.mean(), rel=1e-5)
+
+
+def test_wdl_targets_clip_the_return_to_one() -> None:
+    targets = wdl_targets(torch.tensor([-1.5, -0.25, 0.0, 2.0]))
+    assert targets.tolist() == [[0, 0, 1], [0, 0.75, 0.25], [0, 1, 0], [1, 0, 0]]
+
+
+def test_linear_schedule_stops_at_zero_past_its_updates(tiny_config: TrainConfig) -> None:
+    """The third update of an agent planned for one: the rate stays 0, never negative."""
+    kwargs: dict[str, Any] = {"epochs": 1, "minibatch_size": 6, "lr_schedule": "linear"}
+    assert update(tiny_config, CASE, 1, **kwargs)[0]["learning_rate"] == 3e-4
+    assert update(tiny_config, CASE, 3, **kwargs)[0]["learning_rate"] == 0.0
