@@ -23,6 +23,7 @@ from keisei.cli import (
     bench,
     checkpoint,
     evaluate,
+    ladder,
     play,
     pretrain,
     ratings,
@@ -34,7 +35,7 @@ from keisei.cli.checks import harden
 from keisei.cli.start import exit_at_once_on_sigint
 from keisei.errors import UsageError
 
-COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ratings, bench, usi, play)
+COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ladder, ratings, bench, usi, play)
 
 
 class Parser(argparse.ArgumentParser):
