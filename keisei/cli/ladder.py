@@ -164,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         player.close()
+        if args.records is None and records.is_dir() and not any(records.iterdir()):
+            records.rmdir()  # the default directory, made for records that never came
     report = build_report(player.name, result, args, records)
     print_report(report)
     if args.json is not None:

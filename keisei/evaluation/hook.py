@@ -2,7 +2,9 @@
 
 Every ``every_steps`` the current model (greedy) plays ``games`` games against each fixed
 opponent (``random``, ``greedy``, or any player spec, e.g. an engine at fixed settings:
-``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``) and against up to
+``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``, or a rung of the engine
+ladder, ``ladder:fs-skill0-n1000``, which ``ratings.json`` holds at its calibrated rating so
+that every run's curve is on the ladder's scale) and against up to
 ``past_checkpoints`` earlier checkpoints of the run (evenly spaced over those kept, always
 including the newest one before the current step). Only periodic checkpoints (steps that
 are multiples of ``checkpoint_every``) are past opponents: one written on an interrupt, a
