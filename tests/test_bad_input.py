@@ -273,6 +273,9 @@ def base_argv(command: tuple[str, ...], root: Path, flag: str) -> list[str]:
     if command == ("evaluate",):
         players = ["--agent", "random", "--opponent", "random"]
         return ["evaluate", *players, "--games", "1", "--records", target, "--quiet"]
+    if command == ("ladder",):
+        player = [] if flag == "player" else ["greedy"]
+        return ["ladder", *player, "--games", "2", "--block", "2", "--records", target]
     if command == ("bench",):  # 'all' runs every section's checks
         section = [] if flag == "section" else ["all"]
         return ["bench", *section, "--seconds", "0.01", "--rounds", "1"]
@@ -351,7 +354,7 @@ def bad_flag_values(action: argparse.Action, root: Path) -> st.SearchStrategy[tu
         options = [JUNK_TEXT.filter(lambda t: not _is_address(t))]
     elif action.dest == "preset":
         options = [JUNK_TEXT.filter(lambda t: t not in PRESETS)]
-    elif action.dest in ("agent", "opponent", "resume", "init"):
+    elif action.dest in ("agent", "opponent", "resume", "init", "player", "start"):
         options = [JUNK_TEXT.map(lambda t: f"zz{t}")]
     elif action.dest.endswith("_option"):
         options = [JUNK_TEXT]  # no '=': not NAME=VALUE

@@ -23,6 +23,7 @@ from keisei.cli import (
     bench,
     checkpoint,
     evaluate,
+    ladder,
     play,
     pretrain,
     ratings,
@@ -35,7 +36,19 @@ from keisei.cli.checks import harden
 from keisei.cli.start import exit_at_once_on_sigint
 from keisei.errors import UsageError
 
-COMMANDS = (train, pretrain, checkpoint, selfplay, evaluate, ratings, bench, usi, play, watch)
+COMMANDS = (
+    train,
+    pretrain,
+    checkpoint,
+    selfplay,
+    evaluate,
+    ladder,
+    ratings,
+    bench,
+    usi,
+    play,
+    watch,
+)
 
 
 class Parser(argparse.ArgumentParser):

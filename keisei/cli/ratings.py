@@ -70,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
 
+    fixed = ", ".join(f"{p} = {v:.0f}" for p, v in table.fixed().items()) if table.players else ""
     out = Table(
-        title=f"ratings of {escape(str(run_dir))} (Elo, {table.anchor} = 0, 95% intervals)",
+        title=f"ratings of {escape(str(run_dir))} (Elo, {escape(fixed)}, 95% intervals)",
         title_justify="left",
     )
     for col, justify in (

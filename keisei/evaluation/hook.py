@@ -2,7 +2,9 @@
 
 Every ``every_steps`` the current model (greedy) plays ``games`` games against each fixed
 opponent (``random``, ``greedy``, or any player spec, e.g. an engine at fixed settings:
-``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``) and against up to
+``usi:/usr/games/fairy-stockfish[Skill Level=-20,nodes=3000]``, or a rung of the engine
+ladder, ``ladder:fs-skill0-n1000``, which ``ratings.json`` holds at its calibrated rating so
+that every run's curve is on the ladder's scale) and against up to
 ``past_checkpoints`` earlier checkpoints of the run (evenly spaced over those kept, always
 including the newest one before the current step). Only periodic checkpoints (steps that
 are multiples of ``checkpoint_every``) are past opponents: one written on an interrupt, a
@@ -31,8 +33,14 @@ from keisei.evaluation.match import play_match
 from keisei.evaluation.players import CheckpointPlayer, Player, PlayerError
 from keisei.evaluation.plots import PLOT_FILE, plot_learning_curve
 from keisei.evaluation.ratings import RatingsError, RatingTable
+from keisei.evaluation.rungs import PREFIX as LADDER_PREFIX
 from keisei.evaluation.search_player import parse_search_spec
-from keisei.evaluation.specs import PlayerOptions, load_checkpoint_model, parse_player
+from keisei.evaluation.specs import (
+    PlayerOptions,
+    ladder_spec,
+    load_checkpoint_model,
+    parse_player,
+)
 from keisei.evaluation.usi import (
     EngineSettings,
     USIPlayer,
@@ -114,9 +122,17 @@ class EvaluationHook:
         self.last: dict[str, Any] | None = None  # the last event's fields
         # Check what can be checked now, so that a bad spec fails at startup, not hours in.
         for spec in self.opponents:
-            if spec.startswith("usi:"):
+            engine = spec
+            if spec.startswith(LADDER_PREFIX):  # a rung: its engine is checked as usi: is
                 try:
-                    path, settings = parse_engine_spec(spec[4:], EngineSettings())
+                    engine = ladder_spec(spec[len(LADDER_PREFIX) :])
+                except PlayerError as exc:
+                    raise ValueError(f"evaluation opponent {spec!r}: {exc}") from None
+            if engine in ("random", "greedy"):
+                continue
+            if engine.startswith("usi:"):
+                try:
+                    path, settings = parse_engine_spec(engine[4:], EngineSettings())
                     # Its options against what it declares (it starts for its "usi").
                     USIPlayer(resolve_engine_path(path), settings).check_options()
                 except PlayerError as exc:

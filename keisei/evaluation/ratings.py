@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from keisei.evaluation.rungs import PREFIX as LADDER_PREFIX
+from keisei.evaluation.rungs import fixed_ratings
 from keisei.files import atomic_write_json
 from keisei.training.rundir import RATINGS_FILE, RunDir
 
@@ -87,40 +89,45 @@ def fit_bradley_terry(
     prior_draws: float = PRIOR_DRAWS,
     tol: float = 1e-10,
     max_iter: int = 200,
+    fixed: dict[int, float] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Maximum-likelihood Elo ratings and their standard errors.
 
     ``points[i, j]``: i's points against j (wins + draws / 2); ``games[i, j]``: games
     between i and j (symmetric). Returns (ratings, standard errors); NaN for players not
-    connected to ``anchor``; the anchor is 0 with standard error 0.
+    connected to an anchor; an anchor has standard error 0. The anchors are ``fixed``
+    (player -> its fixed rating, e.g. the engine ladder's rungs) when given, else
+    ``anchor`` at 0.
     """
+    anchors = dict(fixed) if fixed else {anchor: 0.0}
     n = points.shape[0]
     played = games > 0
     s = points + np.where(played, prior_draws / 2.0, 0.0)
     g = games + np.where(played, prior_draws, 0.0)
     np.fill_diagonal(s, 0.0)
     np.fill_diagonal(g, 0.0)
-    # Players reachable from the anchor through games.
-    seen = {anchor}
-    frontier = [anchor]
+    # Players reachable from an anchor through games.
+    seen = set(anchors)
+    frontier = list(anchors)
     while frontier:
         i = frontier.pop()
         for j in np.flatnonzero(played[i]).tolist():
             if j not in seen:
                 seen.add(j)
                 frontier.append(j)
-    free = np.array(sorted(seen - {anchor}), dtype=np.int64)
+    free = np.array(sorted(seen - set(anchors)), dtype=np.int64)
     ratings = np.full(n, np.nan)
     errors = np.full(n, np.nan)
-    ratings[anchor] = 0.0
-    errors[anchor] = 0.0
+    for a, value in anchors.items():
+        ratings[a] = value
+        errors[a] = 0.0
     if free.size == 0:
         return ratings, errors
     comp = np.array(sorted(seen), dtype=np.int64)
     sc, gc = s[np.ix_(comp, comp)], g[np.ix_(comp, comp)]
-    a = int(np.flatnonzero(comp == anchor)[0])
-    keep = np.array([k for k in range(comp.size) if k != a], dtype=np.int64)
-    r = np.zeros(comp.size)
+    keep = np.array([k for k in range(comp.size) if comp[k] not in anchors], dtype=np.int64)
+    start = float(np.mean(list(anchors.values())))  # the free players start among them
+    r = np.array([anchors.get(int(i), start) for i in comp])
 
     def loglik(r: FloatArray) -> float:
         d = r[:, None] - r[None, :]
@@ -258,6 +265,18 @@ class RatingTable:
             return ANCHOR
         return self.players[0] if self.players else None
 
+    def fixed(self) -> dict[str, float]:
+        """The players held at fixed ratings: the engine ladder's rungs in the table
+        (``ladder:NAME`` at its calibrated Elo) and ``random`` at 0, the ladder's anchor
+        too; with neither, the first player at 0."""
+        fixed = {}
+        if any(p.startswith(LADDER_PREFIX) for p in self.players):
+            rungs = fixed_ratings()
+            fixed = {p: rungs[p] for p in self.players if p in rungs}
+        if ANCHOR in self.players or not fixed:
+            fixed[self.anchor or self.players[0]] = 0.0
+        return fixed
+
     # -- fitting ---------------------------------------------------------------------
     def ratings(self) -> dict[str, Rating]:
         if self._fit is None:
@@ -271,8 +290,8 @@ class RatingTable:
         d = np.array(self.draws, dtype=np.float64)
         points = w + d / 2.0
         games = w + w.T + d
-        anchor = self.players.index(self.anchor or self.players[0])
-        r, se = fit_bradley_terry(points, games, anchor, self.prior_draws)
+        fixed = {self.players.index(p): value for p, value in self.fixed().items()}
+        r, se = fit_bradley_terry(points, games, prior_draws=self.prior_draws, fixed=fixed)
         out = {}
         for k, name in enumerate(self.players):
             if math.isnan(r[k]):
@@ -318,6 +337,7 @@ class RatingTable:
             "format": "keisei-ratings",
             "version": 1,
             "anchor": self.anchor,
+            "fixed": {p: _round(v) for p, v in self.fixed().items()} if self.players else {},
             "prior_draws": self.prior_draws,
             "players": list(self.players),
             "games": self.games_matrix(),

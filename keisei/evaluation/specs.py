@@ -1,5 +1,6 @@
 """Player specs: ``random``, ``greedy``, a checkpoint or run directory, ``usi:PATH[...]``,
-``search:CHECKPOINT[playouts=N,...]`` (``keisei.evaluation.search_player``).
+``search:CHECKPOINT[playouts=N,...]`` (``keisei.evaluation.search_player``), ``ladder:RUNG``
+(a rung of the engine ladder, ``keisei.evaluation.rungs``, named ``ladder:RUNG``).
 
 Specs are parsed and validated (``parse_player`` then ``Player.open``) before any game
 starts, so that a missing checkpoint, a checkpoint of another network shape, a
@@ -21,6 +22,8 @@ from keisei.evaluation.players import (
     PlayerError,
     RandomPlayer,
 )
+from keisei.evaluation.rungs import PREFIX as LADDER_PREFIX
+from keisei.evaluation.rungs import LadderError, calibrated_rung, rung_spec
 from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.usi import EngineSettings, USIPlayer, parse_engine_spec, resolve_engine_path
 from keisei.training.checkpoint import load_model, model_path
@@ -74,6 +77,8 @@ def parse_player(
     spec = spec.strip()
     if not spec:
         raise PlayerError("empty player spec (use random, greedy, a checkpoint, or usi:PATH)")
+    if spec.startswith(LADDER_PREFIX):
+        return ladder_player(spec[len(LADDER_PREFIX) :], seed)
     if spec == "random":
         return RandomPlayer(seed)
     if spec == "greedy":
@@ -96,3 +101,18 @@ def parse_player(
     return CheckpointPlayer(
         model, name, temperature=options.temperature, seed=seed, device=options.device
     )
+
+
+def ladder_spec(name: str) -> str:
+    """The player spec of a calibrated rung (``fs-skill0-n1000``), its engine resolved."""
+    try:
+        return rung_spec(calibrated_rung(name).name)
+    except LadderError as exc:
+        raise PlayerError(str(exc)) from None
+
+
+def ladder_player(name: str, seed: int | np.random.SeedSequence = 0) -> Player:
+    """A rung of the ladder as a player named ``ladder:NAME`` (its name in ratings)."""
+    player = parse_player(ladder_spec(name), seed)
+    player.name = LADDER_PREFIX + name
+    return player
