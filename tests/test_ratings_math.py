@@ -132,6 +132,7 @@ def test_table_file_in_closed_form(tmp_path: Path) -> None:
             "random": [0.0, 0.0],
             "other": [round(other - other_half, 2), round(other + other_half, 2)],
         },
+        "fixed": {"random": 0.0},  # the anchor; ladder rungs join it (docs/evaluation.md)
     }
     assert data["history"] == [entry]
     assert loaded.ratings()["other"].rating == pytest.approx(other, abs=1e-6)
