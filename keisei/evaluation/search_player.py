@@ -1,10 +1,13 @@
 """The PUCT search as a player: ``search:CHECKPOINT[playouts=64,...]``.
 
 Each game the player is in gets its own search tree (``keisei.search.mcts.PUCTSearch``),
-kept between its moves and dropped at ``new_game``; the network is shared. Games are
-searched one after the other, each with its leaves batched (``batch``), and each with the
-match's ply limit (``env.max_plies``). With temperature 0 the player is deterministic: the
-same position and tree give the same move.
+kept between its moves and dropped at ``new_game``; the network is shared. The games it
+is to move in are searched in lockstep (``PUCTSearch.lockstep``): each round, every game's
+next batch of leaves (``batch`` per game) goes to the network in one call. Each tree gets
+the same leaves in the same order as a search of its game alone; only the network's batch
+sizes differ, which on a CPU can change the outputs' last bits. Each game is searched with
+the match's ply limit (``env.max_plies``). With temperature 0 the player is deterministic:
+the same positions and trees give the same moves.
 
 Settings in the bracket (all optional) are aliases of ``keisei.config.SearchSettings``
 fields (``SPEC_KEYS``), which hold their defaults and checks: ``playouts`` (per move, 64),
@@ -25,7 +28,8 @@ from keisei.config import SearchSettings
 from keisei.evaluation.players import IntArray, Moves, Player, PlayerError
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult
-from keisei.search.mcts import Limits, PUCTSearch
+from keisei.search.leaves import Forward, LeafBatch, NetworkForward
+from keisei.search.mcts import Limits, PUCTSearch, SearchResult
 
 # Spec key -> SearchSettings field, in the order ``describe_search`` writes them.
 SPEC_KEYS = {
@@ -87,7 +91,10 @@ class SearchPlayer(Player):
         settings: SearchSettings | None = None,
         seed: int | np.random.SeedSequence = 0,
         device: str | None = None,
+        forward: Forward | None = None,
     ) -> None:
+        """``forward``: the network the lockstep searches call (default: ``model`` on
+        ``device``, as ``NetworkForward``)."""
         self.model = model
         self.name = name
         self.settings = settings or SearchSettings()
@@ -96,6 +103,7 @@ class SearchPlayer(Player):
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self._seed = int(seq.generate_state(1)[0])
         self._searches: dict[int, PUCTSearch] = {}
+        self.leaves = LeafBatch(forward or NetworkForward(model, device), self.settings.batch_size)
         self._was_training: bool | None = None
 
     def open(self) -> None:
@@ -125,25 +133,41 @@ class SearchPlayer(Player):
             search.reset()
         return search
 
-    def choose(self, slot: int, board: cshogi.Board, max_plies: int | None = None) -> int:
-        """The cshogi move this player plays in ``board`` (game ``slot``, of a game drawn
-        after ``max_plies`` plies)."""
+    def position(
+        self, slot: int, board: cshogi.Board, max_plies: int | None = None
+    ) -> tuple[PUCTSearch, cshogi.Board]:
+        """Game ``slot``'s search set to ``board`` (of a game drawn after ``max_plies``
+        plies), and the board to search."""
         history = [int(m) for m in board.history]
         start = board.copy()
         for _ in history:
             start.pop()
         search = self.search_of(slot, max_plies)
-        position = search.set_position(start.sfen(), history)
+        return search, search.set_position(start.sfen(), history)
+
+    def choose(self, slot: int, board: cshogi.Board, max_plies: int | None = None) -> int:
+        """The cshogi move this player plays in ``board`` (game ``slot``), searched alone."""
+        search, position = self.position(slot, board, max_plies)
         result = search.search(position, Limits(playouts=self.settings.playouts))
+        return self._move(search, result, board)
+
+    def act(self, env: ShogiEnv, step: StepResult, slots: IntArray) -> Moves:
+        boards = env.boards()
+        jobs = []
+        for slot in slots.tolist():
+            search, position = self.position(slot, boards[slot], env.max_plies)
+            jobs.append((search, position, Limits(playouts=self.settings.playouts)))
+        results = PUCTSearch.lockstep(jobs, self.leaves)
+        actions = np.empty(slots.size, dtype=np.int64)
+        for k, (slot, (search, _, _), result) in enumerate(
+            zip(slots.tolist(), jobs, results, strict=True)
+        ):
+            board = boards[slot]
+            actions[k] = move_label(self._move(search, result, board), board.turn)
+        return Moves(actions)
+
+    def _move(self, search: PUCTSearch, result: SearchResult, board: cshogi.Board) -> int:
         move = search.choose(result, self.settings.temperature)
         if move is None:
             raise PlayerError(f"search found no legal move in {board.sfen()}")
         return move
-
-    def act(self, env: ShogiEnv, step: StepResult, slots: IntArray) -> Moves:
-        boards = env.boards()
-        actions = np.empty(slots.size, dtype=np.int64)
-        for k, slot in enumerate(slots.tolist()):
-            board = boards[slot]
-            actions[k] = move_label(self.choose(slot, board, env.max_plies), board.turn)
-        return Moves(actions)

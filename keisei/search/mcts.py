@@ -41,6 +41,7 @@ from typing import Any
 
 import cshogi
 import numpy as np
+import numpy.typing as npt
 
 from keisei.config import SearchSettings
 from keisei.search.leaves import LeafBatch, NetworkForward
@@ -49,6 +50,7 @@ from keisei.search.tree import (
     FloatArray,
     IntArray,
     Node,
+    Path,
     backup,
     descend,
     mate_in_one,
@@ -103,6 +105,23 @@ class Limits:
         if self.playouts is not None and not self.infinite and playouts >= self.playouts:
             return True
         return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+@dataclass
+class _Run:
+    """A search under way (``PUCTSearch._begin`` to ``_finish``): its counters, and the
+    leaves of its current batch waiting for the network from row ``offset`` on."""
+
+    board: cshogi.Board
+    limits: Limits
+    root: Node
+    started: float
+    first: bool  # the first batch is played out whatever the limits say
+    done: int = 0
+    seldepth: int = 0
+    evaluations: int = 0
+    pending: list[tuple[Path, Node, int]] = field(default_factory=list)
+    offset: int = 0
 
 
 def score_cp(value: float) -> int:
@@ -186,65 +205,77 @@ class PUCTSearch:
         ``info_interval`` seconds.
         """
         started = time.monotonic()
-        cfg = self.config
-        root = self._prepare_root(board)
-        moves = [int(m) for m in root.moves]
-        if not moves:
-            return self._result(root, 0, 0, started)
-        if board.is_nyugyoku():
-            result = self._result(root, 0, 0, started)
-            result.nyugyoku = True
-            return result
-        mate = self._root_mate(board, moves, limits.deadline) if cfg.mate_check else None
-        if mate is not None:
-            result = self._result(root, 0, 0, started)
-            result.best, result.pv, result.mate = mate[0], mate[1], len(mate[1])
-            return result
-        if len(moves) == 1 and not limits.infinite:
-            return self._result(root, 0, 0, started)
-        self._filter_root(board, root)
-        done = 0
-        seldepth = 0
-        evaluations = 0
+        root = self._root(board)
+        if root.priors is None and len(root.moves):
+            self.leaves.write(0, board)
+            logits, values = self.leaves.run(1)
+            self._evaluated_root(root, int(board.turn), logits[0], float(values[0]))
+        run = self._begin(board, limits, root, started)
+        if isinstance(run, SearchResult):
+            return run
         next_info = started + info_interval
-        vl = cfg.virtual_loss
-        # At least one batch (unless stopped or asked for none): a move is never chosen on
-        # the priors alone because the clock was already short.
-        first = not limits.stop.is_set() and (limits.playouts is None or limits.playouts > 0)
-        while (first or not limits.done(done)) and self.nodes < cfg.max_nodes:
-            first = False
-            room = cfg.batch_size
-            if limits.playouts is not None and not limits.infinite:
-                room = min(room, limits.playouts - done)
-            pending: list[tuple[list[tuple[Node, int]], Node, int]] = []
-            collected = 0
-            while collected < room and not (collected and self._batch_late(limits, pending)):
-                path, leaf, color = self._playout(root, board, len(pending))
-                seldepth = max(seldepth, len(path))
-                if color is None:  # a collision: the leaf waits in this batch
-                    for node, idx in path:
-                        n, w = node.stats()
-                        n[idx] -= vl
-                        w[idx] += vl
-                    break
-                collected += 1
-                if leaf.terminal is not None:
-                    backup(path, leaf, leaf.terminal, vl)
-                    done += 1
-                else:  # new: its planes were written at row len(pending)
-                    pending.append((path, leaf, color))
-            if pending:
-                logits, values = self.leaves.run(len(pending))
-                evaluations += len(pending)
-                for k, (path, leaf, color) in enumerate(pending):
-                    priors = priors_of(logits[k], leaf.moves, color, cfg.policy_temperature)
-                    leaf.priors = priors.astype(np.float32)
-                    backup(path, leaf, float(values[k]), vl)
-                done += len(pending)
+        while self._running(run):
+            self._collect(run, self.leaves, 0)
+            if run.pending:
+                self._absorb(run, *self.leaves.run(len(run.pending)))
             if on_info is not None and time.monotonic() >= next_info:
                 next_info = time.monotonic() + info_interval
-                on_info(self._result(root, done, seldepth, started, evaluations))
-        return self._result(root, done, seldepth, started, evaluations)
+                on_info(self._result(root, run.done, run.seldepth, started, run.evaluations))
+        return self._finish(run)
+
+    @staticmethod
+    def lockstep(
+        jobs: Sequence[tuple[PUCTSearch, cshogi.Board, Limits]], leaves: LeafBatch
+    ) -> list[SearchResult]:
+        """Search several games at once, each ``(search, board, limits)`` as ``search``
+        would (no ``on_info``), with one network call per round for every game's leaves.
+
+        First the roots that need the network are evaluated in one call; then each round
+        collects every running search's next batch of leaves into ``leaves`` (one search
+        after the other, each into its own rows), runs the network once over all of them
+        and backs each search's rows up into its own tree. Every tree receives the same
+        leaves in the same order as in ``search``; only the network's batches differ.
+        """
+        if len({id(search) for search, _, _ in jobs}) != len(jobs):
+            raise ValueError("lockstep: each game needs its own search")
+        started = time.monotonic()
+        roots = [search._root(board) for search, board, _ in jobs]
+        fresh = [i for i, root in enumerate(roots) if root.priors is None and len(root.moves)]
+        rows = max(len(fresh), sum(search.config.batch_size for search, _, _ in jobs))
+        if leaves.capacity < rows:
+            leaves.resize(rows)
+        if fresh:
+            for row, i in enumerate(fresh):
+                leaves.write(row, jobs[i][1])
+            logits, values = leaves.run(len(fresh))
+            for row, i in enumerate(fresh):
+                search, board, _ = jobs[i]
+                search._evaluated_root(roots[i], int(board.turn), logits[row], float(values[row]))
+        runs = [
+            search._begin(board, limits, root, started)
+            for (search, board, limits), root in zip(jobs, roots, strict=True)
+        ]
+        while True:
+            active = [
+                (search, run)
+                for (search, _, _), run in zip(jobs, runs, strict=True)
+                if isinstance(run, _Run) and search._running(run)
+            ]
+            if not active:
+                break
+            offset = 0
+            for search, run in active:
+                run.offset = offset
+                search._collect(run, leaves, offset)
+                offset += len(run.pending)
+            if offset:
+                logits, values = leaves.run(offset)
+                for search, run in active:
+                    search._absorb(run, logits, values)
+        return [
+            run if isinstance(run, SearchResult) else search._finish(run)
+            for (search, _, _), run in zip(jobs, runs, strict=True)
+        ]
 
     def policy(self, board: cshogi.Board) -> tuple[list[int], FloatArray, float]:
         """The network alone: (legal moves, their policy probabilities, value) of ``board``."""
@@ -266,7 +297,8 @@ class PUCTSearch:
         return int(result.moves[int(self.rng.choice(len(result.moves), p=weights))])
 
     # -- internals ------------------------------------------------------------------
-    def _batch_late(self, limits: Limits, pending: list[Any]) -> bool:
+    @staticmethod
+    def _batch_late(limits: Limits, leaves: LeafBatch, rows: int) -> bool:
         """Whether the batch being collected must go to the network now: stopped, or on the
         clock and its evaluation (one more leaf, at the last call's cost per position)
         would end past the deadline. A batch of 4096 leaves took 1.5 s past a 1 s byoyomi."""
@@ -274,25 +306,103 @@ class PUCTSearch:
             return True
         if limits.deadline is None:
             return False
-        cost = self.leaves.seconds_per_position * (len(pending) + 1)
+        cost = leaves.seconds_per_position * (rows + 1)
         return time.monotonic() + cost >= limits.deadline
 
-    def _prepare_root(self, board: cshogi.Board) -> Node:
+    def _root(self, board: cshogi.Board) -> Node:
+        """The root of ``board``: the reused node if the network evaluated it, else a new one
+        (then evaluated with ``_evaluated_root`` when it has legal moves)."""
         root = self.root
         if root is None or root.priors is None:
-            moves = [int(m) for m in board.legal_moves]
-            root = Node(moves)
+            root = Node([int(m) for m in board.legal_moves])
             self.nodes += 1
-            if moves:
-                self.leaves.write(0, board)
-                logits, values = self.leaves.run(1)
-                root.priors = priors_of(
-                    logits[0], moves, board.turn, self.config.policy_temperature
-                ).astype(np.float32)
-                root.visits, root.value_sum = 1, float(values[0])
             self.root = root
         root.terminal = None
         return root
+
+    def _evaluated_root(
+        self, root: Node, color: int, logits: npt.NDArray[np.float32], value: float
+    ) -> None:
+        """The network's outputs at a new root (``color``: its side to move)."""
+        priors = priors_of(logits, root.moves, color, self.config.policy_temperature)
+        root.priors = priors.astype(np.float32)
+        root.visits, root.value_sum = 1, value
+
+    def _begin(
+        self, board: cshogi.Board, limits: Limits, root: Node, started: float
+    ) -> SearchResult | _Run:
+        """The search of ``board`` from its evaluated ``root``: decided at once (no legal
+        move, nyugyoku, a root mate, one legal move), or a run to play out."""
+        moves = [int(m) for m in root.moves]
+        if not moves:
+            return self._result(root, 0, 0, started)
+        if board.is_nyugyoku():
+            result = self._result(root, 0, 0, started)
+            result.nyugyoku = True
+            return result
+        mate = self._root_mate(board, moves, limits.deadline) if self.config.mate_check else None
+        if mate is not None:
+            result = self._result(root, 0, 0, started)
+            result.best, result.pv, result.mate = mate[0], mate[1], len(mate[1])
+            return result
+        if len(moves) == 1 and not limits.infinite:
+            return self._result(root, 0, 0, started)
+        self._filter_root(board, root)
+        # At least one batch (unless stopped or asked for none): a move is never chosen on
+        # the priors alone because the clock was already short.
+        first = not limits.stop.is_set() and (limits.playouts is None or limits.playouts > 0)
+        return _Run(board, limits, root, started, first)
+
+    def _running(self, run: _Run) -> bool:
+        """Whether ``run`` plays out another batch."""
+        return (run.first or not run.limits.done(run.done)) and self.nodes < self.config.max_nodes
+
+    def _collect(self, run: _Run, leaves: LeafBatch, offset: int) -> None:
+        """``run``'s next batch: playouts until the batch is full, a collision or the clock
+        ends it; terminal leaves are backed up at once, new ones written to ``leaves`` from
+        row ``offset`` on and kept in ``run.pending``."""
+        run.first = False
+        cfg = self.config
+        vl = cfg.virtual_loss
+        limits = run.limits
+        room = cfg.batch_size
+        if limits.playouts is not None and not limits.infinite:
+            room = min(room, limits.playouts - run.done)
+        pending = run.pending
+        collected = 0
+        while collected < room and not (
+            collected and self._batch_late(limits, leaves, offset + len(pending))
+        ):
+            path, leaf, color = self._playout(run.root, run.board, leaves, offset + len(pending))
+            run.seldepth = max(run.seldepth, len(path))
+            if color is None:  # a collision: the leaf waits in this batch
+                for node, idx in path:
+                    n, w = node.stats()
+                    n[idx] -= vl
+                    w[idx] += vl
+                break
+            collected += 1
+            if leaf.terminal is not None:
+                backup(path, leaf, leaf.terminal, vl)
+                run.done += 1
+            else:  # new: its planes were written at row offset + len(pending)
+                pending.append((path, leaf, color))
+
+    def _absorb(
+        self, run: _Run, logits: npt.NDArray[np.float32], values: npt.NDArray[np.float32]
+    ) -> None:
+        """Back up ``run.pending`` from the network's rows ``run.offset`` on."""
+        cfg = self.config
+        for k, (path, leaf, color) in enumerate(run.pending, start=run.offset):
+            priors = priors_of(logits[k], leaf.moves, color, cfg.policy_temperature)
+            leaf.priors = priors.astype(np.float32)
+            backup(path, leaf, float(values[k]), cfg.virtual_loss)
+        run.evaluations += len(run.pending)
+        run.done += len(run.pending)
+        run.pending = []
+
+    def _finish(self, run: _Run) -> SearchResult:
+        return self._result(run.root, run.done, run.seldepth, run.started, run.evaluations)
 
     def _root_mate(
         self, board: cshogi.Board, moves: list[int], deadline: float | None
@@ -360,13 +470,13 @@ class PUCTSearch:
             root.priors = fixed.astype(np.float32)
 
     def _playout(
-        self, root: Node, board: cshogi.Board, row: int
-    ) -> tuple[list[tuple[Node, int]], Node, int | None]:
+        self, root: Node, board: cshogi.Board, leaves: LeafBatch, row: int
+    ) -> tuple[Path, Node, int | None]:
         """One descent to a leaf, with virtual losses along its path; ``board`` is restored.
 
         Returns (path, leaf, the leaf's side to move), the side None for a collision (a
         leaf created earlier in this batch, still waiting for the network). A new leaf
-        that is not terminal has its planes written at ``row``.
+        that is not terminal has its planes written at ``row`` of ``leaves``.
         """
         cfg = self.config
         path, leaf, created = descend(
@@ -379,7 +489,7 @@ class PUCTSearch:
         if created:
             self.nodes += 1
             if leaf.terminal is None:
-                self.leaves.write(row, board)
+                leaves.write(row, board)
         elif leaf.terminal is None:
             color = None
         for node, idx in path:
