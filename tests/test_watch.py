@@ -146,9 +146,12 @@ def test_the_network_on_the_shown_position(finished_run: Path) -> None:
     with torch.inference_mode():
         value = float(model(obs_to_tensor(obs, "cpu")).value[0])
     best = sorted(legal, key=lambda m: -float(probs[move_label(m, board.turn)]))[:5]
-    assert got["value"] == value and got["turn"] == "white" and got["ply"] == 5
+    # The server's torch may run on another thread count: the last bits may differ.
+    assert got["value"] == pytest.approx(value, abs=1e-6)
+    assert got["turn"] == "white" and got["ply"] == 5
     assert [m["usi"] for m in got["moves"]] == [cshogi.move_to_usi(m) for m in best]
-    assert [m["p"] for m in got["moves"]] == [float(probs[move_label(m, 1)]) for m in best]
+    expected = [float(probs[move_label(m, 1)]) for m in best]
+    assert [m["p"] for m in got["moves"]] == pytest.approx(expected, abs=1e-6)
 
 
 def test_watch_never_writes_into_a_run(run_copy: Path) -> None:
