@@ -190,8 +190,10 @@ for i in range(1000):
     try:
         model(torch.randn(4, 64)).sum().backward()
     except RuntimeError as exc:
-        print("lost contact" if _in_collective(exc) else f"own failure: {exc!r}")
+        print("lost contact" if _in_collective(exc) else f"own failure: {exc!r}", flush=True)
         break
+# As a rank does (keisei/__main__.py): gloo's threads can abort the interpreter's finalization.
+os._exit(0)
 """
 
 
