@@ -23,12 +23,21 @@ from tests.usi_faults import fault_engine, started
 
 
 def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, dead but not reaped by its new parent, does not)."""
+    """Whether any thread of ``pid`` runs. A zombie (dead, not yet reaped by its new parent)
+    does not; but the leader thread of a killed process can be a zombie while its other
+    threads still exit, holding the process's files (the run lock) until the last ends."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
-    return fields[0] not in ("Z", "X")
+    for task in tasks:
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def gone(pids: list[int], within: float) -> bool:
