@@ -55,7 +55,7 @@ class _Section(BaseModel):
         return value
 
 
-class ModelConfig(_Section):
+class ModelSection(_Section):
     """The shape of an :class:`ActorCritic`; equal configs mean loadable weights."""
 
     blocks: int = Field(default=2, ge=1, le=INT64_MAX, description="residual blocks in the tower")
@@ -70,7 +70,7 @@ class ModelConfig(_Section):
         return f"blocks={self.blocks}, channels={self.channels}, {se}, value_head={self.value_head}"
 
 
-class PPOConfig(_Section):
+class PPOSection(_Section):
     learning_rate: float = Field(default=1e-3, gt=0, le=1)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
     epochs: int = Field(default=2, ge=1, le=INT64_MAX)
@@ -280,8 +280,8 @@ class WandbSection(_Section):
 class TrainConfig(_Section):
     run: RunSection = Field(default_factory=RunSection)
     env: EnvSection = Field(default_factory=EnvSection)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    ppo: PPOConfig = Field(default_factory=PPOConfig)
+    model: ModelSection = Field(default_factory=ModelSection)
+    ppo: PPOSection = Field(default_factory=PPOSection)
     gumbel: GumbelSection = Field(default_factory=GumbelSection)
     rollout: RolloutSection = Field(default_factory=RolloutSection)
     checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)

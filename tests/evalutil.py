@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from keisei.config import ModelConfig, TrainConfig
+from keisei.config import ModelSection, TrainConfig
 from keisei.rl.network import ActorCritic
 from keisei.training.checkpoint import checkpoint_header, write_checkpoint
 from keisei.training.rundir import RunDir
@@ -27,7 +27,7 @@ def fairy_stockfish() -> str:
 
 def tiny_model(seed: int = 0, blocks: int = 1, channels: int = 8) -> ActorCritic:
     torch.manual_seed(seed)
-    return ActorCritic(ModelConfig(blocks=blocks, channels=channels))
+    return ActorCritic(ModelSection(blocks=blocks, channels=channels))
 
 
 def save_tiny_checkpoint(run_dir: Path, step: int, model: ActorCritic | None = None) -> Path:

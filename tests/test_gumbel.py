@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from keisei.config import GumbelSection, ModelConfig, PPOConfig
+from keisei.config import GumbelSection, ModelSection, PPOSection
 from keisei.game.encoding import NUM_ACTIONS, move_label, pack_mask, pack_obs, write_features
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy
@@ -76,8 +76,8 @@ def mating_labels(board: cshogi.Board) -> set[int]:
 
 def untrained_agent(seed: int = 0, lr: float = 1e-3) -> PPOAgent:
     torch.manual_seed(seed)
-    cfg = PPOConfig(learning_rate=lr, epochs=2, minibatch_size=64, entropy_coef=0.0)
-    model = ActorCritic(ModelConfig(blocks=1, channels=8))
+    cfg = PPOSection(learning_rate=lr, epochs=2, minibatch_size=64, entropy_coef=0.0)
+    model = ActorCritic(ModelSection(blocks=1, channels=8))
     return PPOAgent(model, cfg, total_updates=100, policy_loss=SearchCrossEntropy())
 
 

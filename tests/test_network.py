@@ -8,7 +8,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from keisei.config import ModelConfig
+from keisei.config import ModelSection
 from keisei.game.encoding import NUM_ACTIONS, pack_mask, pack_obs, unpack_obs
 from keisei.game.env import ShogiEnv
 from keisei.rl.network import (
@@ -30,12 +30,12 @@ def real_obs(n: int = 3) -> np.ndarray:
 @pytest.mark.parametrize(
     "config",
     [
-        ModelConfig(blocks=1, channels=8),
-        ModelConfig(blocks=2, channels=8, se=True, se_ratio=2),
-        ModelConfig(blocks=1, channels=8, value_head="wdl"),
+        ModelSection(blocks=1, channels=8),
+        ModelSection(blocks=2, channels=8, se=True, se_ratio=2),
+        ModelSection(blocks=1, channels=8, value_head="wdl"),
     ],
 )
-def test_forward_shapes(config: ModelConfig) -> None:
+def test_forward_shapes(config: ModelSection) -> None:
     torch.manual_seed(0)
     model = ActorCritic(config)
     out = model(obs_to_tensor(real_obs(3), "cpu"))
@@ -59,7 +59,7 @@ def test_obs_to_tensor_is_float32_copy_of_planes() -> None:
 
 
 def test_policy_head_is_spatial_without_dense_layer_to_actions() -> None:
-    model = ActorCritic(ModelConfig(blocks=1, channels=8))
+    model = ActorCritic(ModelSection(blocks=1, channels=8))
     # The only dense layers are the value head's (2*81 -> 64 -> 1).
     linears = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
     assert linears == [(162, 64), (64, 1)]
@@ -74,7 +74,7 @@ def test_policy_head_is_spatial_without_dense_layer_to_actions() -> None:
 def test_policy_logits_follow_action_id_layout() -> None:
     """Logit kind*81 + square comes from plane ``kind`` at ``square`` (+ its own bias)."""
     torch.manual_seed(0)
-    model = ActorCritic(ModelConfig(blocks=1, channels=8))
+    model = ActorCritic(ModelSection(blocks=1, channels=8))
     x = obs_to_tensor(real_obs(1), "cpu")
     with torch.no_grad():
         planes = model.policy_conv(model.tower(model.stem(x)))  # (1, 27, 9, 9)
@@ -86,7 +86,7 @@ def test_policy_logits_follow_action_id_layout() -> None:
 
 def test_wdl_value_is_win_minus_loss_in_range() -> None:
     torch.manual_seed(0)
-    model = ActorCritic(ModelConfig(blocks=1, channels=8, value_head="wdl"))
+    model = ActorCritic(ModelSection(blocks=1, channels=8, value_head="wdl"))
     with torch.no_grad():
         # Large weights push the logits far apart, so the range check is not trivial.
         last = model.value_head[-1]
@@ -100,7 +100,7 @@ def test_wdl_value_is_win_minus_loss_in_range() -> None:
 
 
 def test_load_weights_round_trip() -> None:
-    config = ModelConfig(blocks=1, channels=8, se=True)
+    config = ModelSection(blocks=1, channels=8, se=True)
     torch.manual_seed(0)
     a = ActorCritic(config)
     torch.manual_seed(1)
@@ -111,8 +111,8 @@ def test_load_weights_round_trip() -> None:
 
 
 def test_load_weights_refuses_other_shape_naming_both() -> None:
-    saved = ActorCritic(ModelConfig(blocks=2, channels=16))
-    target = ActorCritic(ModelConfig(blocks=1, channels=8, se=True, value_head="wdl"))
+    saved = ActorCritic(ModelSection(blocks=2, channels=16))
+    target = ActorCritic(ModelSection(blocks=1, channels=8, se=True, value_head="wdl"))
     with pytest.raises(ValueError) as info:
         load_weights(target, saved.state_dict(), saved.config.model_dump())
     assert str(info.value) == (
@@ -133,7 +133,7 @@ def test_load_weights_refuses_other_shape_naming_both() -> None:
 )
 def test_out_of_range_config_rejected(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
-        ModelConfig(**kwargs)
+        ModelSection(**kwargs)
     assert [e["loc"] for e in info.value.errors()] == [(field,)]
     assert field in str(info.value)
 

@@ -18,7 +18,7 @@ from cshogi import dlshogi
 
 from keisei import __version__
 from keisei.cli.main import main
-from keisei.config import ModelConfig, load_config
+from keisei.config import ModelSection, load_config
 from keisei.game.env import ShogiEnv, random_legal
 from keisei.rl.network import ActorCritic
 from keisei.training.checkpoint import BUNDLED_PATH, load_model, read_checkpoint
@@ -37,7 +37,7 @@ def bundled_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def random_network(model: ModelConfig, seed: int = 0) -> ActorCritic:
+def random_network(model: ModelSection, seed: int = 0) -> ActorCritic:
     """A network of ``model``'s shape whose every weight matters: the blocks' zero-scale
     norms (identity at initialisation) and the zero policy bias get noise too."""
     torch.manual_seed(seed)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from keisei.config import ModelConfig, PPOConfig
+from keisei.config import ModelSection, PPOSection
 from keisei.game.encoding import (
     NUM_ACTIONS,
     move_label,
@@ -27,17 +27,17 @@ from keisei.rl.policy import MaskedCategorical
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, explained_variance, wdl_targets
 from keisei.rl.rollout import RolloutBuffer, Row, compute_gae
 
-TINY = ModelConfig(blocks=1, channels=8)
+TINY = ModelSection(blocks=1, channels=8)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_agent(
-    cfg: PPOConfig | None = None, model: ModelConfig = TINY, seed: int = 0, total: int = 10
+    cfg: PPOSection | None = None, model: ModelSection = TINY, seed: int = 0, total: int = 10
 ) -> PPOAgent:
     torch.manual_seed(seed)
-    return PPOAgent(ActorCritic(model), cfg or PPOConfig(), total_updates=total)
+    return PPOAgent(ActorCritic(model), cfg or PPOSection(), total_updates=total)
 
 
 def fill_rollout(agent: PPOAgent, steps: int = 8, envs: int = 4, seed: int = 0) -> RolloutBuffer:
@@ -83,7 +83,7 @@ def fill_rollout(agent: PPOAgent, steps: int = 8, envs: int = 4, seed: int = 0) 
 )
 def test_out_of_range_ppo_config_rejected(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
-        PPOConfig(**kwargs)
+        PPOSection(**kwargs)
     assert [e["loc"] for e in info.value.errors()] == [(field,)]
 
 
@@ -320,7 +320,7 @@ def test_rollout_round_trip_of_real_obs_and_masks_is_exact() -> None:
 
 # -- learning ----------------------------------------------------------------------------
 def test_ppo_loss_decreases_on_fixed_batch() -> None:
-    agent = make_agent(PPOConfig(learning_rate=1e-3, epochs=4, minibatch_size=16))
+    agent = make_agent(PPOSection(learning_rate=1e-3, epochs=4, minibatch_size=16))
     buf = fill_rollout(agent)
     last = np.zeros(4, np.float32)
     before = agent.rollout_losses(buf, last)
@@ -340,7 +340,7 @@ def test_update_metrics_and_lr_schedules() -> None:
         ("linear", [1.0, 0.75, 0.5, 0.25]),
         ("cosine", [1.0, 0.8535534, 0.5, 0.1464466]),
     ]:
-        cfg = PPOConfig.model_validate(
+        cfg = PPOSection.model_validate(
             {"learning_rate": 1e-3, "lr_schedule": schedule, "epochs": 1, "minibatch_size": 32}
         )
         agent = make_agent(cfg, total=4)
@@ -369,7 +369,7 @@ def test_explained_variance() -> None:
 
 
 def test_kl_of_the_first_and_last_epochs() -> None:
-    cfg = PPOConfig(learning_rate=1e-2, epochs=2, minibatch_size=32)
+    cfg = PPOSection(learning_rate=1e-2, epochs=2, minibatch_size=32)
     agent = make_agent(cfg)
     buf = fill_rollout(agent)
     m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
@@ -384,7 +384,7 @@ def test_kl_of_the_first_and_last_epochs() -> None:
 
 def test_resumed_agent_takes_the_configs_learning_rate_and_weight_decay() -> None:
     for schedule in ("constant", "linear"):
-        cfg = PPOConfig(learning_rate=1e-3, lr_schedule=schedule, minibatch_size=32)
+        cfg = PPOSection(learning_rate=1e-3, lr_schedule=schedule, minibatch_size=32)
         agent = make_agent(cfg, total=4)
         buf = fill_rollout(agent)
         agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
@@ -404,7 +404,7 @@ def test_resumed_agent_takes_the_configs_learning_rate_and_weight_decay() -> Non
 
 
 def test_target_kl_stops_epochs_early() -> None:
-    cfg = PPOConfig(learning_rate=1e-2, epochs=8, minibatch_size=8, target_kl=0.01)
+    cfg = PPOSection(learning_rate=1e-2, epochs=8, minibatch_size=8, target_kl=0.01)
     agent = make_agent(cfg)
     buf = fill_rollout(agent)
     m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
@@ -415,7 +415,7 @@ def test_target_kl_stops_epochs_early() -> None:
 def test_the_policy_loss_and_the_rollout_agree_on_targets() -> None:
     plain = fill_rollout(make_agent())
     searching = PPOAgent(
-        ActorCritic(TINY), PPOConfig(), total_updates=1, policy_loss=SearchCrossEntropy()
+        ActorCritic(TINY), PPOSection(), total_updates=1, policy_loss=SearchCrossEntropy()
     )
     gen = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match=r"^SearchCrossEntropy needs policy targets$"):
@@ -430,8 +430,8 @@ def test_wdl_targets_and_wdl_update() -> None:
     targets = wdl_targets(torch.tensor([1.0, -0.5, 0.0, 2.0]))
     assert targets.tolist() == [[1, 0, 0], [0, 0.5, 0.5], [0, 1, 0], [1, 0, 0]]
     agent = make_agent(
-        PPOConfig(epochs=1, minibatch_size=16, learning_rate=1e-3),
-        model=ModelConfig(blocks=1, channels=8, value_head="wdl"),
+        PPOSection(epochs=1, minibatch_size=16, learning_rate=1e-3),
+        model=ModelSection(blocks=1, channels=8, value_head="wdl"),
     )
     buf = fill_rollout(agent)
     before = agent.rollout_losses(buf, np.zeros(4, np.float32))
@@ -442,7 +442,7 @@ def test_wdl_targets_and_wdl_update() -> None:
 
 
 def test_value_clipping_limits_value_moves() -> None:
-    cfg = PPOConfig(epochs=1, minibatch_size=32, value_clip=0.1, learning_rate=1e-3)
+    cfg = PPOSection(epochs=1, minibatch_size=32, value_clip=0.1, learning_rate=1e-3)
     agent = make_agent(cfg)
     buf = fill_rollout(agent)
     m = agent.update(buf, np.zeros(4, np.float32), torch.Generator().manual_seed(0))
@@ -488,8 +488,8 @@ def test_learns_mate_in_one() -> None:
     assert n == 32 and bool(wins.any(axis=1).all())
     rows = np.arange(n)
     torch.manual_seed(0)
-    cfg = PPOConfig(learning_rate=3e-3, epochs=2, minibatch_size=256, entropy_coef=0.0)
-    agent = PPOAgent(ActorCritic(ModelConfig(blocks=1, channels=16)), cfg, total_updates=40)
+    cfg = PPOSection(learning_rate=3e-3, epochs=2, minibatch_size=256, entropy_coef=0.0)
+    agent = PPOAgent(ActorCritic(ModelSection(blocks=1, channels=16)), cfg, total_updates=40)
     gen = torch.Generator().manual_seed(0)
     buf = RolloutBuffer(16, n)
     start = wins[rows, agent.greedy(obs, masks)].mean()
@@ -520,7 +520,7 @@ def test_learns_mate_in_one() -> None:
 
 # -- determinism and checkpoints -------------------------------------------------------
 def run_updates(seed: int) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
-    agent = make_agent(PPOConfig(epochs=2, minibatch_size=8, learning_rate=1e-3), seed=seed)
+    agent = make_agent(PPOSection(epochs=2, minibatch_size=8, learning_rate=1e-3), seed=seed)
     buf = fill_rollout(agent, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     metrics = [agent.update(buf, np.zeros(4, np.float32), gen) for _ in range(2)]
@@ -537,7 +537,7 @@ def test_same_seeds_same_metrics_and_weights() -> None:
 
 
 def test_agent_checkpoint_resumes_identically() -> None:
-    cfg = PPOConfig(epochs=1, minibatch_size=8, learning_rate=1e-3, lr_schedule="linear")
+    cfg = PPOSection(epochs=1, minibatch_size=8, learning_rate=1e-3, lr_schedule="linear")
     agent = make_agent(cfg)
     buf = fill_rollout(agent)
     last = np.zeros(4, np.float32)
@@ -558,7 +558,7 @@ def test_agent_checkpoint_resumes_identically() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast and compile need CUDA")
 def test_bf16_and_compile_on_cuda() -> None:
-    cfg = PPOConfig(epochs=1, minibatch_size=16, bf16=True, compile=True)
+    cfg = PPOSection(epochs=1, minibatch_size=16, bf16=True, compile=True)
     torch.manual_seed(0)
     agent = PPOAgent(ActorCritic(TINY), cfg, total_updates=2, device="cuda")
     assert agent.amp_dtype == torch.bfloat16
@@ -587,7 +587,7 @@ def test_cuda_sampling_draws_the_cpu_generators_numbers() -> None:
 def test_cuda_update_unpacks_on_the_device_like_the_cpu() -> None:
     # One update in float32 without compile on each device, from the same weights and
     # rollout: the losses agree to float32 rounding (cuDNN sums in another order).
-    cfg = PPOConfig(epochs=1, minibatch_size=16)
+    cfg = PPOSection(epochs=1, minibatch_size=16)
     cpu_agent = make_agent(cfg)
     buf = fill_rollout(cpu_agent)
     cuda_agent = PPOAgent(ActorCritic(TINY), cfg, total_updates=2, device="cuda")
@@ -601,7 +601,7 @@ def test_cuda_update_unpacks_on_the_device_like_the_cpu() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_graphs_for_acting() -> None:
-    cfg = PPOConfig(
+    cfg = PPOSection(
         epochs=1, minibatch_size=16, bf16=True, compile=True, compile_mode="reduce-overhead"
     )
     torch.manual_seed(0)
@@ -617,7 +617,7 @@ def test_cuda_graphs_for_acting() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_act_on_packed_observations_is_the_same() -> None:
-    cfg = PPOConfig()
+    cfg = PPOSection()
     torch.manual_seed(0)
     agent = PPOAgent(ActorCritic(TINY), cfg, total_updates=2, device="cuda")
     step = ShogiEnv(16).reset(0)

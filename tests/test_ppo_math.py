@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from keisei.config import PPOConfig, TrainConfig
+from keisei.config import PPOSection, TrainConfig
 from keisei.game.encoding import NUM_ACTIONS, PACKED_OBS_BYTES, pack_mask
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, wdl_targets
@@ -63,7 +63,7 @@ def update(
         value_bias.fill_(case.value_bias)
     policy_bias.requires_grad_(True)
     value_bias.requires_grad_(True)
-    cfg = PPOConfig.model_validate({**config.ppo.model_dump(), **ppo})
+    cfg = PPOSection.model_validate({**config.ppo.model_dump(), **ppo})
     # The loss a run with Gumbel targets is built with (training.build); PPO's otherwise.
     loss = SearchCrossEntropy() if case.targets is not None else None
     agent = PPOAgent(model, cfg, total_updates=1, policy_loss=loss)

@@ -29,7 +29,7 @@ from keisei.config import (
     MAX_PLIES,
     SEED_MAX,
     ConfigError,
-    ModelConfig,
+    ModelSection,
     TrainConfig,
     load_config,
     shown,
@@ -171,7 +171,7 @@ def train_memory_bytes(
     sizes: dict[str, int],
     gpu: bool = False,
     targets: bool = False,
-    network: ModelConfig | None = None,
+    network: ModelSection | None = None,
 ) -> int:
     """A rough estimate of a training run's host memory from its size keys (dotted keys).
 
@@ -185,7 +185,7 @@ def train_memory_bytes(
     blocks, channels = sizes["model.blocks"], sizes["model.channels"]
     batch = games * steps
     plane = 4 * 81 * channels  # one float32 activation map of the tower, per sample
-    shape = (network or ModelConfig()).model_copy(update={"blocks": blocks, "channels": channels})
+    shape = (network or ModelSection()).model_copy(update={"blocks": blocks, "channels": channels})
     try:
         params = parameter_count(shape)
     except RuntimeError:  # a tensor too large for torch to describe: more than any machine has

@@ -19,15 +19,20 @@ from keisei.distributed import Collective, Distributed, launched_world
 from keisei.errors import UsageError
 from keisei.evaluation.hook import EvaluationHook
 from keisei.evaluation.ratings import set_aside_evaluations
-from keisei.rl.network import load_weights
-from keisei.training.build import build_trainer, device_for, device_hint, open_sinks
+from keisei.training.build import (
+    build_trainer,
+    device_for,
+    device_hint,
+    open_sinks,
+    start_trainer,
+)
 from keisei.training.hooks import CheckpointHook, Hook
 from keisei.training.launch import launch
 from keisei.training.ranks import Opening, open_ranks, rank_device, share_cores
 from keisei.training.resume import begin_line
 from keisei.training.rundir import RunLock
 from keisei.training.sinks import Sinks
-from keisei.training.trainer import EXIT_BAD_INPUT, StopRequest, Trainer, run_session
+from keisei.training.trainer import EXIT_BAD_INPUT, StopRequest, run_session
 
 
 def register(subparsers: Any) -> None:
@@ -77,52 +82,19 @@ def register(subparsers: Any) -> None:
 
 
 def default_hooks(config: TrainConfig) -> list[Hook]:
-    hooks: list[Hook] = []
-    if config.evaluation.enabled:
-        ev = config.evaluation
-        hooks.append(
-            EvaluationHook(
-                every_steps=ev.every_steps,
-                games=ev.games,
-                opponents=list(ev.opponents),
-                past_checkpoints=ev.past_checkpoints,
-                max_plies=ev.max_plies,
-                seed=config.run.seed,
-                checkpoint_every=config.checkpoint.every_steps,
-            )
-        )
+    hooks: list[Hook] = [EvaluationHook.of(config)] if config.evaluation.enabled else []
     # Last: a checkpoint at a step also evaluated holds that evaluation's best_score, so a
     # run resumed from it (after kill -9) keeps best.pt exactly as an unbroken run does.
-    hooks.append(CheckpointHook(config.checkpoint.every_steps))
-    return hooks
-
-
-def _start(trainer: Trainer, payload: dict[str, Any] | None, init: dict[str, Any] | None) -> None:
-    """The trainer from its checkpoint, or fresh (with --init's weights)."""
-    if payload is not None:
-        trainer.restore(payload)
-        return
-    trainer.start_fresh()
-    if init is not None:
-        load_weights(trainer.agent.model, init["model"], init["config"])
-        trainer.sinks.info(f"Initialised the network from {init['path']}")
+    return [*hooks, CheckpointHook(config.checkpoint.every_steps)]
 
 
 def _rank_argv(args: argparse.Namespace) -> list[str]:
     """The ``keisei train`` arguments each rank is started with (no --nproc)."""
     argv = ["train"]
-    if args.preset is not None:
-        argv += ["--preset", args.preset]
-    if args.config is not None:
-        argv += ["--config", str(args.config)]
-    if args.run_dir is not None:
-        argv += ["--run-dir", str(args.run_dir)]
-    if args.total_steps is not None:
-        argv += ["--total-steps", str(args.total_steps)]
-    if args.resume is not None:
-        argv += ["--resume", str(args.resume)]
-    if args.init is not None:
-        argv += ["--init", str(args.init)]
+    for flag in ("preset", "config", "run_dir", "total_steps", "resume", "init"):
+        value = getattr(args, flag)
+        if value is not None:
+            argv += ["--" + flag.replace("_", "-"), str(value)]
     return [*argv, "--", *args.overrides]
 
 
@@ -205,16 +177,11 @@ def _run_peer(
     trainer = build_trainer(
         config, Path("."), Sinks([]), default_hooks(config), stop, collective, collective.device
     )
-    _start(trainer, payload, opening.init)
+    start_trainer(trainer, payload, opening.init)
     return run_session(trainer, None)
 
 
-def _run(
-    p: Prepared,
-    stop: StopRequest,
-    extra_hooks: list[Hook] | None,
-    collective: Collective,
-) -> int:
+def _run(p: Prepared, stop: StopRequest, hooks: list[Hook] | None, collective: Collective) -> int:
     line = begin_line(p.run_dir, p.config, p.payload, also=[set_aside_evaluations])
     # A branch (later step checkpoints existed) is a new W&B run: W&B drops steps below
     # those already logged, which would keep the old line's curves instead of the new's.
@@ -228,20 +195,13 @@ def _run(
     hint = device_hint(p.config, device_for(p.config))
     if hint is not None:
         sinks.info(hint)
-    for path in line.stale:
-        sinks.warning(f"removed {path}, left by a run killed while writing a checkpoint")
-    if line.moved:
-        where = f"step {line.step}" if resumed else "a fresh start"
-        sinks.warning(
-            f"moved what came after {where} to {line.aside}: "
-            + "; ".join(line.moved)
-            + " (another line of training, or a killed run's last moments)"
-        )
-    hooks = default_hooks(p.config) + list(extra_hooks or [])
+    for message in line.warnings():
+        sinks.warning(message)
+    hooks = default_hooks(p.config) + list(hooks or [])
     try:
         device = collective.device if isinstance(collective, Distributed) else None
         trainer = build_trainer(p.config, p.run_dir, sinks, hooks, stop, collective, device)
-        _start(trainer, p.payload, p.init)
+        start_trainer(trainer, p.payload, p.init)
         trainer.wandb_run_id = run_id
     except Exception:
         sinks.close()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from keisei.config import TrainConfig
 from keisei.evaluation.match import play_match
 from keisei.evaluation.players import CheckpointPlayer, Player, PlayerError
 from keisei.evaluation.plots import PLOT_FILE, plot_learning_curve
@@ -89,6 +90,20 @@ def pick_past(steps: list[int], current: int, k: int) -> list[int]:
 
 class EvaluationHook:
     name = "evaluation"
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> EvaluationHook:
+        """The in-run evaluation a config's ``evaluation:`` section asks for."""
+        ev = config.evaluation
+        return cls(
+            every_steps=ev.every_steps,
+            games=ev.games,
+            opponents=list(ev.opponents),
+            past_checkpoints=ev.past_checkpoints,
+            max_plies=ev.max_plies,
+            seed=config.run.seed,
+            checkpoint_every=config.checkpoint.every_steps,
+        )
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Actor-critic networks over keisei's observation and action encoding.
 
-A network is described by its :class:`ModelConfig` alone: a convolutional stem, a tower
+A network is described by its :class:`ModelSection` alone: a convolutional stem, a tower
 of residual blocks (optionally with squeeze-and-excitation), a spatial policy head and a
 value head.
 
@@ -25,7 +25,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from keisei.config import ModelConfig
+from keisei.config import ModelSection
 from keisei.game.encoding import NUM_ACTIONS, NUM_MOVE_KINDS, NUM_PLANES
 
 # Channels of the 1x1 convolution that feeds the value head's small dense layers.
@@ -85,7 +85,7 @@ class ResidualBlock(nn.Module):
 class ActorCritic(nn.Module):
     """ResNet actor-critic: (B, 119, 9, 9) float planes -> policy logits and value."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelSection) -> None:
         super().__init__()
         self.config = config
         c = config.channels
@@ -137,7 +137,7 @@ class ActorCritic(nn.Module):
         return PolicyValue(logits, torch.tanh(v.squeeze(1)), None)
 
 
-def parameter_count(config: ModelConfig) -> int:
+def parameter_count(config: ModelSection) -> int:
     """The number of parameters of the network ``config`` describes, counted on the network
     built on the meta device (shapes only: no memory, no initialisation). The blocks are all
     alike: the count of one is multiplied, so a tower of any depth costs two small builds."""
@@ -197,7 +197,7 @@ def load_weights(
     model: ActorCritic, state_dict: dict[str, Any], saved_config: dict[str, Any]
 ) -> None:
     """Load a checkpoint's weights, refusing ones saved from a differently shaped network."""
-    saved = ModelConfig.model_validate(saved_config)
+    saved = ModelSection.model_validate(saved_config)
     if saved != model.config:
         raise ValueError(
             f"checkpoint network is {saved.describe()}; this network is {model.config.describe()}"

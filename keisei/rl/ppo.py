@@ -19,7 +19,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from keisei.config import PPOConfig
+from keisei.config import PPOSection
 from keisei.distributed import Collective
 from keisei.game.encoding import (
     NUM_ACTIONS,
@@ -152,7 +152,7 @@ class PPOAgent:
     def __init__(
         self,
         model: ActorCritic,
-        cfg: PPOConfig,
+        cfg: PPOSection,
         total_updates: int,
         device: torch.device | str = "cpu",
         collective: Collective | None = None,

@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from keisei.config import ConfigError, ModelConfig, TrainConfig
+from keisei.config import ConfigError, ModelSection, TrainConfig
 from keisei.distributed import Collective, rank_seed
 from keisei.game.env import ShogiEnv
-from keisei.rl.network import ActorCritic
+from keisei.rl.network import ActorCritic, load_weights
 from keisei.rl.ppo import ClippedSurrogate, PPOAgent, SearchCrossEntropy
 from keisei.rl.rollout import RolloutBuffer
 from keisei.search.gumbel import GumbelSearch
@@ -36,7 +36,7 @@ def device_for(config: TrainConfig) -> torch.device:
 
 def device_hint(config: TrainConfig, device: torch.device) -> str | None:
     """A line for the log when the config leaves the device mostly idle, else None."""
-    if device.type != "cuda" or config.model != ModelConfig():
+    if device.type != "cuda" or config.model != ModelSection():
         return None
     return (
         "training the default 2x32 network on CUDA, which leaves the GPU mostly idle: "
@@ -169,3 +169,16 @@ def open_sinks(
         except Exception as exc:
             fanout.warning(f"W&B disabled: {exc!r}")
     return fanout, run_id
+
+
+def start_trainer(
+    trainer: Trainer, payload: dict[str, Any] | None, init: dict[str, Any] | None
+) -> None:
+    """The trainer from its checkpoint, or fresh (with ``--init``'s weights)."""
+    if payload is not None:
+        trainer.restore(payload)
+        return
+    trainer.start_fresh()
+    if init is not None:
+        load_weights(trainer.agent.model, init["model"], init["config"])
+        trainer.sinks.info(f"Initialised the network from {init['path']}")

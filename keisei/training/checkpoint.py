@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from keisei import __version__
-from keisei.config import ModelConfig, TrainConfig
+from keisei.config import ModelSection, TrainConfig
 from keisei.files import atomic_write
 from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES
 from keisei.rl.network import ActorCritic, load_weights
@@ -196,7 +196,7 @@ def _payload_problem(payload: Any) -> str | None:
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         return "no config with a model section"
     try:
-        ModelConfig.model_validate(config["model"])
+        ModelSection.model_validate(config["model"])
     except ValueError:
         return "its model config is not valid"
     model = payload.get("model")
@@ -322,7 +322,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[ActorCritic, dict
     if problem is not None:  # a network that plays and evaluates as nonsense
         raise CheckpointError(f"{ckpt_path} cannot be used: {problem}")
     try:
-        model_config = ModelConfig.model_validate(payload["config"]["model"])
+        model_config = ModelSection.model_validate(payload["config"]["model"])
         model = ActorCritic(model_config)
         load_weights(model, payload["model"], payload["config"]["model"])
     except (KeyError, RuntimeError, ValueError) as exc:

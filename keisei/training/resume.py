@@ -148,6 +148,18 @@ class Line:
     aside: Path  # where (created only if something was moved)
     branched: bool  # step checkpoints after ``step`` existed: another line went on
 
+    def warnings(self) -> list[str]:
+        """What the run's log says first about the directory it found."""
+        out = [f"removed {p}, left by a run killed while writing a checkpoint" for p in self.stale]
+        if self.moved:
+            where = f"step {self.step}" if self.step >= 0 else "a fresh start"
+            out.append(
+                f"moved what came after {where} to {self.aside}: "
+                + "; ".join(self.moved)
+                + " (another line of training, or a killed run's last moments)"
+            )
+        return out
+
 
 def begin_line(
     run_dir: Path,
