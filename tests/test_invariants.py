@@ -271,15 +271,44 @@ def test_a_run_without_a_valid_checkpoint_is_refused(
     no_valid_checkpoint(run_dir, tmp_path, capfd)
 
 
-@pytest.mark.xfail(strict=True, reason="the skip warnings are lost when no checkpoint is valid")
 def test_a_run_without_a_valid_checkpoint_says_why_each_was_skipped(
     run_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    truncated = ckpt(tmp_path / "r", 64)
-    assert no_valid_checkpoint(run_dir, tmp_path, capfd).splitlines()[0] == (
-        f"warning: skipping checkpoint {truncated}: {truncated} is corrupt or truncated "
-        "(checksum mismatch)"
+    run = tmp_path / "r"
+    truncated = ckpt(run, 64)
+    why = f"warning: skipping checkpoint {truncated}: {truncated} is corrupt or truncated "
+    why += "(checksum mismatch)"
+    assert no_valid_checkpoint(run_dir, tmp_path, capfd).splitlines() == [
+        why,
+        f"keisei checkpoint info: error: no valid checkpoint in {run}",
+    ]
+    code, out, err = info_lines(
+        capfd, "train", "--preset", "tiny", "--run-dir", str(run), "--resume", "latest"
     )
+    assert (code, out, err.splitlines()) == (
+        2,
+        [],
+        [why, f"keisei train: error: --resume latest: no valid checkpoint in {run}"],
+    )
+
+
+def test_a_command_given_a_run_says_which_damaged_checkpoints_it_passed_over(
+    run_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "r"
+    (run / "checkpoints").mkdir(parents=True)
+    for step in (64, 128):
+        shutil.copy(ckpt(run_dir, step), ckpt(run, step))
+    with ckpt(run, 128).open("r+b") as f:
+        f.truncate(1000)
+    out = tmp_path / "model.pt"
+    code, _, err = info_lines(capfd, "checkpoint", "export", str(run), "--out", str(out))
+    assert (code, err.splitlines()[0]) == (
+        0,
+        f"warning: skipping checkpoint {ckpt(run, 128)}: {ckpt(run, 128)} is corrupt or "
+        "truncated (checksum mismatch)",
+    )
+    assert read_checkpoint(out)["state"]["global_step"] == 64
 
 
 def test_resume_latest_skips_a_checkpoint_written_mid_update(

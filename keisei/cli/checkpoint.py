@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +60,7 @@ def register(subparsers: Any) -> None:
 
 
 def checkpoint_info(path: Path | str) -> dict[str, Any]:
-    warnings: list[str] = []
-    ckpt, payload = resolve(model_path(path), warnings.append)
-    for message in warnings:
-        print(f"warning: {message}", file=sys.stderr)
+    ckpt, payload = resolve(model_path(path))
     state = TrainState.from_dict(payload["state"])
     weights = weights_sha256(payload["model"])
     problems = state.check_invariants()

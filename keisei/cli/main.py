@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = " ".join(["keisei", args.command, *([args.action] if "action" in args else [])])
         code: int = args.func(args)
     except UsageError as exc:
+        for message in exc.warnings:
+            print(f"warning: {message}", file=sys.stderr)
         print(f"{command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before the subcommand took SIGINT over, or not caught by it

@@ -144,6 +144,8 @@ def run_rank(args: argparse.Namespace, rank: int, world: int, local_rank: int) -
                 done = p.nothing_to_do
                 mine = Opening("done", done) if done else Opening("ok", "", p.config, None, p.init)
             except UsageError as exc:
+                for message in exc.warnings:
+                    print(f"warning: {message}", file=sys.stderr)
                 mine, p = Opening("error", str(exc)), None
         opening, payload = open_ranks(collective, mine, p.payload if p is not None else None)
         if opening.kind != "ok":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -284,10 +285,18 @@ def latest_valid(
     raise CheckpointError(f"no valid checkpoint in {run_dir}")
 
 
-def resolve(path: Path, warn: Callable[[str], None] | None = None) -> tuple[Path, dict[str, Any]]:
-    """A checkpoint file, or a run directory meaning its newest valid checkpoint."""
+def warn_on_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def resolve(
+    path: Path, warn: Callable[[str], None] = warn_on_stderr
+) -> tuple[Path, dict[str, Any]]:
+    """A checkpoint file, or a run directory meaning its newest valid checkpoint (each
+    checkpoint skipped on the way said to ``warn``, so that a damaged newest one is never
+    passed over silently, nor the reasons lost when none is valid)."""
     if path.is_dir():
-        return latest_valid(path, warn or (lambda _msg: None))
+        return latest_valid(path, warn)
     return path, read_checkpoint(path)
 
 

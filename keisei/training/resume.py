@@ -87,7 +87,7 @@ def resume_source(resume: str, run_dir: Path) -> tuple[Path, dict[str, Any], lis
                 run_dir, warnings.append, accept=lambda p: bool(p.get("consistent", True))
             )
         except CheckpointError as exc:
-            raise UsageError(f"--resume latest: {exc}") from None
+            raise UsageError(f"--resume latest: {exc}", warnings) from None
         return path, payload, warnings
     path = Path(resume)
     try:
