@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,10 @@ import cshogi
 import pytest
 
 from keisei.cli.main import main
-from keisei.game.records import read_record
-from keisei.training.checkpoint import list_checkpoints, load_model, read_checkpoint
+from keisei.config import load_config
+from keisei.game.records import read_record, record_files
+from keisei.training.checkpoint import Diverged, list_checkpoints, load_model, read_checkpoint
+from keisei.training.pretrain import positions, pretrain, unique
 from tests.conftest import Train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -20,13 +23,19 @@ MINIMAL_CSA = "V2.2\nPI\n+\n+7776FU\n-3334FU\n%TORYO\n"
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny network pretrained on 6 random games (each written as .csa and .kif)."""
-    root = tmp_path_factory.mktemp("pretrain")
+def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 random games of 60 plies, each written as .csa and .kif."""
+    out = tmp_path_factory.mktemp("pretrain") / "records"
     assert main(["selfplay", "--games", "6", "--seed", "3", "--max-plies", "60",
-                 "--out", str(root / "records")]) == 0  # fmt: skip
-    out = root / "pre.pt"
-    argv = ["pretrain", str(root / "records"), "--out", str(out), "--preset", "tiny"]
+                 "--out", str(out)]) == 0  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def pretrained(records: Path) -> Path:
+    """A tiny network pretrained on the 6 games."""
+    out = records.parent / "pre.pt"
+    argv = ["pretrain", str(records), "--out", str(out), "--preset", "tiny"]
     assert main([*argv, "--epochs", "3", "--batch-size", "32", "--validation-fraction", "0.2"]) == 0
     return out
 
@@ -43,6 +52,33 @@ def test_pretrain_learns_the_records_and_writes_a_player(pretrained: Path) -> No
     assert all("validation_accuracy" in row for row in source["history"])
     model, meta = load_model(pretrained)
     assert meta["global_step"] == 0 and model.config.channels == 8
+
+
+@pytest.mark.parametrize(
+    ("target", "diverged"),
+    [
+        # The value loss overflows; its gradient is clipped to nothing.
+        (1e30, "a non-finite loss (loss inf)"),
+        (float("nan"), "a non-finite loss (loss nan) and non-finite weights in 21 tensors "
+         "(policy_bias, stem.0.weight, stem.1.weight, ...)"),
+    ],
+)  # fmt: skip
+def test_pretrain_stops_at_the_batch_that_diverges(
+    records: Path, target: float, diverged: str
+) -> None:
+    """Value targets no record holds, set after the first epoch (the samples are the real
+    seam): no configurable setting overflows within its bounds."""
+    data = positions(unique([g for f in record_files([records]) for g in read_record(f)]))
+    epochs: list[float] = []
+
+    def poison(row: dict[str, float]) -> None:
+        epochs.append(row["epoch"])
+        data.results[:] = target
+
+    with pytest.raises(Diverged) as info:
+        pretrain(load_config("tiny"), data, positions([]), 3, 32, 0, poison)
+    assert str(info.value) == f"epoch 2, batch 1 of {math.ceil(len(data) / 32)} gave {diverged}"
+    assert epochs == [1.0]
 
 
 def test_train_init_starts_from_the_pretrained_weights(

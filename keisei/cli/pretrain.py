@@ -11,7 +11,7 @@ from keisei.config import ConfigError, load_config
 from keisei.errors import UsageError
 from keisei.files import check_new_file
 from keisei.game.records import RecordGame, read_record, record_files
-from keisei.training.checkpoint import write_checkpoint
+from keisei.training.checkpoint import Diverged, write_checkpoint
 from keisei.training.pretrain import positions, pretrain, pretrained_payload, split, unique
 
 
@@ -24,7 +24,9 @@ def register(subparsers: Any) -> None:
         "start of `keisei train --init FILE`. Records are UTF-8 (with or without a "
         "byte-order mark) or Shift_JIS; of a KIF, the main line is read (its variations are "
         "counted and skipped). A record that cannot be read is reported (file and reason), "
-        "skipped and counted, unless --strict. Exit codes: 0 done, 2 bad input.",
+        "skipped and counted, unless --strict. Training stops at the first batch whose loss "
+        "or weights are not finite (NaN, infinity), writing nothing. Exit codes: 0 done, "
+        "1 diverged, 2 bad input.",
     )
     p.add_argument("records", nargs="+", type=Path, help="record files or directories")
     p.add_argument("--out", type=Path, required=True, help="the checkpoint to write (new file)")
@@ -125,9 +127,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    model, history = pretrain(
-        config, train, held, args.epochs, args.batch_size, args.seed, progress
-    )
+    try:
+        model, history = pretrain(
+            config, train, held, args.epochs, args.batch_size, args.seed, progress
+        )
+    except Diverged as exc:
+        print(f"keisei pretrain: error: {exc}; {dest} is not written", file=sys.stderr)
+        return 1
     source = {
         "files": len(files),
         "games": len(games),

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -125,6 +126,29 @@ def nonfinite(weights: dict[str, torch.Tensor]) -> list[str]:
         return []
     finite = torch.stack([torch.isfinite(t.detach()).all() for _, t in floats]).cpu().tolist()
     return [name for (name, _), ok in zip(floats, finite, strict=True) if not ok]
+
+
+class Diverged(RuntimeError):
+    """An update made a loss or a weight non-finite (NaN or infinity): training stops, and
+    no file is written with such weights (``keisei train``: the newest checkpoint is the
+    last good one; ``keisei pretrain``: no --out)."""
+
+
+def check_finite(update: str, losses: dict[str, float], weights: dict[str, torch.Tensor]) -> None:
+    """Raise ``Diverged`` naming ``update`` (e.g. ``update 13 (at step 832)``) and what of
+    its losses (on the host already) and weights is not finite; nothing if all are."""
+    bad_losses = [f"{key} {value}" for key, value in losses.items() if not math.isfinite(value)]
+    bad_weights = nonfinite(weights)
+    if not bad_losses and not bad_weights:
+        return
+    what = []
+    if bad_losses:
+        what.append("a non-finite loss (" + ", ".join(bad_losses) + ")")
+    if bad_weights:
+        names = ", ".join(bad_weights[:3]) + (", ..." if len(bad_weights) > 3 else "")
+        tensors = "tensor" if len(bad_weights) == 1 else "tensors"
+        what.append(f"non-finite weights in {len(bad_weights)} {tensors} ({names})")
+    raise Diverged(f"{update} gave " + " and ".join(what))
 
 
 def weights_problem(payload: dict[str, Any]) -> str | None:

@@ -41,7 +41,7 @@ from keisei.game.records import RecordGame
 from keisei.rl.network import ActorCritic, obs_to_tensor
 from keisei.rl.policy import MaskedCategorical
 from keisei.rl.ppo import wdl_targets
-from keisei.training.checkpoint import checkpoint_header
+from keisei.training.checkpoint import check_finite, checkpoint_header
 from keisei.training.state import TrainState
 
 
@@ -143,7 +143,9 @@ def pretrain(
     seed: int,
     progress: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[ActorCritic, list[dict[str, float]]]:
-    """A network of ``config.model`` trained on ``train``; one metrics row per epoch."""
+    """A network of ``config.model`` trained on ``train``; one metrics row per epoch.
+    ``Diverged`` (naming the epoch and batch) at the first batch whose loss or resulting
+    weights are not finite."""
     torch.manual_seed(seed)
     model = ActorCritic(config.model)
     optimizer = torch.optim.AdamW(
@@ -155,15 +157,19 @@ def pretrain(
         model.train()
         order = torch.randperm(len(train), generator=generator).numpy()
         loss_sum = policy_sum = correct = 0.0
-        for start in range(0, len(train), batch_size):
+        batches = math.ceil(len(train) / batch_size)
+        for batch, start in enumerate(range(0, len(train), batch_size), start=1):
             rows = order[start : start + batch_size]
             loss, policy_loss, right = _losses(model, train, rows, config.ppo.value_coef)
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.ppo.max_grad_norm)
             optimizer.step()
-            loss_sum += float(loss.detach()) * len(rows)
-            policy_sum += float(policy_loss.detach()) * len(rows)
+            losses = {"loss": float(loss.detach()), "policy_loss": float(policy_loss.detach())}
+            # As the trainer does after each update: a NaN would be written as the result.
+            check_finite(f"epoch {epoch}, batch {batch} of {batches}", losses, model.state_dict())
+            loss_sum += losses["loss"] * len(rows)
+            policy_sum += losses["policy_loss"] * len(rows)
             correct += float(right)
         model.eval()
         row = {

@@ -14,7 +14,6 @@ resumed run continues bit for bit.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 import signal
@@ -39,6 +38,8 @@ from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
 from keisei.training.actors import Actor
 from keisei.training.checkpoint import (
+    Diverged,
+    check_finite,
     checkpoint_header,
     list_checkpoints,
     nonfinite,
@@ -58,11 +59,6 @@ LOST_CONTACT_GRACE_S = 3.0
 
 # The update's losses (PPOAgent.update's metrics) that a diverged run makes non-finite.
 LOSSES = ("loss", "policy_loss", "value_loss", "entropy")
-
-
-class Diverged(RuntimeError):
-    """An update made a loss or a weight non-finite (NaN or infinity): the run stops, and
-    no checkpoint holds such weights (the newest one is the last good one)."""
 
 
 class StopRequest:
@@ -314,20 +310,10 @@ class Trainer:
         """Stop at the update that made a loss or a weight non-finite, before anything
         (an event, a hook, a checkpoint) takes it for a step of training: the metrics are
         on the host already, the weights are checked at one wait for the device."""
-        losses = [f"{key} {metrics[key]}" for key in LOSSES if not math.isfinite(metrics[key])]
-        weights = nonfinite(self.agent.model.state_dict())
-        if not losses and not weights:
-            return
-        what = []
-        if losses:
-            what.append("a non-finite loss (" + ", ".join(losses) + ")")
-        if weights:
-            names = ", ".join(weights[:3]) + (", ..." if len(weights) > 3 else "")
-            tensors = "tensor" if len(weights) == 1 else "tensors"
-            what.append(f"non-finite weights in {len(weights)} {tensors} ({names})")
-        raise Diverged(
-            f"update {self.state.updates} (at step {self.state.global_step}) gave "
-            + " and ".join(what)
+        check_finite(
+            f"update {self.state.updates} (at step {self.state.global_step})",
+            {key: metrics[key] for key in LOSSES},
+            self.agent.model.state_dict(),
         )
 
     def run(self) -> str:
