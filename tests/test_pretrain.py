@@ -186,7 +186,7 @@ KIF_WITH_VARIATIONS = """\
 def gui_records(directory: Path) -> Path:
     """The same KIF as Shift_JIS, UTF-8 and UTF-8 with a byte-order mark; a CSA game with a
     score comment before its first move; a truncated CSA; a file in no text encoding; the
-    KIF again as .kifu (the UTF-8 KIF suffix)."""
+    KIF again as .kifu (the UTF-8 KIF suffix); the KIF cut inside its second move."""
     directory.mkdir()
     (directory / "a_sjis.kif").write_bytes(KIF_WITH_VARIATIONS.encode("cp932"))
     (directory / "b_utf8.kif").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8"))
@@ -195,6 +195,8 @@ def gui_records(directory: Path) -> Path:
     (directory / "e_truncated.csa").write_text(MINIMAL_CSA.replace("FU\n%TORYO\n", "F\n"))
     (directory / "f_binary.kif").write_bytes(b"\x81\xff\xfe\x00")
     (directory / "g_utf8.kifu").write_bytes(KIF_WITH_VARIATIONS.encode("utf-8"))
+    cut = KIF_WITH_VARIATIONS[: KIF_WITH_VARIATIONS.index("３四歩(3") + 5]
+    (directory / "h_cut.kif").write_bytes(cut.encode("utf-8"))
     return directory
 
 
@@ -227,17 +229,19 @@ def test_pretrain_skips_bad_records_and_counts_them(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"wrote {out}\n"
     lines = done.stderr.splitlines()
-    assert lines[:3] == [
+    assert lines[:4] == [
         f"keisei pretrain: warning: skipped {records / 'e_truncated.csa'}: line 5 is "
         "truncated: '-3334F'",
         f"keisei pretrain: warning: skipped {records / 'f_binary.kif'} is neither UTF-8 nor "
         "Shift_JIS (cp932) text",
-        "7 files (2 unreadable, skipped), 2 games (3 repeats skipped, 8 variations skipped): "
+        f"keisei pretrain: warning: skipped {records / 'h_cut.kif'}: line 8 is truncated: "
+        "'   2 ３四歩(3'",
+        "8 files (3 unreadable, skipped), 2 games (3 repeats skipped, 8 variations skipped): "
         "2 positions to train on, 2 held out",
     ]
-    assert len(lines) == 4 and lines[3].startswith("epoch 1: loss ")
+    assert len(lines) == 5 and lines[4].startswith("epoch 1: loss ")
     source = read_checkpoint(out)["pretrained_from"]
-    assert (source["files"], source["games"], source["positions"]) == (7, 2, 2)
+    assert (source["files"], source["games"], source["positions"]) == (8, 2, 2)
 
 
 def test_pretrain_strict_stops_at_a_bad_record(

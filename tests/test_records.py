@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import cshogi
 import pytest
@@ -410,3 +411,78 @@ def test_self_play_records_read_back_to_their_results(
     kept += [g for g in results if g.reason == "max_plies"][:4]
     for i, game in enumerate(kept):
         check_records(game, tmp_path, f"game_{i:03d}", None)
+
+
+# -- records cut short (a truncated download, a copy interrupted) ------------------------
+@pytest.fixture(scope="module")
+def mated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GameResult, Path]:
+    """A random game from the standard start that ends in checkmate at ply 79, written."""
+    game = play_random_games(24, 3, 512, parallel=16)[0]
+    assert (game.reason, game.plies, game.winner) == ("checkmate", 79, 0)
+    directory = tmp_path_factory.mktemp("mated")
+    write_records(game, directory, "g")
+    return game, directory
+
+
+def record_lines(directory: Path, kind: str) -> list[str]:
+    encoding = "cp932" if kind == "kif" else "ascii"
+    return (directory / f"g.{kind}").read_text(encoding=encoding).split("\n")
+
+
+def cut_record(directory: Path, kind: str, text: str) -> Path:
+    path = directory / f"cut.{kind}"
+    path.write_bytes(text.encode("cp932" if kind == "kif" else "ascii"))
+    return path
+
+
+def move_line(lines: list[str], kind: str, ply: int) -> int:
+    """The index of the line of move ``ply`` (of the special move after the last one)."""
+    if kind == "kif":
+        return next(i for i, line in enumerate(lines) if line.startswith(f"{ply:>4} "))
+    moves = [i for i, line in enumerate(lines) if line[:1] in "+-%" and len(line) > 1]
+    return moves[ply - 1]
+
+
+@pytest.mark.parametrize(
+    ("kind", "ply", "keep"),
+    [
+        ("kif", 10, lambda line: line[:7]),  # in the move: '  10 ３'
+        ("kif", 10, lambda line: line[: line.index(")")]),  # in its from-square: '(7'
+        ("kif", 10, lambda line: line[: line.index(":") + 2]),  # in its time: '( 0:0'
+        ("kif", 80, lambda line: line[:6]),  # in the special move: '  80 詰'
+        ("csa", 10, lambda line: line[:1]),  # after the sign: '-'
+        ("csa", 10, lambda line: line[:4]),  # in the move: '-123'
+        ("csa", 80, lambda line: line[:4]),  # in the special move: '%TSU'
+    ],
+    ids=["kif-move", "kif-square", "kif-time", "kif-special", "csa-sign", "csa-move",
+         "csa-special"],
+)  # fmt: skip
+@pytest.mark.parametrize("newline", ["", "\n"], ids=["cut", "cut-newline"])
+def test_a_record_cut_inside_a_line_is_refused_by_file_and_line(
+    mated: tuple[GameResult, Path], kind: str, ply: int, keep: Any, newline: str
+) -> None:
+    _, directory = mated
+    lines = record_lines(directory, kind)
+    at = move_line(lines, kind, ply)
+    last = keep(lines[at])
+    path = cut_record(directory, kind, "\n".join([*lines[:at], last]) + newline)
+    with pytest.raises(ValueError) as info:
+        read_record(path)
+    assert str(info.value) == f"{path}: line {at + 1} is truncated: {last!r}"
+
+
+@pytest.mark.parametrize("kind", ["kif", "csa"])
+@pytest.mark.parametrize("newline", ["", "\n"], ids=["cut", "cut-newline"])
+def test_a_record_cut_between_lines_is_a_game_with_fewer_moves(
+    mated: tuple[GameResult, Path], kind: str, newline: str
+) -> None:
+    """Moves that are whole and no result: an unfinished game, as any record without one;
+    its end cut (the special move, the closing sentence) leaves the mate on the board."""
+    game, directory = mated
+    lines = record_lines(directory, kind)
+    at = move_line(lines, kind, 10)
+    (short,) = read_record(cut_record(directory, kind, "\n".join(lines[: at + 1]) + newline))
+    assert (short.moves, short.winner) == (game.moves[:10], None)
+    at = move_line(lines, kind, 80)  # the special move, then the comment and the sentence
+    (ended,) = read_record(cut_record(directory, kind, "\n".join(lines[:at]) + newline))
+    assert (ended.moves, ended.winner) == (game.moves, 0)

@@ -304,6 +304,52 @@ def _csa_lines(text: str) -> list[str]:
     return lines
 
 
+def _shown(line: str) -> str:
+    return repr(line if len(line) <= 40 else line[:40] + "...")
+
+
+# cshogi's KIF reader skips a line it cannot read: a move line cut short (a truncated
+# download) would read as a shorter game. Its spellings, then the special moves it skips
+# on purpose (keisei writes 入玉勝ち; the closing sentence gives the result).
+_KIF_SPELLINGS = (("王", "玉"), ("竜", "龍"), ("成銀", "全"), ("成桂", "圭"), ("成香", "杏"))
+_KIF_SPECIAL = re.compile(r"\A *[0-9]+\s+(入玉勝ち|宣言勝ち|不戦勝|不戦敗|封じ手|不詰)")
+_CSA_SPECIAL = re.compile(
+    r"\A%(TORYO|CHUDAN|SENNICHITE|TIME_UP|ILLEGAL_MOVE|[+-]ILLEGAL_ACTION|JISHOGI|KACHI"
+    r"|HIKIWAKE|MATTA|TSUMI|FUZUMI|ERROR)(,T[0-9]+)?\s*\Z"
+)
+
+
+def _kif_cut(line: str) -> bool:
+    """A KIF line that starts as a move (its number) but is not a whole one: the move or
+    its time in parentheses cut short."""
+    if not re.match(r"\A *[0-9]", line):
+        return False
+    for old, new in _KIF_SPELLINGS:
+        line = line.replace(old, new)
+    whole = KIF.Parser.MOVE_RE.match(line) or _KIF_SPECIAL.match(line)
+    return not whole or line.count("(") > line.count(")")
+
+
+def _csa_cut(line: str, moved: bool) -> bool:
+    """A CSA line that starts as a special move (``%``) but is none, or a lone ``+`` or
+    ``-`` after a game's moves (a move cut after its sign; before them it is the side to
+    move). Moves cut later are cshogi's errors (``_parse``)."""
+    if line.startswith("%"):
+        return not _CSA_SPECIAL.match(line)
+    return moved and line.strip() in ("+", "-")
+
+
+def _check_end(path: Path, lines: list[str], cut: Callable[[str], bool]) -> None:
+    """ValueError if the file's last line with text is ``cut``: the record was cut there,
+    and would be read as a game that ends earlier or without its result."""
+    for number in range(len(lines), 0, -1):
+        line = lines[number - 1]
+        if line.strip():
+            if cut(line):
+                raise ValueError(f"{path}: line {number} is truncated: {_shown(line)}")
+            return
+
+
 def _parse(path: Path, lines: list[str], parse: Callable[[str], list[Any]]) -> list[Any]:
     """``parse`` of the lines, or ValueError naming the file and the first line it fails
     at (the shortest failing prefix; the parsers raise whatever their input provokes)."""
@@ -321,7 +367,7 @@ def _parse(path: Path, lines: list[str], parse: Callable[[str], list[Any]]) -> l
         else:
             low = mid + 1
     line = lines[high - 1]
-    shown = repr(line if len(line) <= 40 else line[:40] + "...")
+    shown = _shown(line)
     if isinstance(error, IndexError):  # C++ std::out_of_range: a line shorter than it must be
         raise ValueError(f"{path}: line {high} is truncated: {shown}") from None
     raise ValueError(f"{path}: line {high} cannot be read ({error}): {shown}") from None
@@ -338,17 +384,24 @@ def read_record(path: Path) -> list[RecordGame]:
     """Every game of one CSA or KIF file (UTF-8, with or without a byte-order mark, or
     Shift_JIS; of a KIF, the main line: its variations are counted, not read), its moves
     checked by replaying them; ValueError naming the file and what is wrong: the line
-    that cannot be read, or the ply of the first move that is not legal."""
+    that cannot be read (the last one cut short too), or the ply of the first move that
+    is not legal."""
     text = record_text(path)
     variations = 0
     if path.suffix.lower() == ".csa":
-        parsed = _parse(path, _csa_lines(text), lambda t: list(CSA.Parser.parse_str(t)))
+        lines = _csa_lines(text)
+        parsed = _parse(path, lines, lambda t: list(CSA.Parser.parse_str(t)))
+        last_game = lines[max((i for i, line in enumerate(lines) if line == "/"), default=0) :]
+        moved = any(line[:1] in "+-" and len(line) > 1 for line in last_game)
+        _check_end(path, lines, lambda line: _csa_cut(line, moved))
     else:
         found = _VARIATION.search(text)
         if found is not None:
             variations = len(_VARIATION.findall(text))
             text = text[: found.start()]
-        parsed = _parse(path, text.split("\n"), lambda t: [KIF.Parser.parse_str(t)])
+        lines = text.split("\n")
+        parsed = _parse(path, lines, lambda t: [KIF.Parser.parse_str(t)])
+        _check_end(path, lines, _kif_cut)
     games = []
     for parser in parsed:
         if not parser.sfen:
