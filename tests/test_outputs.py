@@ -224,6 +224,16 @@ def test_wrapper_never_overwrites_and_refuses_what_is_not_a_checkpoint(tmp_path:
         assert (done.returncode, done.stdout) == (2, ""), (args, done)
         assert done.stderr.splitlines() == [f"keisei-usi: --wrapper: {message}"], args
         assert contents(tmp_path) == before
+    # A run whose one checkpoint is cut short: keisei's warning says why, then the reason.
+    cut = tmp_path / "cut" / "checkpoints" / "step_0000000064.pt"
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(BUNDLED_PATH.read_bytes()[:100])
+    done = wrapper(tmp_path, str(tmp_path / "cut"), "new.sh")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"warning: skipping checkpoint {cut}: {cut} is corrupt or truncated (checksum mismatch)",
+        f"keisei-usi: --wrapper: no valid checkpoint in {tmp_path / 'cut'}",
+    ]
     done = wrapper(tmp_path, "bundled", "engine.sh")
     assert (done.returncode, done.stdout, done.stderr) == (0, "engine.sh\n", "")
     engine = tmp_path / "engine.sh"
