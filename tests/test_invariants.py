@@ -292,6 +292,60 @@ def test_a_run_without_a_valid_checkpoint_says_why_each_was_skipped(
     )
 
 
+def no_valid_run(run_dir: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A run whose checkpoints are all invalid (step 64 truncated, step 128 with a NaN),
+    and the warnings that say why each is skipped, newest first."""
+    run = tmp_path / "r"
+    (run / "checkpoints").mkdir(parents=True)
+    ckpt(run, 64).write_bytes(ckpt(run_dir, 64).read_bytes()[:100])
+    payload = read_checkpoint(ckpt(run_dir, 128))
+    name = next(iter(payload["model"]))
+    payload["model"][name].view(-1)[0] = float("nan")
+    write_checkpoint(ckpt(run, 128), payload)
+    return run, [
+        f"warning: skipping checkpoint {ckpt(run, 128)}: its weights are not finite: NaN or "
+        f"infinity in 1 of {len(payload['model'])} tensors ({name})",
+        f"warning: skipping checkpoint {ckpt(run, 64)}: {ckpt(run, 64)} is corrupt or "
+        "truncated (checksum mismatch)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["checkpoint", "export", "RUN", "--out", "OUT"], "keisei checkpoint export: error: "),
+        (["checkpoint", "export", "RUN", "--onnx", "OUT"], "keisei checkpoint export: error: "),
+        (["train", "--preset", "tiny", "--run-dir", "OUT", "--init", "RUN"],
+         "keisei train: error: --init: "),
+        (["usi", "RUN"], "keisei usi: error: "),
+        (["play", "RUN", "--records", "OUT"], "keisei play: error: "),
+        (["evaluate", "--agent", "RUN", "--opponent", "random", "--records", "OUT"],
+         "keisei evaluate: error: --agent: "),
+        (["evaluate", "--agent", "random", "--opponent", "search:RUN", "--records", "OUT"],
+         "keisei evaluate: error: --opponent: "),
+        (["ladder", "RUN", "--records", "OUT"], "keisei ladder: error: PLAYER: "),
+    ],
+    ids=["export", "onnx", "init", "usi", "play", "evaluate", "search", "ladder"],
+)  # fmt: skip
+def test_every_command_given_a_run_without_a_valid_checkpoint_says_why(
+    run_dir: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    argv: list[str],
+    error: str,
+) -> None:
+    """Each skip's warning (newest first), then the one-line error; nothing written."""
+    run, warnings = no_valid_run(run_dir, tmp_path)
+    out_path = tmp_path / "out"
+    before = sorted(run.rglob("*"))
+    argv = [a.replace("RUN", str(run)).replace("OUT", str(out_path)) for a in argv]
+    code, out, err = info_lines(capfd, *argv)
+    assert (code, out) == (2, [])
+    assert err.splitlines() == [*warnings, f"{error}no valid checkpoint in {run}"]
+    assert sorted(run.rglob("*")) == before
+    assert not out_path.exists()
+
+
 def test_a_command_given_a_run_says_which_damaged_checkpoints_it_passed_over(
     run_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
