@@ -23,7 +23,7 @@ from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.leaves import NetworkForward
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
-from keisei.search.tree import mate_in_one, new_node
+from keisei.search.tree import Node, backup, mate_in_one, new_node
 from keisei.search.usi_engine import USIEngine
 from tests.evalutil import save_tiny_checkpoint, tiny_model
 
@@ -335,3 +335,19 @@ def test_spec_keys_and_usi_options_are_aliases_of_the_one_settings_type() -> Non
         "info string ignored setoption BatchSize '0': 0 is outside [1, 4096]",
     ]
     assert engine.search.config == SearchSettings(c_puct=2.5, mate_nodes=7)
+
+
+def test_backup_negates_per_ply_and_takes_the_virtual_loss_back() -> None:
+    """Two playouts root -> child -> leaf by hand: visits and value sums, each for its own
+    side to move, the per-move statistics of the nodes passed through, a virtual loss."""
+    root, child, leaf = Node([11, 12]), Node([21, 22, 23]), Node([31])
+    path = [(root, 1), (child, 2)]
+    backup(path, leaf, 0.25)
+    backup(path, leaf, -0.5, virtual_loss=1.0)  # its +1 visit and -1 value already added
+    assert (leaf.visits, leaf.value_sum) == (2, -0.25)
+    assert (child.visits, child.value_sum) == (2, 0.25)  # -0.25 + 0.5
+    assert (root.visits, root.value_sum) == (2, -0.25)
+    assert child.n is not None and child.w is not None
+    assert (child.n.tolist(), child.w.tolist()) == ([0.0, 0.0, 1.0], [0.0, 0.0, 1.25])
+    assert root.n is not None and root.w is not None
+    assert (root.n.tolist(), root.w.tolist()) == ([0.0, 1.0], [0.0, 0.75])
