@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import cshogi
@@ -19,11 +20,22 @@ from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer, PlayerError
 from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.specs import parse_player
+from keisei.game.encoding import NUM_ACTIONS
 from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.leaves import NetworkForward
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
-from keisei.search.tree import Node, backup, mate_in_one, new_node
+from keisei.search.tree import (
+    Node,
+    backup,
+    descend,
+    labels_of,
+    mate_in_one,
+    new_node,
+    priors_of,
+    sharpened,
+    softmax,
+)
 from keisei.search.usi_engine import USIEngine
 from tests.evalutil import save_tiny_checkpoint, tiny_model
 
@@ -351,3 +363,88 @@ def test_backup_negates_per_ply_and_takes_the_virtual_loss_back() -> None:
     assert (child.n.tolist(), child.w.tolist()) == ([0.0, 0.0, 1.0], [0.0, 0.0, 1.25])
     assert root.n is not None and root.w is not None
     assert (root.n.tolist(), root.w.tolist()) == ([0.0, 1.0], [0.0, 0.75])
+
+
+def test_node_statistics_and_lookup_by_move() -> None:
+    node = Node([11, 12])
+    assert (node.q, node.visits, node.value_sum, node.children) == (0.0, 0, 0.0, {})
+    backup([], node, 0.25)
+    assert node.q == 0.25  # the first backup alone: a node starts at no value
+    child = Node([])
+    node.children[1] = child
+    assert node.child(12) is child
+    assert node.child(11) is None  # a legal move not yet visited
+    assert node.child(99) is None  # not a move of this node
+
+
+def test_softmax_sharpened_and_priors_by_hand() -> None:
+    # exp(x - max): large logits do not overflow.
+    assert softmax(np.array([800.0, 800.0 + np.log(3.0)])).tolist() == pytest.approx([0.25, 0.75])
+    # weights ** (1 / T), normalized: T = 0.5 squares them.
+    assert sharpened(np.array([1.0, 2.0]), 0.5).tolist() == pytest.approx([0.2, 0.8])
+    assert sharpened(np.array([1.0, 4.0]), 2.0).tolist() == pytest.approx([1 / 3, 2 / 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the log of a zero weight is expected, not warned
+        assert sharpened(np.array([0.0, 1.0, 3.0]), 1.0).tolist() == [0.0, 0.25, 0.75]
+        assert sharpened(np.zeros(4), 0.5).tolist() == [0.25] * 4  # all zero: uniform
+    board = cshogi.Board()
+    moves = list(board.legal_moves)[:2]
+    logits = np.zeros(NUM_ACTIONS, np.float32)
+    logits[labels_of(moves, board.turn)] = [0.0, float(np.log(3.0))]
+    assert priors_of(logits, moves, board.turn).tolist() == pytest.approx([0.25, 0.75])
+    assert priors_of(logits, moves, board.turn, 0.5).tolist() == pytest.approx([0.1, 0.9])
+
+
+def test_new_node_scores_nyugyoku_and_looks_back_sixteen_plies_for_repetitions() -> None:
+    node = new_node(cshogi.Board(NYUGYOKU), None)
+    assert (node.terminal, node.moves.tolist()) == (1.0, [])
+    # Black's king circles 8 squares, White's 3: the start position recurs after 48 plies,
+    # beyond the search's window (REPETITION_PLIES = 16), so it is not a repetition there.
+    board = cshogi.Board("8k/9/9/9/9/9/2K6/9/9 b - 1")
+    black = ["7g8g", "8g9g", "9g9h", "9h9i", "9i8i", "8i7i", "7i7h", "7h7g"]
+    white = ["1a2a", "2a1b", "1b1a"]
+    for i in range(24):
+        board.push_usi(black[i % 8])
+        board.push_usi(white[i % 3])
+    assert board.sfen() == "8k/9/9/9/9/9/2K6/9/9 b - 49"
+    assert board.is_draw() == cshogi.REPETITION_DRAW  # over the whole game
+    node = new_node(board, None)
+    assert node.terminal is None and len(node.moves) == 8
+
+
+def test_descend_creates_a_node_once() -> None:
+    board = cshogi.Board()
+    root = new_node(board, None)
+    root.priors = np.full(len(root.moves), 1.0 / len(root.moves))
+    path, child, created = descend(root, board, lambda _node, _depth: 3, None)
+    assert (path, created, len(board.history)) == ([(root, 3)], True, 1)
+    assert root.children == {3: child}
+    board.pop()
+    # Again: the child is reached, not evaluated yet, and not created a second time.
+    path, again, created = descend(root, board, lambda _node, _depth: 3, None)
+    assert (path, again, created) == ([(root, 3)], child, False)
+
+
+# Found by random play: in check, cshogi's mate_move_in_1ply returns a move that is not
+# legal here, while 5f6e mates (first position); or an illegal move where no move mates.
+IN_CHECK_MATE = "1pr4g1/2+P1s3l/lk3p2n/pN2PPppb/PSppn3p/L2KBS2P/2N3g2/G4G2L/9 b RS5p 193"
+IN_CHECK_NO_MATE = (
+    "p5b+L+N/2+L+S1s2l/1B1k1pn2/4pR1n1/1pp1GPg1s/+s5P1p/+r1n1g3P/1+p4+p1+p/L2GK1+p2 w P4p 234"
+)
+
+
+def test_mate_in_one_in_and_out_of_check() -> None:
+    board = cshogi.Board(MATE_IN_ONE)
+    moves = list(board.legal_moves)
+    assert usi([mate_in_one(board, moves)]) == ["G*5b"]
+    mate = board.move_from_usi("G*5b")
+    assert mate_in_one(board, [m for m in moves if m != mate]) == 0  # only among `moves`
+    board = cshogi.Board()
+    assert mate_in_one(board, list(board.legal_moves)) == 0
+    board = cshogi.Board(IN_CHECK_MATE)
+    assert board.is_check() and board.mate_move_in_1ply() not in list(board.legal_moves)
+    assert usi([mate_in_one(board, list(board.legal_moves))]) == ["5f6e"]
+    assert board.sfen() == IN_CHECK_MATE  # every move tried is taken back
+    board = cshogi.Board(IN_CHECK_NO_MATE)
+    assert board.is_check() and board.mate_move_in_1ply() != 0
+    assert mate_in_one(board, list(board.legal_moves)) == 0
