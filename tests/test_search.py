@@ -25,6 +25,7 @@ from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.leaves import NetworkForward
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
+from keisei.search.select import puct_child
 from keisei.search.tree import (
     Node,
     backup,
@@ -448,3 +449,20 @@ def test_mate_in_one_in_and_out_of_check() -> None:
     board = cshogi.Board(IN_CHECK_NO_MATE)
     assert board.is_check() and board.mate_move_in_1ply() != 0
     assert mate_in_one(board, list(board.legal_moves)) == 0
+
+
+def test_puct_child_by_hand() -> None:
+    """``argmax Q + c_puct * P * sqrt(N) / (1 + n)``; before any visit, the largest prior."""
+    node = Node([11, 12, 13])
+    node.priors = np.array([0.2, 0.5, 0.3])
+    assert puct_child(node, c_puct=1.0, fpu_reduction=0.0) == 1
+    n, w = node.stats()
+    n[0], w[0] = 2.0, 1.0  # Q = 0.5; the unvisited get Q(node) = 0 (no FPU reduction)
+    # 0.5 + sqrt(2) * 0.2 / 3 = 0.594 < sqrt(2) * 0.5 = 0.707 > sqrt(2) * 0.3 = 0.424
+    assert puct_child(node, c_puct=1.0, fpu_reduction=0.0) == 1
+    w[0] = 1.6  # Q = 0.8: 0.894 wins
+    assert puct_child(node, c_puct=1.0, fpu_reduction=0.0) == 0
+    # FPU reduction: the unvisited drop to 0 - 1.0 * sqrt(0.2) = -0.447.
+    w[0] = -0.2  # Q = -0.1: -0.006 against -0.447 + 0.707 = 0.260
+    assert puct_child(node, c_puct=1.0, fpu_reduction=1.0) == 1
+    assert puct_child(node, c_puct=1.0, fpu_reduction=2.0) == 0  # -0.894 + 0.707 < -0.006
