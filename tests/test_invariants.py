@@ -36,6 +36,7 @@ from keisei.game.encoding import (
     unpack_mask,
     unpack_obs,
 )
+from keisei.game.env import GameResult
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
 from keisei.rl.ppo import PPOAgent
@@ -44,6 +45,7 @@ from keisei.search.gumbel import GumbelSearch
 from keisei.training.checkpoint import MAGIC, read_checkpoint, write_checkpoint
 from keisei.training.hooks import HookContext
 from keisei.training.rundir import LOCK_NAME
+from keisei.training.state import TrainState
 from tests.conftest import Train
 
 STEP = "step_{:010d}.pt"
@@ -524,3 +526,25 @@ def test_rollout_stores_each_array_in_its_place_and_names_a_targets_mismatch() -
         "saved rollout stores no policy targets and this buffer does (they are stored with "
         "gumbel.simulations > 0)"
     )
+
+
+def test_the_counters_of_each_finished_game() -> None:
+    """Two black wins, three white wins and a draw, each counted once in its place."""
+    state = TrainState(global_step=40)
+    games = [(0, "checkmate", 7), (0, "nyugyoku", 6), (1, "checkmate", 8), (None, "max_plies", 9)]
+    games += [(1, "checkmate", 1), (1, "perpetual_check", 2)]
+    for winner, reason, plies in games:
+        state.record_game(GameResult(winner, reason, plies, cshogi.STARTING_SFEN, ()))
+    assert (state.episodes, state.black_wins, state.white_wins, state.draws) == (6, 2, 3, 1)
+    assert state.finished_plies == 33
+    assert {k: v for k, v in state.reasons.items() if v} == {
+        "checkmate": 3,
+        "nyugyoku": 1,
+        "max_plies": 1,
+        "perpetual_check": 1,
+    }
+    assert state.check_invariants() == []
+    # A checkpoint from before a termination reason existed: the missing reasons are 0.
+    reasons = {"checkmate": 3, "nyugyoku": 1, "max_plies": 1, "perpetual_check": 1}
+    old = TrainState.from_dict({**state.to_dict(), "reasons": reasons})
+    assert old.reasons == state.reasons and old.check_invariants() == []
