@@ -628,3 +628,27 @@ def test_cuda_act_on_packed_observations_is_the_same() -> None:
     for a, b in zip(plain, packed, strict=True):
         assert np.array_equal(a, b)
     assert step.mask[np.arange(16), packed[0]].all()
+
+
+def test_masked_categorical_samples_by_the_inverse_cdf_of_one_uniform_per_row() -> None:
+    """Each row's action is the first whose cumulative probability reaches (1 - U) * total,
+    U the generator's next float64 uniform: computed here in numpy."""
+    logits = torch.tensor([[1.0, 1.0, 2.0, 1.5], [8.0, 0.0, 0.0, 9.0], [0.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1, 1, 0, 1], [1, 0, 0, 1], [0, 1, 1, 0]], dtype=torch.uint8)
+    dist = MaskedCategorical(logits, mask)  # a 0/1 mask of another dtype is taken as bool
+    assert torch.equal(dist.logits, MaskedCategorical(logits, mask.bool()).logits)
+    allowed = mask.numpy().astype(bool)
+    exp = np.where(allowed, np.exp(logits.numpy().astype(np.float64)), 0.0)
+    probs = exp / exp.sum(axis=1, keepdims=True)
+    assert dist.probs.numpy() == pytest.approx(probs, abs=1e-6)
+    generator, reference = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    drawn = []
+    for _ in range(40):
+        u = torch.rand((3, 1), generator=reference, dtype=torch.float64).numpy()[:, 0]
+        cdf = np.cumsum(dist.probs.double().numpy(), axis=1)
+        expected = [int(np.searchsorted(cdf[r], (1 - u[r]) * cdf[r, -1])) for r in range(3)]
+        actions = dist.sample_with(generator)
+        assert actions.tolist() == expected
+        drawn.append(expected)
+    seen = np.array(drawn)
+    assert set(seen[:, 0]) == {0, 1, 3} and set(seen[:, 1]) == {0, 3} and set(seen[:, 2]) == {1, 2}
