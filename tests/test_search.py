@@ -429,6 +429,8 @@ def test_descend_creates_a_node_once() -> None:
 # Found by random play: in check, cshogi's mate_move_in_1ply returns a move that is not
 # legal here, while 5f6e mates (first position); or an illegal move where no move mates.
 IN_CHECK_MATE = "1pr4g1/2+P1s3l/lk3p2n/pN2PPppb/PSppn3p/L2KBS2P/2N3g2/G4G2L/9 b RS5p 193"
+# In check, no move mates, one gives check (5g7e).
+IN_CHECK_A_CHECK = "lpbg2k2/r8/n+P4p2/2p2sgp1/p1g1S1P1l/2K1S3p/PP1PBpnPP/L3G1SRL/1N5N1 b 2P2p 99"
 IN_CHECK_NO_MATE = (
     "p5b+L+N/2+L+S1s2l/1B1k1pn2/4pR1n1/1pp1GPg1s/+s5P1p/+r1n1g3P/1+p4+p1+p/L2GK1+p2 w P4p 234"
 )
@@ -449,6 +451,8 @@ def test_mate_in_one_in_and_out_of_check() -> None:
     board = cshogi.Board(IN_CHECK_NO_MATE)
     assert board.is_check() and board.mate_move_in_1ply() != 0
     assert mate_in_one(board, list(board.legal_moves)) == 0
+    board = cshogi.Board(IN_CHECK_A_CHECK)
+    assert board.is_check() and mate_in_one(board, list(board.legal_moves)) == 0
 
 
 def test_puct_child_by_hand() -> None:
