@@ -8,9 +8,11 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import cshogi
 import numpy as np
+import numpy.typing as npt
 import pytest
 import torch
 
@@ -23,7 +25,7 @@ from keisei.evaluation.specs import parse_player
 from keisei.game.encoding import NUM_ACTIONS
 from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
-from keisei.search.leaves import NetworkForward
+from keisei.search.leaves import LeafBatch, NetworkForward
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
 from keisei.search.select import puct_child
 from keisei.search.tree import (
@@ -470,3 +472,18 @@ def test_puct_child_by_hand() -> None:
     w[0] = -0.2  # Q = -0.1: -0.006 against -0.447 + 0.707 = 0.260
     assert puct_child(node, c_puct=1.0, fpu_reduction=1.0) == 1
     assert puct_child(node, c_puct=1.0, fpu_reduction=2.0) == 0  # -0.894 + 0.707 < -0.006
+
+
+def test_a_full_leaf_batch_sends_every_row_as_uint8_planes() -> None:
+    shapes: list[tuple[tuple[int, ...], np.dtype[Any]]] = []
+
+    def forward(obs: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32], ...]:
+        shapes.append((obs.shape, obs.dtype))
+        return np.zeros((len(obs), NUM_ACTIONS), np.float32), np.zeros(len(obs), np.float32)
+
+    for full_batch, rows in ((True, 4), (False, 1)):
+        leaves = LeafBatch(forward, 4, full_batch=full_batch)
+        leaves.write(0, cshogi.Board())
+        leaves.run(1)
+        assert shapes.pop() == ((rows, 119, 9, 9), np.dtype(np.uint8))
+        assert leaves.calls == 1

@@ -74,7 +74,6 @@ class LeafBatch:
         self.full_batch = full_batch
         self.planes = np.zeros((capacity, NUM_PLANES, 81), dtype=np.float32)
         self.calls = 0
-        self.positions = 0
         # Seconds per position of the last call: what a search on the clock expects the
         # next batch to cost (the fixed cost of a small call makes it an overestimate).
         self.seconds_per_position = 0.0
@@ -99,7 +98,6 @@ class LeafBatch:
         logits, values = self.forward(obs)
         self.seconds_per_position = (time.monotonic() - began) / max(rows, 1)
         self.calls += 1
-        self.positions += count
         return logits, values
 
 
