@@ -271,3 +271,23 @@ def test_resume_cannot_turn_the_search_on_or_off(
     assert train.run(run, *args) == 2
     assert "config key 'gumbel.simulations' is 0 but checkpoint" in capsys.readouterr().err
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+# Black to move has exactly one legal move (found by random play).
+FORCED = "1+P+Ns3p1/2P1k2Gl/b2p1p1Nl/P+R2p1LPp/1P1n5/K1pg1PP1G/p+r+b1P2G1/S4+sp2/3P1N1SL b P 227"
+
+
+def test_one_simulation_and_a_forced_move() -> None:
+    """One simulation is a search (the root's best by g + logits, evaluated once); a root
+    with one legal move is not searched: its move, the network's value as its q, and the
+    whole improved policy on it."""
+    agent = untrained_agent()
+    start, forced = cshogi.Board(), cshogi.Board(FORCED)
+    assert len(list(forced.legal_moves)) == 1
+    search = GumbelSearch(GumbelSection(simulations=1), agent.outputs)
+    logits, values = root_outputs(agent, [start, forced])
+    out = search.run([start, forced], logits, values, torch.Generator().manual_seed(0))
+    assert search.evaluations == 1  # the start position's one child; the forced root none
+    only = move_label(next(iter(forced.legal_moves)), forced.turn)
+    assert int(out.actions[1]) == only and out.targets[1, only] == 1.0
+    assert out.root_q[1] == out.values[1] == values[1]
