@@ -1,10 +1,11 @@
 """keisei's Gumbel search against DeepMind's mctx on identical small trees.
 
-``tests/data/mctx_gumbel.json`` holds what ``mctx.gumbel_muzero_policy`` did on six real
-Shogi positions (scripts/mctx-reference, which says how the trees, the table network and
-the Gumbel noise are made identical): its chosen move, improved policy, root visits and q.
-Here the real ``GumbelSearch`` runs on the same positions, with a ``Forward`` that answers
-from the same table and the noise drawn from a generator of the same seed.
+``tests/data/mctx_gumbel.json`` holds what ``mctx.gumbel_muzero_policy`` did in six
+searches of four real Shogi positions (scripts/mctx-reference says how the trees, the
+table network and the Gumbel noise are made identical): its chosen move, improved
+policy, root visits and q. Here the real ``GumbelSearch`` runs on the same positions,
+with a ``Forward`` that answers from the same table and the noise drawn from a generator
+of the same seed.
 """
 
 from __future__ import annotations
