@@ -280,14 +280,22 @@ FORCED = "1+P+Ns3p1/2P1k2Gl/b2p1p1Nl/P+R2p1LPp/1P1n5/K1pg1PP1G/p+r+b1P2G1/S4+sp2
 def test_one_simulation_and_a_forced_move() -> None:
     """One simulation is a search (the root's best by g + logits, evaluated once); a root
     with one legal move is not searched: its move, the network's value as its q, and the
-    whole improved policy on it."""
+    whole improved policy on it. Every network call has one row per game (full batch)."""
     agent = untrained_agent()
-    start, forced = cshogi.Board(), cshogi.Board(FORCED)
+    forced, start = cshogi.Board(FORCED), cshogi.Board()
     assert len(list(forced.legal_moves)) == 1
-    search = GumbelSearch(GumbelSection(simulations=1), agent.outputs)
-    logits, values = root_outputs(agent, [start, forced])
-    out = search.run([start, forced], logits, values, torch.Generator().manual_seed(0))
-    assert search.evaluations == 1  # the start position's one child; the forced root none
+    rows: list[int] = []
+
+    def forward(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows.append(len(obs))
+        return agent.outputs(obs)
+
+    search = GumbelSearch(GumbelSection(simulations=1), forward)
+    logits, values = root_outputs(agent, [forced, start])
+    out = search.run([forced, start], logits, values, torch.Generator().manual_seed(0))
+    assert (search.evaluations, rows) == (1, [2])  # the start position's one child
     only = move_label(next(iter(forced.legal_moves)), forced.turn)
-    assert int(out.actions[1]) == only and out.targets[1, only] == 1.0
-    assert out.root_q[1] == out.values[1] == values[1]
+    assert int(out.actions[0]) == only and out.targets[0, only] == 1.0
+    assert out.root_q[0] == out.values[0] == values[0]
+    arrays = (out.targets, out.logp, out.values, out.root_q)
+    assert [a.dtype for a in arrays] == [np.dtype(np.float32)] * 4  # as the rollout stores them
