@@ -25,7 +25,7 @@ from keisei.evaluation.specs import parse_player
 from keisei.game.encoding import NUM_ACTIONS
 from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
-from keisei.search.leaves import LeafBatch, NetworkForward
+from keisei.search.leaves import LeafBatch, NetworkForward, check_device
 from keisei.search.mcts import Limits, PUCTSearch, score_cp
 from keisei.search.select import puct_child
 from keisei.search.tree import (
@@ -487,3 +487,17 @@ def test_a_full_leaf_batch_sends_every_row_as_uint8_planes() -> None:
         leaves.run(1)
         assert shapes.pop() == ((rows, 119, 9, 9), np.dtype(np.uint8))
         assert leaves.calls == 1
+
+
+def test_check_device_names_what_is_wrong() -> None:
+    assert check_device("cpu") == "cpu"
+    wrong = {
+        "bogus": "unknown device 'bogus' (use cpu, cuda or cuda:N)",
+        "meta": "device 'meta': only cpu and cuda are supported",
+    }
+    if not torch.cuda.is_available():
+        wrong["cuda:0"] = "'cuda:0': no CUDA device is available"
+    for text, message in wrong.items():
+        with pytest.raises(ValueError) as error:
+            check_device(text)
+        assert str(error.value) == message
