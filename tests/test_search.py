@@ -501,3 +501,23 @@ def test_check_device_names_what_is_wrong() -> None:
         with pytest.raises(ValueError) as error:
             check_device(text)
         assert str(error.value) == message
+
+
+def test_choose_draws_by_sharpened_visits_from_its_seed() -> None:
+    """Temperature 0 (the default) plays the most visited move; T > 0 draws with weights
+    ``visits ** (1 / T)``, from the search's own generator (``seed``)."""
+    for temperature in (0.0, 1.0, 0.5):
+        search = PUCTSearch(tiny_model(1), SearchSettings(batch_size=8), seed=5)
+        board = search.set_position(cshogi.STARTING_SFEN, [])
+        result = search.search(board, Limits(playouts=64))
+        if temperature == 0.0:
+            assert search.choose(result) == result.best
+            continue
+        weights = result.visits.astype(np.float64) ** (1 / temperature)
+        weights /= weights.sum()
+        reference = np.random.default_rng(5)
+        picks = [search.choose(result, temperature) for _ in range(20)]
+        expected = [
+            result.moves[int(reference.choice(len(result.moves), p=weights))] for _ in range(20)
+        ]
+        assert picks == expected and len(set(picks)) > 1
