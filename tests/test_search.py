@@ -521,3 +521,32 @@ def test_choose_draws_by_sharpened_visits_from_its_seed() -> None:
             result.moves[int(reference.choice(len(result.moves), p=weights))] for _ in range(20)
         ]
         assert picks == expected and len(set(picks)) > 1
+
+
+def test_root_moves_that_allow_a_mate_in_one_get_no_prior() -> None:
+    """The root's priors without the moves after which the opponent mates at once, the rest
+    renormalized; and the principal variation follows the most visited moves."""
+    search = searcher()
+    board = search.set_position(BLUNDER, [])
+    moves, priors, _ = search.policy(board)
+    bad = []
+    for move in moves:
+        board.push(move)
+        bad.append(not board.is_check() and bool(board.mate_move_in_1ply()))
+        board.pop()
+    assert 0 < sum(bad) < len(moves)
+    expected = np.where(bad, 0.0, np.asarray(priors, np.float64))
+    expected /= expected.sum()
+    result = search.search(board, Limits(playouts=64))
+    assert result.moves == list(moves)
+    assert result.priors.tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+    assert all(result.visits[i] == 0 for i in range(len(moves)) if bad[i])
+    # The PV: the best move, then at each node below the most visited move, while visited.
+    root = search.root
+    assert root is not None and result.best is not None
+    line, node = [result.best], root.child(result.best)
+    while node is not None and node.n is not None and node.visits > 1 and node.n.max() > 0:
+        j = int(np.argmax(node.n))
+        line.append(int(node.moves[j]))
+        node = node.children.get(j)
+    assert result.pv == line and len(line) >= 3
