@@ -550,3 +550,31 @@ def test_root_moves_that_allow_a_mate_in_one_get_no_prior() -> None:
         line.append(int(node.moves[j]))
         node = node.children.get(j)
     assert result.pv == line and len(line) >= 3
+
+
+def test_the_result_reports_the_roots_statistics() -> None:
+    """Visits, q (NaN where never visited), priors, value, best and the MultiPV lines are
+    those of the root node the search leaves behind."""
+    search = searcher()
+    board = search.set_position(BLUNDER, [])
+    result = search.search(board, Limits(playouts=100))
+    root = search.root
+    assert (
+        root is not None and root.n is not None and root.w is not None and root.priors is not None
+    )
+    n, w = root.n, root.w
+    assert result.visits.tolist() == [round(float(x)) for x in n]
+    assert int(result.visits.sum()) == 100 and result.visits.dtype == np.int64
+    visited = n > 0
+    assert 0 < visited.sum() < len(n)
+    assert result.q[visited].tolist() == (w[visited] / n[visited]).tolist()
+    assert np.isnan(result.q[~visited]).all()
+    assert result.priors.tolist() == root.priors.astype(np.float64).tolist()
+    # Best: most visits, then the higher prior; its q is the root's value.
+    best = max(range(len(n)), key=lambda i: (result.visits[i], result.priors[i]))
+    assert result.best == result.moves[best] and result.value == result.q[best]
+    order = sorted(np.flatnonzero(visited), key=lambda i: (-result.visits[i], -result.priors[i]))
+    assert [k for k, _ in result.lines] == [int(k) for k in order]
+    assert result.lines[0][1] == result.pv and all(
+        line[0] == result.moves[k] for k, line in result.lines
+    )
