@@ -72,6 +72,13 @@ class SearchOutput:
     root_q: npt.NDArray[np.float32]  # (B,) the searched value of the chosen move
 
 
+def gumbel_noise(generator: torch.Generator, count: int) -> FloatArray:
+    """``count`` standard Gumbel draws, ``-log(-log(U))``, from ``generator``."""
+    u = torch.rand(count, generator=generator, dtype=torch.float64).numpy()
+    noise: FloatArray = -np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
+    return noise
+
+
 def _evaluated(node: Node, labels: IntArray, logits: npt.NDArray[np.float32], value: float) -> None:
     """The network's outputs at ``node`` (``labels``: its moves' action ids)."""
     node.logits = log_softmax(logits[labels].astype(np.float64))
@@ -112,8 +119,7 @@ class GumbelSearch:
             _evaluated(root, labels[b], root_logits[b], float(root_values[b]))
         # One draw for all the games' legal moves: the stream does not depend on the search.
         sizes = [len(r.moves) for r in roots]
-        u = torch.rand(sum(sizes), generator=generator, dtype=torch.float64).numpy()
-        noise = -np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
+        noise = gumbel_noise(generator, sum(sizes))
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         gumbel = [noise[offsets[b] : offsets[b + 1]] for b in range(count)]
         schedules = [
