@@ -120,6 +120,30 @@ class GumbelSection(_Section):
     )
 
 
+class LeagueSection(_Section):
+    """Past selves as opponents (keisei.training.league); off by default."""
+
+    fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of each rank's games played against frozen past networks "
+        "(0: off, pure self-play)",
+    )
+    snapshot_every_updates: int = Field(
+        10, ge=1, le=INT64_MAX, description="the network joins the pool every this many updates"
+    )
+    pool_size: int = Field(
+        8, ge=1, le=1024, description="past networks kept (the oldest leaves first)"
+    )
+    pfsp_power: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="opponents drawn with weight (1 - score)^power (0: uniform)",
+    )
+
+
 class SearchSettings(_Section):
     """PUCT search settings (keisei.search.mcts): the USI engine, ``search:`` players and
     ``keisei play``. The ``search:`` spec keys and the USI options are aliases of these
@@ -283,6 +307,7 @@ class TrainConfig(_Section):
     model: ModelSection = Field(default_factory=ModelSection)
     ppo: PPOSection = Field(default_factory=PPOSection)
     gumbel: GumbelSection = Field(default_factory=GumbelSection)
+    league: LeagueSection = Field(default_factory=LeagueSection)
     rollout: RolloutSection = Field(default_factory=RolloutSection)
     checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)

@@ -310,3 +310,23 @@ def test_raising_rank_ends_the_run_naming_it(tmp_path: Path) -> None:
     assert read_checkpoint(sorted((tmp_path / "kept").glob("step_*.pt"))[-1])["status"] == (
         "running"
     )
+
+
+def test_a_two_rank_league_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """One league game per rank: the pool is the same on both (one copy in the checkpoint),
+    each rank's league games are in its own part, and the results are summed over ranks."""
+    league = ("league.fraction=0.5", "league.snapshot_every_updates=2")
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    first = spawn(whole, "--nproc", "2", "--total-steps", "1024", *league)
+    code, out = finish(spawn(split, "--nproc", "2", "--total-steps", "512", *league))
+    assert code == 0, out
+    payload = read_checkpoint(split / "checkpoints" / "step_0000000512.pt")
+    assert [entry["update"] for entry in payload["league"]["pool"]] == [2, 4, 6, 8]
+    assert "league" not in payload["peer_ranks"][0]
+    assert len(payload["actor"]["opponent"]) == len(payload["peer_ranks"][0]["actor"]["opponent"])
+    assert len(payload["actor"]["opponent"]) == 1
+    code, out = finish(spawn(split, "--resume", "latest", "--total-steps", "1024"))
+    assert code == 0, out
+    code, out = finish(first)
+    assert code == 0, out
+    assert final_sha(split) == final_sha(whole)

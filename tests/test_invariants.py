@@ -526,6 +526,19 @@ def test_rollout_stores_each_array_in_its_place_and_names_a_targets_mismatch() -
         "saved rollout stores no policy targets and this buffer does (they are stored with "
         "gumbel.simulations > 0)"
     )
+    league = RolloutBuffer(1, 2, learner=True)
+    with pytest.raises(ValueError, match=r"^this buffer stores marks of the learner's moves: give"):
+        league.add(rollout_row())
+    with pytest.raises(ValueError, match=r"^this buffer stores no marks of the learner's moves$"):
+        buf.add(rollout_row(learner=np.ones(2, bool)))
+    league.add(rollout_row(learner=np.array([False, True])))
+    assert league.learner is not None and league.learner[0].tolist() == [False, True]
+    with pytest.raises(ValueError) as refused:
+        buf.load_state_dict(league.state_dict())
+    assert str(refused.value) == (
+        "saved rollout stores marks of the learner's moves and this buffer does not (they "
+        "are stored with league.fraction > 0)"
+    )
 
 
 def test_the_counters_of_each_finished_game() -> None:

@@ -38,6 +38,19 @@ class Case:
     old_values: np.ndarray  # (N,) V(s) when it was chosen
     rewards: np.ndarray  # (N,) with every game done: returns = rewards, A = r - V
     targets: np.ndarray | None = None  # (N, 2187) Gumbel improved policies
+    learner: np.ndarray | None = None  # (N,) bool: the learner's moves (a league's marks)
+
+    def rows(self, keep: np.ndarray) -> Case:
+        """The case of the rows ``keep`` alone."""
+        return Case(
+            bias=self.bias,
+            value_bias=self.value_bias,
+            legal=tuple(legal for legal, k in zip(self.legal, keep, strict=True) if k),
+            actions=self.actions[keep],
+            old_logp=self.old_logp[keep],
+            old_values=self.old_values[keep],
+            rewards=self.rewards[keep],
+        )
 
 
 def update(
@@ -68,7 +81,7 @@ def update(
     loss = SearchCrossEntropy() if case.targets is not None else None
     agent = PPOAgent(model, cfg, total_updates=1, policy_loss=loss)
     n = len(case.actions)
-    buffer = RolloutBuffer(1, n, targets=case.targets is not None)
+    buffer = RolloutBuffer(1, n, targets=case.targets is not None, learner=case.learner is not None)
     mask = np.zeros((n, NUM_ACTIONS), dtype=bool)
     for row, legal in enumerate(case.legal):
         mask[row, list(legal)] = True
@@ -82,6 +95,7 @@ def update(
             rewards=case.rewards.astype(np.float32),
             dones=np.ones(n, dtype=bool),
             targets=None if case.targets is None else case.targets.astype(np.float32),
+            learner=case.learner,
         )
     )
     generator = torch.Generator().manual_seed(0)
@@ -208,24 +222,54 @@ def test_losses_kl_and_clip_fraction_by_hand(
     assert surrogate[0] == pytest.approx(1.2 * adv[0])  # clipped from above
     assert surrogate[1] == pytest.approx(0.8 * adv[1])  # clipped from below
     assert surrogate[4] == pytest.approx(1.4 * adv[4])  # outside, but unclipped is the min
+    expected = expected_metrics(CASE, value_clip)
+    assert expected["clip_fraction"] == 3 / 6  # rows 0, 1 and 4 lie outside [0.8, 1.2]
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_a_leagues_untrained_moves_are_left_out_of_every_term(tiny_config: TrainConfig) -> None:
+    """Rows marked as a league opponent's (``RolloutBuffer(learner=True)``) enter no loss,
+    no metric and no advantage statistic: the update's numbers are those of the case made
+    of the learner's rows alone (with the value clip, so that its max is weighted too)."""
+    keep = np.array([True, False, True, True, False, True])
+    metrics, *_ = update(
+        tiny_config,
+        replace(CASE, learner=keep),
+        epochs=1,
+        minibatch_size=6,
+        clip=CLIP,
+        value_clip=0.1,
+        value_coef=0.5,
+        entropy_coef=0.1,
+    )
+    expected = expected_metrics(CASE.rows(keep), 0.1)
+    assert expected["clip_fraction"] == 1 / 4  # of rows 0, 1 and 4 only row 0 is kept
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def expected_metrics(case: Case, value_clip: float | None) -> dict[str, float]:
+    """The metrics of one epoch of one minibatch of all of ``case`` (clip 0.2, value
+    coefficient 0.5, entropy coefficient 0.1), in numpy."""
+    ratio = np.exp(played_logp(case) - case.old_logp)
+    adv = advantages(case)
+    surrogate = np.minimum(ratio * adv, np.clip(ratio, 1 - CLIP, 1 + CLIP) * adv)
     policy_loss = -surrogate.mean()
-    vl = value_loss(CASE, value_clip)
-    h = entropy(CASE).mean()
+    vl = value_loss(case, value_clip)
+    h = entropy(case).mean()
     log_ratio = np.log(ratio)
-    expected = {
+    return {
         "policy_loss": policy_loss,
         "value_loss": vl,
         "entropy": h,
         # The entropy is a bonus: it lowers the loss.
         "loss": policy_loss + 0.5 * vl - 0.1 * h,
         "approx_kl": np.mean((ratio - 1) - log_ratio),
-        "clip_fraction": 3 / 6,  # rows 0, 1 and 4 lie outside [0.8, 1.2]
+        "clip_fraction": float(np.mean(np.abs(ratio - 1) > CLIP)),
         "epochs_run": 1.0,
         "minibatch_steps": 1.0,
         # Of the values that collected the rollout: 1 - Var(R - V) / Var(R).
-        "explained_variance": 1 - np.var(CASE.rewards - OLD_VALUES) / np.var(CASE.rewards),
+        "explained_variance": 1 - np.var(case.rewards - case.old_values) / np.var(case.rewards),
     }
-    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
 
 def test_advantages_are_normalized_over_the_rollout_not_the_minibatch(

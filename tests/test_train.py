@@ -186,17 +186,24 @@ def test_overlap_signal_then_resume(train: Train, tmp_path: Path) -> None:
     assert train.run(tmp_path / "ref", *argv) == 0
     reference = final_info(tmp_path / "ref")["weights_sha256"]
     run_dir = tmp_path / "run"
+    info = interrupt_after(train, run_dir, argv, "start")
+    assert 0 < info["global_step"] < 1024, "the signal did not land inside the rollout"
+    assert train.run(run_dir, "--resume", "latest") == 0
+    assert final_info(run_dir)["weights_sha256"] == reference
+
+
+def interrupt_after(train: Train, run_dir: Path, argv: list[str], kind: str) -> dict[str, Any]:
+    """Ctrl-C to a real ``keisei train`` 0.2 s after its first ``kind`` event; the
+    interrupted run's checkpoint info, checked consistent."""
     proc = train.spawn(run_dir, *argv)
-    wait_for_event(run_dir, "start")
+    wait_for_event(run_dir, kind)
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     output = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 130, output
     info = assert_consistent(run_dir)
     assert info["status"] == "interrupted"
-    assert 0 < info["global_step"] < 1024, "the signal did not land inside the rollout"
-    assert train.run(run_dir, "--resume", "latest") == 0
-    assert final_info(run_dir)["weights_sha256"] == reference
+    return info
 
 
 class RaiseAt:

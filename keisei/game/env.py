@@ -108,6 +108,7 @@ class StepResult:
     packed_mask: npt.NDArray[np.uint8] = field(
         default_factory=lambda: np.zeros((0, PACKED_MASK_BYTES), np.uint8)
     )
+    first: int = 0  # the environment's index of the game in row 0
 
     def part(self, games: slice) -> StepResult:
         """The rows of the games in ``games`` (a contiguous slice with both ends)."""
@@ -125,6 +126,7 @@ class StepResult:
             legal_counts=self.legal_counts[lo:hi],
             packed_obs=self.packed_obs[lo:hi],
             packed_mask=self.packed_mask[lo:hi],
+            first=self.first + lo,
         )
 
 
@@ -142,6 +144,7 @@ def join_steps(parts: list[StepResult]) -> StepResult:
         legal_counts=np.concatenate([p.legal_counts for p in parts]),
         packed_obs=np.concatenate([p.packed_obs for p in parts]),
         packed_mask=np.concatenate([p.packed_mask for p in parts]),
+        first=parts[0].first,
     )
 
 
@@ -525,6 +528,7 @@ class ShogiEnv:
             legal_counts=counts,
             packed_obs=packed_obs,
             packed_mask=packed_mask,
+            first=lo,
         )
 
     # -- helpers for players and tests ----------------------------------------------

@@ -67,6 +67,8 @@ class _Batch:
     advantages: torch.Tensor
     # The Gumbel search's improved policies (float16, all actions), when the run has them.
     targets: npt.NDArray[np.float16] | torch.Tensor | None = None
+    # 1 for the learner's moves, 0 for a league opponent's (None: every move is trained).
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -82,6 +84,14 @@ def _lr_factor(schedule: str, total_updates: int) -> Any:
         return 1.0
 
     return factor
+
+
+def weighted_mean(x: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The mean of ``x`` over the trained rows: all (``weights`` None), or those of weight 1
+    (0 with none)."""
+    if weights is None:
+        return x.mean()
+    return (x * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 def wdl_targets(returns: torch.Tensor) -> torch.Tensor:
@@ -103,6 +113,11 @@ class PolicyTerms:
     ratio: torch.Tensor  # pi(a) / pi_old(a) of the actions played
     advantages: torch.Tensor
     targets: torch.Tensor | None  # the search's improved policies, when the rollout has them
+    weights: torch.Tensor | None = None  # which rows are trained (None: all)
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of a per-row term over the trained rows."""
+        return weighted_mean(x, self.weights)
 
 
 class PolicyLoss(Protocol):
@@ -128,7 +143,7 @@ class ClippedSurrogate:
 
     def __call__(self, terms: PolicyTerms) -> torch.Tensor:
         ratio, adv, clip = terms.ratio, terms.advantages, self.clip
-        return -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+        return -terms.mean(torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv))
 
 
 @dataclass(frozen=True)
@@ -143,7 +158,7 @@ class SearchCrossEntropy:
     def __call__(self, terms: PolicyTerms) -> torch.Tensor:
         assert terms.targets is not None, "the search's loss needs the rollout's targets"
         legal_logp = terms.dist.logits.masked_fill(~terms.mask, 0.0)
-        return -(terms.targets * legal_logp).sum(dim=-1).mean()
+        return -terms.mean((terms.targets * legal_logp).sum(dim=-1))
 
 
 class PPOAgent:
@@ -299,7 +314,9 @@ class PPOAgent:
             self.cfg.gamma,
             self.cfg.gae_lambda,
         )
-        adv = self._normalized(advantages.reshape(-1))
+        # With a league only the learner's moves are trained (``RolloutBuffer.learner``).
+        keep = None if buffer.learner is None else buffer.learner[:t].reshape(-1)
+        adv = self._normalized(advantages.reshape(-1), keep)
 
         def tensor(a: npt.NDArray[Any]) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(a.reshape(-1)), device=self.device)
@@ -325,16 +342,20 @@ class PPOAgent:
             returns=tensor(returns),
             advantages=tensor(adv.astype(np.float32)),
             targets=targets,
+            weights=None if keep is None else tensor(keep.astype(np.float32)),
         )
 
-    def _normalized(self, adv: FloatArray) -> FloatArray:
-        """Advantages less their mean, over their standard deviation (over all ranks)."""
+    def _normalized(self, adv: FloatArray, keep: npt.NDArray[np.bool_] | None = None) -> FloatArray:
+        """Advantages less their mean, over their standard deviation (over all ranks), both
+        taken over the trained rows (``keep``; None: all)."""
+        part = adv if keep is None else adv[keep]
         if self.collective.world_size == 1:
-            if adv.size > 1:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            if part.size > 1:
+                adv = (adv - part.mean()) / (part.std() + 1e-8)
             return adv
         a = adv.astype(np.float64)
-        n, total, squares = self.collective.sum(np.array([a.size, a.sum(), (a * a).sum()]))
+        p = a if keep is None else a[keep]
+        n, total, squares = self.collective.sum(np.array([p.size, p.sum(), (p * p).sum()]))
         if n <= 1:
             return adv
         mean = total / n
@@ -382,29 +403,38 @@ class PPOAgent:
         idx = idx.to(self.device)
         actions, adv = batch.actions[idx], batch.advantages[idx]
         returns, old_values = batch.returns[idx], batch.old_values[idx]
+        w = None if batch.weights is None else batch.weights[idx]
 
         logp = dist.log_prob(actions)
         log_ratio = logp - batch.old_logp[idx]
         ratio = log_ratio.exp()
         targets = None if batch.targets is None else self._targets(batch.targets, idx)
-        policy_loss = self.policy_loss(PolicyTerms(dist, mask, ratio, adv, targets))
+        policy_loss = self.policy_loss(PolicyTerms(dist, mask, ratio, adv, targets, w))
 
         value = out.value.float()
         if out.wdl_logits is not None:
-            value_loss = F.cross_entropy(out.wdl_logits.float(), wdl_targets(returns))
+            wdl = wdl_targets(returns)
+            if w is None:
+                value_loss = F.cross_entropy(out.wdl_logits.float(), wdl)
+            else:
+                rows = F.cross_entropy(out.wdl_logits.float(), wdl, reduction="none")
+                value_loss = weighted_mean(rows, w)
         elif self.cfg.value_clip is not None:
             c = self.cfg.value_clip
             clipped = old_values + (value - old_values).clamp(-c, c)
-            value_loss = torch.max((value - returns) ** 2, (clipped - returns) ** 2).mean()
-        else:
+            worse = torch.max((value - returns) ** 2, (clipped - returns) ** 2)
+            value_loss = weighted_mean(worse, w)
+        elif w is None:
             value_loss = F.mse_loss(value, returns)
+        else:
+            value_loss = weighted_mean((value - returns) ** 2, w)
 
-        entropy = dist.entropy().mean()
+        entropy = weighted_mean(dist.entropy(), w)
         loss = policy_loss + self.cfg.value_coef * value_loss - self.cfg.entropy_coef * entropy
         with torch.no_grad():
             # Schulman's low-variance estimator of KL(old || new).
-            approx_kl = ((ratio - 1) - log_ratio).mean()
-            clip_fraction = ((ratio - 1).abs() > self.cfg.clip).float().mean()
+            approx_kl = weighted_mean((ratio - 1) - log_ratio, w)
+            clip_fraction = weighted_mean(((ratio - 1).abs() > self.cfg.clip).float(), w)
         return {
             "loss": loss,
             "policy_loss": policy_loss,
@@ -441,7 +471,10 @@ class PPOAgent:
         batch = self._prepare(buffer, last_values)
         n = len(batch)
         # Of the value head as it was when the rollout was collected (as CleanRL and SB3).
-        ev = self._explained_variance(batch.old_values.cpu().numpy(), batch.returns.cpu().numpy())
+        trained = slice(None) if batch.weights is None else batch.weights.cpu().numpy() > 0
+        ev = self._explained_variance(
+            batch.old_values.cpu().numpy()[trained], batch.returns.cpu().numpy()[trained]
+        )
         learning_rate = float(self.optimizer.param_groups[0]["lr"])
         keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
         # Each minibatch's metrics stay on the device until the update ends: reading them

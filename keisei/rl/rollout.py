@@ -74,6 +74,13 @@ def compute_gae(
 
 
 # -- rollout storage -------------------------------------------------------------------
+# The arrays a buffer stores only for some runs: (what they are, when they are stored).
+OPTIONAL = {
+    "targets": ("policy targets", "they are stored with gumbel.simulations > 0"),
+    "learner": ("marks of the learner's moves", "they are stored with league.fraction > 0"),
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Row:
     """One step of every env, as the rollout stores it: the observations and legal masks
@@ -89,6 +96,9 @@ class Row:
     dones: npt.NDArray[np.bool_]
     # (envs, 2187) policy targets, given exactly when the buffer stores them.
     targets: FloatArray | None = None
+    # (envs,) whether each move is the learner's (a league's opponents' are not), given
+    # exactly when the buffer stores it.
+    learner: npt.NDArray[np.bool_] | None = None
 
 
 class RolloutBuffer:
@@ -102,18 +112,27 @@ class RolloutBuffer:
     BYTES_PER_STEP: int = PACKED_OBS_BYTES + PACKED_MASK_BYTES + 2 + 3 * 4 + 1
     TARGET_BYTES_PER_STEP: int = 2 * NUM_ACTIONS  # the policy targets, when stored
 
-    def __init__(self, steps: int, envs: int, targets: bool = False) -> None:
+    def __init__(self, steps: int, envs: int, targets: bool = False, learner: bool = False) -> None:
         """``targets``: also store a policy target per transition (float16 over all
         actions, 4374 bytes): the improved policy of the Gumbel search
-        (``keisei.search.gumbel``), which the update then trains the policy toward."""
+        (``keisei.search.gumbel``), which the update then trains the policy toward.
+        ``learner``: also store whether each move is the learner's (bool, 1 byte): with a
+        league (``keisei.training.league``) the update trains only those."""
         if steps < 1 or envs < 1:
             raise ValueError(f"steps and envs must be >= 1, got steps={steps}, envs={envs}")
         self.steps = steps
         self.envs = envs
         fields = ("obs", "masks", "actions", "logp", "values", "rewards", "dones")
-        self._fields: tuple[str, ...] = (*fields, "targets") if targets else fields
+        self._fields: tuple[str, ...] = (
+            *fields,
+            *(("targets",) if targets else ()),
+            *(("learner",) if learner else ()),
+        )
         self.targets: npt.NDArray[np.float16] | None = (
             np.zeros((steps, envs, NUM_ACTIONS), dtype=np.float16) if targets else None
+        )
+        self.learner: npt.NDArray[np.bool_] | None = (
+            np.ones((steps, envs), dtype=bool) if learner else None
         )
         self.obs = np.zeros((steps, envs, PACKED_OBS_BYTES), dtype=np.uint8)
         self.masks = np.zeros((steps, envs, PACKED_MASK_BYTES), dtype=np.uint8)
@@ -146,12 +165,13 @@ class RolloutBuffer:
         """Store one step of all envs: the obs/mask acted on, and what the action earned."""
         if self.full:
             raise RuntimeError(f"rollout buffer is full ({self.steps} steps); call reset()")
-        if (row.targets is None) != (self.targets is None):
-            raise ValueError(
-                "this buffer stores policy targets: give them"
-                if row.targets is None
-                else "this buffer stores no policy targets"
-            )
+        for name, (what, _why) in OPTIONAL.items():
+            if (getattr(row, name) is None) != (getattr(self, name) is None):
+                raise ValueError(
+                    f"this buffer stores {what}: give them"
+                    if getattr(row, name) is None
+                    else f"this buffer stores no {what}"
+                )
         if row.packed_obs.shape != self.obs.shape[1:]:
             raise ValueError(f"packed obs shape {row.packed_obs.shape} != {self.obs.shape[1:]}")
         if row.packed_mask.shape != self.masks.shape[1:]:
@@ -166,6 +186,8 @@ class RolloutBuffer:
         self.dones[t] = row.dones
         if self.targets is not None:
             self.targets[t] = row.targets
+        if self.learner is not None:
+            self.learner[t] = row.learner
         self.pos = t + 1
 
     def state_dict(self) -> dict[str, Any]:
@@ -176,13 +198,11 @@ class RolloutBuffer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if ("targets" in state) != (self.targets is not None):
-            saved = "stores" if "targets" in state else "stores no"
-            mine = "does" if self.targets is not None else "does not"
-            raise ValueError(
-                f"saved rollout {saved} policy targets and this buffer {mine} (they are "
-                "stored with gumbel.simulations > 0)"
-            )
+        for name, (what, why) in OPTIONAL.items():
+            if (name in state) != (getattr(self, name) is not None):
+                saved = "stores" if name in state else "stores no"
+                mine = "does" if getattr(self, name) is not None else "does not"
+                raise ValueError(f"saved rollout {saved} {what} and this buffer {mine} ({why})")
         for name in self._fields:
             mine, theirs = getattr(self, name), np.asarray(state[name])
             if theirs.shape != mine.shape or theirs.dtype != mine.dtype:

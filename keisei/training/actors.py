@@ -2,13 +2,15 @@
 
 ``SamplingActor`` samples from the policy (PPO); ``GumbelActor`` plays what the Gumbel
 search chooses (``gumbel.simulations > 0``) and hands on its improved policies, which the
-rollout stores for the update's ``SearchCrossEntropy``.
+rollout stores for the update's ``SearchCrossEntropy``; ``LeagueActor`` samples like
+``SamplingActor`` and lets past selves play one side of the league games
+(``league.fraction > 0``, ``keisei.training.league``), marking their moves untrained.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +20,7 @@ from keisei.game.env import ShogiEnv, StepResult
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import FloatArray
 from keisei.search.gumbel import GumbelSearch
+from keisei.training.league import League, LeagueGames
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Acted:
     logp: FloatArray  # the policy's log-probability of each action
     values: FloatArray  # the network's value of each position
     targets: FloatArray | None  # the search's improved policies (None without a search)
+    # Which moves are the learner's, to be trained (None: all; False: a past self's).
+    learner: npt.NDArray[np.bool_] | None = None
 
 
 class Actor(Protocol):
@@ -36,9 +41,29 @@ class Actor(Protocol):
 
     def act(self, step: StepResult) -> Acted: ...
 
+    # What ``act`` changes besides the generator (a league's games): in each rank's
+    # checkpoint, and undone with moves chosen ahead of a stop (``PlyPipeline``).
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class _Stateless:
+    """An actor whose only state is the generator."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(
+                f"saved actor state {sorted(state)} belongs to a league run "
+                "(league.fraction > 0); this run has no league"
+            )
+
 
 @dataclass
-class SamplingActor:
+class SamplingActor(_Stateless):
     """Moves sampled from the policy."""
 
     agent: PPOAgent
@@ -51,7 +76,7 @@ class SamplingActor:
 
 
 @dataclass
-class GumbelActor:
+class GumbelActor(_Stateless):
     """Moves chosen by the Gumbel search from the network's outputs for every game, on the
     environment's boards (all its games: it cannot act on a part of them)."""
 
@@ -64,3 +89,35 @@ class GumbelActor:
         logits, values = self.agent.outputs(step.obs, step.packed_obs)
         found = self.search.run(self.env.boards(), logits, values, self.generator)
         return Acted(found.actions, found.logp, found.values, found.targets)
+
+
+@dataclass
+class LeagueActor:
+    """Moves sampled from the policy, and in the league games the opponent's moves from
+    its frozen network (drawn after the learner's, from the same generator)."""
+
+    agent: PPOAgent
+    generator: torch.Generator
+    league: League
+
+    def act(self, step: StepResult) -> Acted:
+        self.league.begin(step, self.generator)
+        packed = (step.packed_obs, step.packed_mask)
+        actions, logp, values = self.agent.act(step.obs, step.mask, self.generator, packed)
+        learner = np.ones(len(actions), dtype=bool)
+        for index, rows in self.league.opponent_moves(step):
+            theirs = self.league.sample(index, step.obs[rows], step.mask[rows], self.generator)
+            actions[rows] = theirs
+            logp[rows] = 0.0  # not the learner's move: never in a ratio
+            learner[rows] = False
+        return Acted(actions, logp, values, None, learner)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.league.games.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.league.games = (
+            LeagueGames.from_state(state, self.league.slots)
+            if state
+            else LeagueGames.fresh(self.league.slots)
+        )

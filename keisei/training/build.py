@@ -17,9 +17,10 @@ from keisei.rl.network import ActorCritic, load_weights
 from keisei.rl.ppo import ClippedSurrogate, PPOAgent, SearchCrossEntropy
 from keisei.rl.rollout import RolloutBuffer
 from keisei.search.gumbel import GumbelSearch
-from keisei.training.actors import Actor, GumbelActor, SamplingActor
+from keisei.training.actors import Actor, GumbelActor, LeagueActor, SamplingActor
 from keisei.training.console import ConsoleSink
 from keisei.training.hooks import Hook
+from keisei.training.league import League
 from keisei.training.rundir import RunDir
 from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
 from keisei.training.trainer import RNG, StopRequest, Trainer
@@ -63,6 +64,17 @@ def check_overlap(config: TrainConfig, world: int) -> None:
         )
 
 
+def check_league(config: TrainConfig) -> None:
+    """A league (``league.fraction > 0``) samples the learner's moves as PPO does: the
+    Gumbel search, which plays both sides of all of a rank's games, cannot take part."""
+    if config.league.fraction > 0 and config.gumbel.simulations > 0:
+        raise ConfigError(
+            f"config key 'league.fraction' ({config.league.fraction}) cannot be combined with "
+            f"the Gumbel search (gumbel.simulations is {config.gumbel.simulations}): use one "
+            "or the other"
+        )
+
+
 def build_trainer(
     config: TrainConfig,
     run_dir: Path,
@@ -85,6 +97,7 @@ def build_trainer(
     device = device or device_for(config)
     model = ActorCritic(config.model)
     check_overlap(config, world)
+    check_league(config)
     games = config.env.num_games // world
     env = ShogiEnv(
         games,
@@ -101,18 +114,22 @@ def build_trainer(
     searching = config.gumbel.simulations > 0
     loss = SearchCrossEntropy() if searching else ClippedSurrogate(ppo.clip)
     agent = PPOAgent(model, ppo, total_updates, device, ranks, policy_loss=loss)
-    buffer = RolloutBuffer(config.rollout.steps_per_game, games, targets=loss.needs_targets)
-    rng = RNG.seeded(rank_seed(config.run.seed, ranks.rank))
-    actor: Actor = (
-        GumbelActor(
-            agent,
-            GumbelSearch(config.gumbel, agent.outputs, config.env.max_plies),
-            env,
-            rng.generator,
-        )
-        if searching
-        else SamplingActor(agent, rng.generator)
+    league = League(config.league, model, games, device, ranks) if config.league.fraction else None
+    buffer = RolloutBuffer(
+        config.rollout.steps_per_game,
+        games,
+        targets=loss.needs_targets,
+        learner=league is not None,
     )
+    rng = RNG.seeded(rank_seed(config.run.seed, ranks.rank))
+    actor: Actor
+    if searching:
+        search = GumbelSearch(config.gumbel, agent.outputs, config.env.max_plies)
+        actor = GumbelActor(agent, search, env, rng.generator)
+    elif league is not None:
+        actor = LeagueActor(agent, rng.generator, league)
+    else:
+        actor = SamplingActor(agent, rng.generator)
     return Trainer(
         config=config,
         run_dir=run_dir,
@@ -122,6 +139,7 @@ def build_trainer(
         sinks=sinks,
         rng=rng,
         actor=actor,
+        league=league,
         hooks=list(hooks or []),
         stop=stop or StopRequest(),
         collective=ranks,

@@ -63,11 +63,13 @@ HEADER_KEYS = (
 # What an exported checkpoint keeps: enough to load, name and describe the network.
 EXPORTED_KEYS = (*HEADER_KEYS, "state")
 # Each rank's own parts of a training checkpoint (``Trainer.rank_snapshot``); rank 0's are
-# the top-level ones, the other ranks' are in PEER_KEYS.
-RANK_KEYS = ("rollout", "env", "rng")
+# the top-level ones, the other ranks' are in PEER_KEYS. "actor" (a league's games; {}
+# without one) is missing from checkpoints of keisei before the league, read as {}.
+RANK_KEYS = ("rollout", "env", "rng", "actor")
 PEER_KEYS = ("peer_ranks", "world_size")
-# What a resumed run needs besides the header and the state.
-RESUME_KEYS = ("agent", *RANK_KEYS)
+# What a resumed run needs besides the header and the state ("league": the pool of a
+# run with league.fraction > 0, which all ranks share; None or missing without one).
+RESUME_KEYS = ("agent", "rollout", "env", "rng")
 
 
 class CheckpointError(ValueError):
@@ -104,7 +106,7 @@ def split_ranks(payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str,
     """A checkpoint of a run of several ranks as what all ranks share, and each rank's own
     parts (``RANK_KEYS``) in rank order."""
     shared = {k: v for k, v in payload.items() if k not in (*RANK_KEYS, *PEER_KEYS)}
-    own = [{k: payload[k] for k in RANK_KEYS}, *payload.get("peer_ranks", [])]
+    own = [{k: payload.get(k) for k in RANK_KEYS}, *payload.get("peer_ranks", [])]
     return shared, own
 
 

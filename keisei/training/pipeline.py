@@ -12,7 +12,7 @@ import numpy.typing as npt
 import torch
 
 from keisei.game.env import GameResult, ShogiEnv, StepResult, join_steps
-from keisei.rl.rollout import FloatArray, Row
+from keisei.rl.rollout import Row
 from keisei.training.actors import Acted, Actor
 
 
@@ -40,8 +40,8 @@ class PlyPipeline:
         # True while an overlapped ply has stepped some of the games but not all.
         self.mid_ply = False
         # The first half's next actions, chosen while the second half stepped, and the
-        # generator's state before them (undone at a stop).
-        self._ahead: tuple[Acted, torch.Tensor] | None = None
+        # generator's and the actor's state before them (undone at a stop).
+        self._ahead: tuple[Acted, torch.Tensor, dict[str, Any]] | None = None
         self._worker: futures.ThreadPoolExecutor | None = None
 
     def split(self, step: StepResult) -> list[StepResult]:
@@ -89,6 +89,7 @@ class PlyPipeline:
             rewards=_joined([n.reward for n in nxt]),
             dones=_joined([n.done for n in nxt]),
             targets=_joined_or_none([a.targets for a in acted]),
+            learner=_joined_or_none([a.learner for a in acted]),
         )
         return nxt, row, [game for n in nxt for game in n.finished]
 
@@ -105,8 +106,8 @@ class PlyPipeline:
         nxt = [job.result()]
         job = self._worker.submit(self.env.step, acted[1].actions, second)
         if act_ahead:
-            before = self.generator.get_state()
-            self._ahead = (self._act_while(job, nxt[0]), before)
+            before = self.generator.get_state(), self.actor.state_dict()
+            self._ahead = (self._act_while(job, nxt[0]), *before)
         nxt.append(job.result())
         self.mid_ply = False
         return nxt
@@ -125,6 +126,7 @@ class PlyPipeline:
         """Forget actions chosen ahead of a safe point, and the draws they took."""
         if self._ahead is not None:
             self.generator.set_state(self._ahead[1])
+            self.actor.load_state_dict(self._ahead[2])
             self._ahead = None
 
 
@@ -132,6 +134,6 @@ def _joined(arrays: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def _joined_or_none(arrays: list[FloatArray | None]) -> FloatArray | None:
+def _joined_or_none(arrays: list[npt.NDArray[Any] | None]) -> npt.NDArray[Any] | None:
     present = [a for a in arrays if a is not None]
     return _joined(present) if present else None

@@ -58,6 +58,13 @@ def check_compatible(saved: dict[str, Any], config: TrainConfig, path: Path) -> 
             f"{path} was trained with {searched}; a resumed run cannot turn the Gumbel search "
             "on or off (its rollout holds the search's policies or none)"
         )
+    league = saved["config"].get("league", {}).get("fraction", 0.0)
+    if league != config.league.fraction:
+        raise UsageError(
+            f"config key 'league.fraction' is {config.league.fraction} but checkpoint {path} "
+            f"was trained with {league}; a resumed run cannot change it (it decides which "
+            "games are the league's, and whether the rollout marks whose moves are trained)"
+        )
     space = saved.get("action_space", {})
     if space != action_space():
         raise UsageError(

@@ -47,6 +47,7 @@ from keisei.training.checkpoint import (
     write_checkpoint,
 )
 from keisei.training.hooks import Hook, HookContext, due
+from keisei.training.league import League
 from keisei.training.pipeline import PlyPipeline
 from keisei.training.rundir import BEST_NAME, RunDir
 from keisei.training.sinks import Sinks
@@ -129,6 +130,8 @@ class Trainer:
     rng: RNG
     # How moves are chosen (sampled, or by the Gumbel search), with ``rng.generator``.
     actor: Actor
+    # Past selves as opponents (league.fraction > 0), which the actor plays them with.
+    league: League | None = None
     state: TrainState = field(default_factory=TrainState)
     hooks: list[Hook] = field(default_factory=list)
     stop: StopRequest = field(default_factory=StopRequest)
@@ -165,6 +168,7 @@ class Trainer:
             "env": self.env.state_dict(),
             "rollout": self.buffer.state_dict(),
             "rng": self.rng.state_dict(),
+            "actor": self.actor.state_dict(),
         }
 
     def gather_peers(self) -> None:
@@ -195,6 +199,8 @@ class Trainer:
             "rollout": self.buffer.state_dict(),
             "env": self.env.state_dict(),
             "rng": self.rng.state_dict(),
+            "actor": self.actor.state_dict(),
+            "league": None if self.league is None else self.league.state_dict(),
             "state": self.state.to_dict(),
             "wandb_run_id": self.wandb_run_id,
             **ranks,
@@ -222,6 +228,9 @@ class Trainer:
         self.buffer.load_state_dict(payload["rollout"])
         self.current = self.env.load_state_dict(payload["env"])
         self.rng.load_state_dict(payload["rng"])
+        self.actor.load_state_dict(payload.get("actor") or {})  # older checkpoints: none
+        if self.league is not None and payload.get("league") is not None:
+            self.league.load_state_dict(payload["league"])
         self.state = TrainState.from_dict(payload["state"])
         self.wandb_run_id = payload.get("wandb_run_id")
 
@@ -273,6 +282,8 @@ class Trainer:
         self.state.updates += 1
         self.in_update = False
         self._check_finite(metrics)
+        if self.league is not None:  # after the check: no diverged network joins the pool
+            metrics |= self.league.after_update(self.state.updates)
         s = self.state
         decided = max(s.episodes, 1)
         self.sinks.emit(
