@@ -9,15 +9,20 @@ an explicit function of those two parameters, and its gradient too.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import torch.multiprocessing as mp
 from torch import nn
 
-from keisei.config import PPOSection, TrainConfig
+from keisei.config import PPOSection, TrainConfig, load_config
+from keisei.distributed import Collective, Distributed
 from keisei.game.encoding import NUM_ACTIONS, PACKED_OBS_BYTES, pack_mask
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, wdl_targets
@@ -54,14 +59,19 @@ class Case:
 
 
 def update(
-    config: TrainConfig, case: Case, updates: int = 1, **ppo: Any
+    config: TrainConfig,
+    case: Case,
+    updates: int = 1,
+    collective: Collective | None = None,
+    **ppo: Any,
 ) -> tuple[dict[str, float], PPOAgent, torch.Tensor, torch.Tensor]:
     """THE one helper that knows keisei's internals (layer names, the buffer's layout):
     adapt it, not the tests, when those change.
 
     Runs one ``PPOAgent.update`` on ``case`` with the tiny preset's PPO settings updated by
-    ``ppo`` (``updates`` times, on the same rollout, for an agent planned for one); returns
-    the last metrics, the agent, and the policy bias and value bias after them.
+    ``ppo`` (``updates`` times, on the same rollout, for an agent planned for one), as one
+    rank of ``collective`` when given; returns the last metrics, the agent, and the policy
+    bias and value bias after them.
     """
     torch.manual_seed(0)
     model = ActorCritic(config.model)
@@ -79,7 +89,7 @@ def update(
     cfg = PPOSection.model_validate({**config.ppo.model_dump(), **ppo})
     # The loss a run with Gumbel targets is built with (training.build); PPO's otherwise.
     loss = SearchCrossEntropy() if case.targets is not None else None
-    agent = PPOAgent(model, cfg, total_updates=1, policy_loss=loss)
+    agent = PPOAgent(model, cfg, total_updates=1, collective=collective, policy_loss=loss)
     n = len(case.actions)
     buffer = RolloutBuffer(1, n, targets=case.targets is not None, learner=case.learner is not None)
     mask = np.zeros((n, NUM_ACTIONS), dtype=bool)
@@ -444,3 +454,56 @@ def test_linear_schedule_stops_at_zero_past_its_updates(tiny_config: TrainConfig
     kwargs: dict[str, Any] = {"epochs": 1, "minibatch_size": 6, "lr_schedule": "linear"}
     assert update(tiny_config, CASE, 1, **kwargs)[0]["learning_rate"] == 3e-4
     assert update(tiny_config, CASE, 3, **kwargs)[0]["learning_rate"] == 0.0
+
+
+def _rank_update(rank: int, port: int, out: str) -> None:
+    """One of two ranks (a real gloo group): the update of its half of CASE."""
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2"
+    )
+    torch.set_num_threads(1)
+    collective = Distributed.init(timeout_s=60)
+    try:
+        keep = np.arange(6) // 3 == rank
+        metrics, _agent, policy, value = update(
+            load_config("tiny"), CASE.rows(keep), collective=collective, **RANK_SETTINGS
+        )
+        if rank == 0:
+            torch.save({"metrics": metrics, "policy": policy, "value": value}, out)
+    finally:
+        collective.close()
+
+
+RANK_SETTINGS: dict[str, Any] = {
+    "epochs": 2,
+    "clip": CLIP,
+    "value_coef": 0.5,
+    "entropy_coef": 0.1,
+    "learning_rate": 0.05,
+}
+
+
+def test_two_ranks_update_as_one_process_over_both_halves(
+    tiny_config: TrainConfig, tmp_path: Path
+) -> None:
+    """Two real ranks (gloo), each with three of CASE's six rows and a minibatch of three,
+    make the one-process update of all six with a minibatch of six: the advantages are
+    normalized and the explained variance taken over both ranks' rows, the gradients and
+    the metrics averaged over the ranks."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "rank0.pt"
+    # Forked: the ranks start without importing torch again (a few seconds each).
+    mp.start_processes(_rank_update, args=(port, str(out)), nprocs=2, start_method="fork")
+    ranks = torch.load(out)
+    metrics, _agent, policy, value = update(tiny_config, CASE, minibatch_size=6, **RANK_SETTINGS)
+    ranked = ranks["metrics"]
+    keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "explained_variance")
+    expected = {k: metrics[k] for k in keys}
+    assert {k: ranked[k] for k in keys} == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    assert ranked["minibatch_steps"] == metrics["minibatch_steps"] == 2.0
+    assert metrics["approx_kl"] > 0  # the second epoch moved
+    torch.testing.assert_close(ranks["policy"], policy, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ranks["value"], value, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(policy, torch.from_numpy(BIAS.astype(np.float32)))
