@@ -409,8 +409,73 @@ def test_target_kl_against_the_rollouts_own_kl(
     assert (metrics["epochs_run"], metrics["minibatch_steps"]) == (epochs_run, steps)
     if steps == 0:
         assert torch.equal(policy_bias, torch.from_numpy(BIAS.astype(np.float32)))
+        # No step taken: no epoch's KL to report.
+        assert (metrics["approx_kl_first_epoch"], metrics["approx_kl_last_epoch"]) == (0.0, 0.0)
     else:
         assert metrics["approx_kl"] == pytest.approx(kl, rel=1e-5)
+
+
+def test_each_epochs_kl_is_the_mean_over_its_minibatches(tiny_config: TrainConfig) -> None:
+    """Three minibatches an epoch. An update's first epochs are those of a shorter update
+    (the same draws, a constant learning rate), so the last epoch's mean KL of a 3-epoch
+    update is 3 x its overall mean - 2 x the 2-epoch update's; with one epoch, first =
+    last = the overall mean."""
+    runs = {
+        epochs: update(tiny_config, kl_case(), epochs=epochs, minibatch_size=2, learning_rate=0.05)[
+            0
+        ]
+        for epochs in (1, 2, 3)
+    }
+    one, two, three = runs[1], runs[2], runs[3]
+    assert one["approx_kl_first_epoch"] == pytest.approx(one["approx_kl"], rel=1e-6)
+    assert one["approx_kl_last_epoch"] == pytest.approx(one["approx_kl"], rel=1e-6)
+    assert one["approx_kl"] > 0  # the second and third minibatches moved
+    for run in (two, three):
+        assert run["approx_kl_first_epoch"] == pytest.approx(one["approx_kl"], rel=1e-6)
+    last = 3 * three["approx_kl"] - 2 * two["approx_kl"]
+    assert three["approx_kl_last_epoch"] == pytest.approx(last, rel=1e-4)
+    assert two["approx_kl_last_epoch"] == pytest.approx(
+        2 * two["approx_kl"] - one["approx_kl"], rel=1e-4
+    )
+
+
+def test_rollout_losses_are_the_whole_rollouts_without_learning(
+    tiny_config: TrainConfig,
+) -> None:
+    """In minibatches of 4 and 2 rows, weighted by their sizes: the losses of all six rows
+    at the current weights, which do not move."""
+    torch.manual_seed(0)
+    _metrics, agent, before, _ = update(tiny_config, CASE, epochs=1, minibatch_size=6)
+    cfg = agent.cfg.model_copy(update={"minibatch_size": 4})
+    agent.cfg = cfg
+    n = len(CASE.actions)
+    buffer = RolloutBuffer(1, n)
+    mask = np.zeros((n, NUM_ACTIONS), dtype=bool)
+    for row, legal in enumerate(CASE.legal):
+        mask[row, list(legal)] = True
+    buffer.add(
+        Row(
+            packed_obs=np.zeros((n, PACKED_OBS_BYTES), dtype=np.uint8),
+            packed_mask=pack_mask(mask),
+            actions=CASE.actions,
+            logp=CASE.old_logp.astype(np.float32),
+            values=CASE.old_values.astype(np.float32),
+            rewards=CASE.rewards.astype(np.float32),
+            dones=np.ones(n, dtype=bool),
+        )
+    )
+    losses = agent.rollout_losses(buffer, np.zeros(n, np.float32))
+    now = replace(CASE, bias=agent.model.policy_bias.detach().numpy().astype(np.float64))
+    value_head = agent.model.value_head[-1]
+    assert isinstance(value_head, nn.Linear)
+    now = replace(now, value_bias=float(value_head.bias.item()))
+    expected = expected_metrics(now, None)
+    expected["loss"] = (
+        expected["policy_loss"] + cfg.value_coef * expected["value_loss"]
+    ) - cfg.entropy_coef * expected["entropy"]
+    keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+    assert losses == pytest.approx({k: expected[k] for k in keys}, rel=1e-5, abs=1e-7)
+    assert torch.equal(agent.model.policy_bias.detach(), before)
 
 
 def test_value_clip_from_below_can_be_the_max(tiny_config: TrainConfig) -> None:
