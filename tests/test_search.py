@@ -112,16 +112,19 @@ def test_the_tree_finds_a_mate_in_one_without_the_root_check() -> None:
     assert result.value == pytest.approx(1.0)
 
 
-def test_mate_in_three_by_df_pn() -> None:
-    # Black: gold and silver in hand against a bare king in the corner.
-    board = cshogi.Board("8k/9/8P/9/9/9/9/9/K8 b GS 1")
-    mate = int(board.mate_move(3))
-    assert mate  # cshogi confirms a mate in three
+@pytest.mark.parametrize("clock", [None, 600.0])
+def test_mate_in_three_by_df_pn(clock: float | None) -> None:
+    """Without a clock one df-pn search of mate_nodes; on one (far from its end) a first
+    probe of MATE_PROBE nodes, which this mate needs no more than."""
+    # Black: a rook on 4c and a gold in hand against a bare king (found by search).
+    board = cshogi.Board("4k4/9/5R3/9/9/9/9/9/4K4 b G 1")
+    assert not board.mate_move_in_1ply() and board.mate_move(3)  # a mate in three, not one
     search = searcher()
     board = search.set_position(board.sfen(), [])
-    result = search.search(board, Limits(playouts=10))
-    assert result.mate is not None and result.mate % 2 == 1
-    assert result.best in result.moves
+    deadline = None if clock is None else time.monotonic() + clock
+    result = search.search(board, Limits(playouts=10, deadline=deadline))
+    assert result.mate == 3 and len(result.pv) == 3 and result.playouts == 0
+    assert result.best == result.pv[0] and result.best in result.moves
     # The PV is a mating sequence.
     for move in result.pv:
         board.push(move)
@@ -578,3 +581,51 @@ def test_the_result_reports_the_roots_statistics() -> None:
     assert result.lines[0][1] == result.pv and all(
         line[0] == result.moves[k] for k, line in result.lines
     )
+
+
+# Black to move has exactly one legal move; White to move has exactly two (random play).
+ONE_MOVE = "1+P+Ns3p1/2P1k2Gl/b2p1p1Nl/P+R2p1LPp/1P1n5/K1pg1PP1G/p+r+b1P2G1/S4+sp2/3P1N1SL b P 227"
+TWO_MOVES = "2k4n1/r1+P6/4p1ppl/pg+B1PpsPp/6G1N/P2S1L1RP/NP1S1PP2/L1G2SK1L/3P2BNG w 2Pp 146"
+
+
+@pytest.mark.parametrize(
+    ("sfen", "best", "mate", "nyugyoku"),
+    [
+        (MATE_IN_ONE, "G*5b", 1, False),
+        (NYUGYOKU, None, None, True),
+        ("4k4/4G4/4P4/9/9/9/9/9/4K4 w - 2", None, None, False),  # mated: no legal move
+        (ONE_MOVE, "only", None, False),
+    ],
+)
+def test_a_root_decided_at_once_reports_no_search(
+    sfen: str, best: str | None, mate: int | None, nyugyoku: bool
+) -> None:
+    """A mate in one, a nyugyoku, no legal move or one legal move: decided before any
+    playout, whatever the limits (no playout, no depth, no evaluation beyond the root's)."""
+    search = searcher()
+    board = search.set_position(sfen, [])
+    result = search.search(board, Limits(playouts=50))
+    assert (result.playouts, result.seldepth, result.evaluations) == (0, 0, 0)
+    assert (result.mate, result.nyugyoku) == (mate, nyugyoku)
+    moves = [int(m) for m in board.legal_moves]
+    if best == "only":
+        assert len(moves) == 1 and result.best == moves[0] and result.pv == moves
+    elif best is None:
+        assert result.best is None or nyugyoku
+    else:
+        assert usi([result.best or 0]) == [best]
+    assert board.sfen() == cshogi.Board(sfen).sfen()
+
+
+def test_two_legal_moves_are_searched_and_one_is_under_go_infinite() -> None:
+    search = searcher()
+    board = search.set_position(TWO_MOVES, [])
+    assert len(list(board.legal_moves)) == 2
+    result = search.search(board, Limits(playouts=16))
+    assert result.playouts == 16 and int(result.visits.sum()) == 16
+    # One legal move is still searched when the search runs until stopped (USI's go
+    # infinite), here until the node limit ends it.
+    search = searcher(max_nodes=12)
+    board = search.set_position(ONE_MOVE, [])
+    result = search.search(board, Limits(infinite=True))
+    assert result.playouts > 0 and search.nodes >= 12
