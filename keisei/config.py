@@ -208,7 +208,7 @@ class RunSection(_Section):
         0, ge=0, le=SEED_MAX, description="seeds weights, sampling, minibatches, start positions"
     )
     total_steps: int = Field(
-        750_000, ge=1, le=INT64_MAX, description="environment plies to train for"
+        1_500_000, ge=1, le=INT64_MAX, description="environment plies to train for"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda if available")
     torch_threads: int = Field(
