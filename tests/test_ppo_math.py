@@ -91,6 +91,16 @@ def update(
     loss = SearchCrossEntropy() if case.targets is not None else None
     agent = PPOAgent(model, cfg, total_updates=1, collective=collective, policy_loss=loss)
     n = len(case.actions)
+    buffer = case_buffer(case)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(updates):
+        metrics = agent.update(buffer, np.zeros(n, np.float32), generator)
+    return metrics, agent, policy_bias.detach().clone(), value_bias.detach().clone()
+
+
+def case_buffer(case: Case) -> RolloutBuffer:
+    """``case`` as a one-step rollout: every game's move ends it."""
+    n = len(case.actions)
     buffer = RolloutBuffer(1, n, targets=case.targets is not None, learner=case.learner is not None)
     mask = np.zeros((n, NUM_ACTIONS), dtype=bool)
     for row, legal in enumerate(case.legal):
@@ -108,10 +118,7 @@ def update(
             learner=case.learner,
         )
     )
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(updates):
-        metrics = agent.update(buffer, np.zeros(n, np.float32), generator)
-    return metrics, agent, policy_bias.detach().clone(), value_bias.detach().clone()
+    return buffer
 
 
 # -- the expectation, in numpy ---------------------------------------------------------------
@@ -449,22 +456,7 @@ def test_rollout_losses_are_the_whole_rollouts_without_learning(
     cfg = agent.cfg.model_copy(update={"minibatch_size": 4})
     agent.cfg = cfg
     n = len(CASE.actions)
-    buffer = RolloutBuffer(1, n)
-    mask = np.zeros((n, NUM_ACTIONS), dtype=bool)
-    for row, legal in enumerate(CASE.legal):
-        mask[row, list(legal)] = True
-    buffer.add(
-        Row(
-            packed_obs=np.zeros((n, PACKED_OBS_BYTES), dtype=np.uint8),
-            packed_mask=pack_mask(mask),
-            actions=CASE.actions,
-            logp=CASE.old_logp.astype(np.float32),
-            values=CASE.old_values.astype(np.float32),
-            rewards=CASE.rewards.astype(np.float32),
-            dones=np.ones(n, dtype=bool),
-        )
-    )
-    losses = agent.rollout_losses(buffer, np.zeros(n, np.float32))
+    losses = agent.rollout_losses(case_buffer(CASE), np.zeros(n, np.float32))
     now = replace(CASE, bias=agent.model.policy_bias.detach().numpy().astype(np.float64))
     value_head = agent.model.value_head[-1]
     assert isinstance(value_head, nn.Linear)
