@@ -12,7 +12,7 @@ import pytest
 from keisei.cli.main import main
 from keisei.evaluation.ladder import Block, Schedule, block_sizes, fit_player
 from keisei.evaluation.ratings import RatingTable, fit_bradley_terry
-from keisei.evaluation.rungs import Rung, calibrated, calibrated_rung
+from keisei.evaluation.rungs import Rung, calibrated, calibrated_rung, installed
 from tests.conftest import Train, read_events
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -191,6 +191,12 @@ def test_bad_input_is_exit_2_in_one_line(
     assert one_line(capsys, "ladder") == (
         f"keisei ladder: error: --start: no rung 'nope' on the ladder (rungs: {names})"
     )
+    if not installed("gps-d4"):
+        assert ladder("greedy", "--start", "gps-d4") == 2
+        assert one_line(capsys, "ladder") == (
+            "keisei ladder: error: --start: rung 'gps-d4' needs the engine gpsusi, which is "
+            "not installed (not on PATH, not in /usr/games)"
+        )
     assert ladder("greedy", "--games", "1") == 2
     assert one_line(capsys, "ladder").endswith("--games must be >= 2, got 1")
     assert ladder("greedy", "--block", "3") == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -551,8 +552,17 @@ def test_two_ranks_update_as_one_process_over_both_halves(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     out = tmp_path / "rank0.pt"
-    # Forked: the ranks start without importing torch again (a few seconds each).
-    mp.start_processes(_rank_update, args=(port, str(out)), nprocs=2, start_method="fork")
+    # Spawned, not forked: a fork of this (threaded) pytest worker can deadlock in the
+    # child, and a deadline turns a hung rank into a failure instead of a stalled suite.
+    ranks_ctx = mp.start_processes(
+        _rank_update, args=(port, str(out)), nprocs=2, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + 120
+    while not ranks_ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for proc in ranks_ctx.processes:
+                proc.kill()
+            pytest.fail("the two ranks did not finish within 120 s")
     ranks = torch.load(out)
     metrics, _agent, policy, value = update(tiny_config, CASE, minibatch_size=6, **RANK_SETTINGS)
     ranked = ranks["metrics"]

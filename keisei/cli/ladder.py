@@ -28,7 +28,15 @@ from keisei.errors import UsageError
 from keisei.evaluation.ladder import LadderRun, calibrate, pairing_entry, play_ladder
 from keisei.evaluation.match import play_match
 from keisei.evaluation.players import Player, PlayerError
-from keisei.evaluation.rungs import RUNGS, Rung, calibrated, installed, rung_spec
+from keisei.evaluation.rungs import (
+    RUNGS,
+    LadderError,
+    Rung,
+    calibrated,
+    calibrated_rung,
+    installed,
+    rung_spec,
+)
 from keisei.evaluation.specs import PlayerOptions, ladder_player, parse_player
 from keisei.files import atomic_write_json, check_new_file, check_output_dir, fresh_dir
 
@@ -126,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
     if args.start is not None:
         name = args.start.removeprefix("ladder:")
         if name not in names:
-            raise UsageError(f"--start: no rung {name!r} on the ladder (rungs: {', '.join(names)})")
+            try:  # names what is wrong: no such rung, or its engine is not installed here
+                rung_spec(calibrated_rung(name).name)
+            except LadderError as exc:
+                raise UsageError(f"--start: {exc}") from None
         start = names.index(name)
     seeds = np.random.SeedSequence(args.seed).spawn(2)
     try:
