@@ -118,6 +118,17 @@ class GumbelSection(_Section):
     c_scale: float = Field(
         0.1, gt=0, le=100, description="see c_visit; larger: sharper improved policy"
     )
+    # Playout cap randomization (KataGo): cheap searches play most moves, full ones train.
+    full_search_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="share of self-play steps searched with `simulations`, drawn per step; "
+        "the others get `fast_simulations` and train only the value (1: every step full)",
+    )
+    fast_simulations: int = Field(
+        1, ge=1, le=4096, description="simulations of the other steps; below `simulations`"
+    )
 
 
 class LeagueSection(_Section):

@@ -15,11 +15,13 @@ import torch
 
 from keisei.config import GumbelSection, ModelSection, PPOSection
 from keisei.game.encoding import NUM_ACTIONS, move_label, pack_mask, pack_obs, write_features
+from keisei.game.env import ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy
 from keisei.rl.rollout import RolloutBuffer, Row
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.select import considered_visits
+from keisei.training.actors import GumbelActor
 from keisei.training.checkpoint import read_checkpoint
 from tests.conftest import Train, read_events
 from tests.test_train import assert_consistent, final_info
@@ -299,3 +301,83 @@ def test_one_simulation_and_a_forced_move() -> None:
     assert out.root_q[0] == out.values[0] == values[0]
     arrays = (out.targets, out.logp, out.values, out.root_q)
     assert [a.dtype for a in arrays] == [np.dtype(np.float32)] * 4  # as the rollout stores them
+
+
+def test_playout_cap_randomization_draws_each_steps_search() -> None:
+    """``gumbel.full_search_fraction``: one draw per step from the actor's generator picks
+    the full search (below the fraction) or the fast one for all the games, and a fast
+    step's moves carry all-zero targets (not trained); the draw comes before the search's
+    own noise, from the same generator."""
+    agent = untrained_agent()
+    env = ShogiEnv(3, max_plies=64)
+    full = GumbelSearch(GumbelSection(simulations=4, considered=4), agent.outputs)
+    fast = GumbelSearch(GumbelSection(simulations=1, considered=4), agent.outputs)
+    generator = torch.Generator().manual_seed(3)
+    actor = GumbelActor(agent, full, env, generator, fast, full_fraction=0.5)
+    step = env.reset(0)
+    kinds = []
+    for _ in range(12):
+        replay = torch.Generator().set_state(generator.get_state())
+        expect_full = float(torch.rand(1, generator=replay, dtype=torch.float64)) < 0.5
+        before = (full.evaluations, fast.evaluations)
+        acted = actor.act(step)
+        assert acted.targets is not None
+        ran_full = full.evaluations > before[0]
+        ran_fast = fast.evaluations > before[1]
+        assert (ran_full, ran_fast) == (expect_full, not expect_full)
+        sums = acted.targets.sum(axis=1)
+        if expect_full:
+            assert sums == pytest.approx(np.ones(3), abs=1e-5)
+        else:
+            assert not acted.targets.any()
+        kinds.append(expect_full)
+        step = env.step(acted.actions)
+    assert 0 < sum(kinds) < 12  # both kinds happened
+
+
+def test_a_fast_steps_moves_train_the_value_only(train: Train, tmp_path: Path) -> None:
+    """A run with playout cap randomization: its rollout holds full steps (every game's
+    target a distribution) and fast ones (every game's target zero), and it resumes bit
+    for bit."""
+    pcr = (SEARCH, "gumbel.full_search_fraction=0.5", "gumbel.fast_simulations=1")
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert train.run(whole, "--total-steps", "512", *pcr) == 0
+    assert train.run(split, "--total-steps", "256", *pcr) == 0
+    payload = read_checkpoint(split / "checkpoints" / "step_0000000256.pt")
+    sums = np.asarray(payload["rollout"]["targets"], dtype=np.float64).sum(axis=2)
+    full = np.isclose(sums, 1.0, atol=1e-2)
+    assert (full | (sums == 0)).all()
+    assert (full.all(axis=1) | ~full.any(axis=1)).all()  # a step is full or fast for all
+    assert 0 < full.all(axis=1).sum() < len(sums)
+    assert train.run(split, "--total-steps", "512", "--resume", "latest") == 0
+    assert final_info(split)["weights_sha256"] == final_info(whole)["weights_sha256"]
+    updates = [e for e in read_events(whole) if e["kind"] == "update"]
+    assert all(e["policy_loss"] > 0 for e in updates)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ("gumbel.full_search_fraction=0.25",),
+            "config key 'gumbel.full_search_fraction' (0.25) needs the Gumbel search: "
+            "set gumbel.simulations > 0",
+        ),
+        (
+            (SEARCH, "gumbel.full_search_fraction=0.25", "gumbel.fast_simulations=4"),
+            "config key 'gumbel.fast_simulations' (4) must be below gumbel.simulations (4): "
+            "the fast search is the cheap one",
+        ),
+    ],
+)
+def test_playout_cap_needs_a_search_and_a_cheaper_one(
+    train: Train,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    run = tmp_path / "run"
+    assert train.run(run, "--total-steps", "64", *extra) == 2
+    assert capsys.readouterr().err.strip() == f"keisei train: error: {message}"
+    assert not run.exists()

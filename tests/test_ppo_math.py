@@ -332,6 +332,31 @@ def test_gumbel_policy_loss_is_the_cross_entropy_to_the_improved_policy(
     assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_fast_searchs_rows_are_left_out_of_the_search_loss(tiny_config: TrainConfig) -> None:
+    """Playout cap randomization: rows 1 and 4 were played by the fast search (all-zero
+    targets). The cross-entropy is the mean over the four searched rows; the value and
+    the entropy still cover all six."""
+    targets = np.zeros((6, NUM_ACTIONS))
+    for row, legal in enumerate(LEGAL):
+        if row not in (1, 4):
+            weights = np.arange(1, len(legal) + 1, dtype=np.float64)
+            targets[row, list(legal)] = weights / weights.sum()
+    targets = targets.astype(np.float16).astype(np.float64)
+    case = replace(CASE, targets=targets)
+    metrics, *_ = update(
+        tiny_config, case, epochs=1, minibatch_size=6, value_coef=0.5, entropy_coef=0.1
+    )
+    cross_entropy = np.array(
+        [-(targets[i, ids] * lp).sum() for i, (ids, lp) in enumerate(log_probs(case))]
+    )
+    searched = cross_entropy[[0, 2, 3, 5]].mean()
+    expected = {
+        "policy_loss": searched,
+        "loss": searched + 0.5 * value_loss(case, None) - 0.1 * entropy(case).mean(),
+    }
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("max_grad_norm", [1e-9, 1e3])
 def test_gradient_norm_clipping_bounds_the_applied_gradient(
     tiny_config: TrainConfig, max_grad_norm: float

@@ -44,7 +44,7 @@ from keisei.game.env import validate_sfen
 from keisei.rl.network import parameter_count
 from keisei.rl.rollout import RolloutBuffer
 from keisei.search.leaves import check_device
-from keisei.training.build import check_league, check_overlap, device_for
+from keisei.training.build import check_league, check_overlap, check_playout_cap, device_for
 from keisei.training.checkpoint import RESUME_KEYS, load_model, model_path
 from keisei.training.ranks import auto_world
 from keisei.training.resume import check_compatible, init_weights, nothing_to_do, resume_source
@@ -332,6 +332,7 @@ def check_world(config: TrainConfig, world: int, payload: dict[str, Any] | None 
     try:
         check_overlap(config, world)
         check_league(config)
+        check_playout_cap(config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if world == 1:

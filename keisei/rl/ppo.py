@@ -158,7 +158,16 @@ class SearchCrossEntropy:
     def __call__(self, terms: PolicyTerms) -> torch.Tensor:
         assert terms.targets is not None, "the search's loss needs the rollout's targets"
         legal_logp = terms.dist.logits.masked_fill(~terms.mask, 0.0)
-        return -terms.mean((terms.targets * legal_logp).sum(dim=-1))
+        cross_entropy = (terms.targets * legal_logp).sum(dim=-1)
+        # A fast search's move (playout cap randomization) has an all-zero target: it is
+        # left out of the mean, not counted as a row that costs nothing.
+        searched = terms.targets.sum(dim=-1) > 0
+        if bool(searched.all()):
+            return -terms.mean(cross_entropy)
+        weights = searched.to(cross_entropy.dtype)
+        if terms.weights is not None:
+            weights = weights * terms.weights
+        return -weighted_mean(cross_entropy, weights)
 
 
 class PPOAgent:

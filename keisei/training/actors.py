@@ -78,17 +78,31 @@ class SamplingActor(_Stateless):
 @dataclass
 class GumbelActor(_Stateless):
     """Moves chosen by the Gumbel search from the network's outputs for every game, on the
-    environment's boards (all its games: it cannot act on a part of them)."""
+    environment's boards (all its games: it cannot act on a part of them).
+
+    With ``fast`` (playout cap randomization, ``gumbel.full_search_fraction < 1``), each
+    step is searched in full with probability ``full_fraction`` (one draw per step, all
+    the rank's games alike: they are searched in lockstep), else by the cheaper ``fast``
+    search, whose moves are played but whose improved policies are not trained: their
+    targets are all zero (``SearchCrossEntropy`` leaves such rows out)."""
 
     agent: PPOAgent
     search: GumbelSearch
     env: ShogiEnv
     generator: torch.Generator
+    fast: GumbelSearch | None = None
+    full_fraction: float = 1.0
 
     def act(self, step: StepResult) -> Acted:
         logits, values = self.agent.outputs(step.obs, step.packed_obs)
-        found = self.search.run(self.env.boards(), logits, values, self.generator)
-        return Acted(found.actions, found.logp, found.values, found.targets)
+        search, trained = self.search, True
+        if self.fast is not None:
+            draw = float(torch.rand(1, generator=self.generator, dtype=torch.float64))
+            if draw >= self.full_fraction:
+                search, trained = self.fast, False
+        found = search.run(self.env.boards(), logits, values, self.generator)
+        targets = found.targets if trained else np.zeros_like(found.targets)
+        return Acted(found.actions, found.logp, found.values, targets)
 
 
 @dataclass

@@ -75,6 +75,24 @@ def check_league(config: TrainConfig) -> None:
         )
 
 
+def check_playout_cap(config: TrainConfig) -> None:
+    """Playout cap randomization (``gumbel.full_search_fraction < 1``) alternates two
+    Gumbel searches: it needs the search on, and a fast search cheaper than the full one."""
+    gumbel = config.gumbel
+    if gumbel.full_search_fraction == 1:
+        return
+    if gumbel.simulations == 0:
+        raise ConfigError(
+            f"config key 'gumbel.full_search_fraction' ({gumbel.full_search_fraction}) needs "
+            "the Gumbel search: set gumbel.simulations > 0"
+        )
+    if gumbel.fast_simulations >= gumbel.simulations:
+        raise ConfigError(
+            f"config key 'gumbel.fast_simulations' ({gumbel.fast_simulations}) must be below "
+            f"gumbel.simulations ({gumbel.simulations}): the fast search is the cheap one"
+        )
+
+
 def build_trainer(
     config: TrainConfig,
     run_dir: Path,
@@ -98,6 +116,7 @@ def build_trainer(
     model = ActorCritic(config.model)
     check_overlap(config, world)
     check_league(config)
+    check_playout_cap(config)
     games = config.env.num_games // world
     env = ShogiEnv(
         games,
@@ -125,7 +144,13 @@ def build_trainer(
     actor: Actor
     if searching:
         search = GumbelSearch(config.gumbel, agent.outputs, config.env.max_plies)
-        actor = GumbelActor(agent, search, env, rng.generator)
+        fast = None
+        if config.gumbel.full_search_fraction < 1:
+            cheap = config.gumbel.model_copy(update={"simulations": config.gumbel.fast_simulations})
+            fast = GumbelSearch(cheap, agent.outputs, config.env.max_plies)
+        actor = GumbelActor(
+            agent, search, env, rng.generator, fast, config.gumbel.full_search_fraction
+        )
     elif league is not None:
         actor = LeagueActor(agent, rng.generator, league)
     else:
