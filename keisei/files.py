@@ -1,7 +1,8 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
 Every file keisei rewrites in place (checkpoints, ratings.json, match JSON, figures,
-summaries) goes through ``atomic_write``: the bytes go to a temporary file in the same
+summaries) goes through ``atomic_write`` (game records, written by cshogi to a file name,
+through ``atomic_paths``): the bytes go to a temporary file in the same
 directory (``.<name>.<random>.tmp``), which is fsynced and renamed over the target, and
 the directory is fsynced so that the rename survives a power cut.
 
@@ -15,10 +16,11 @@ but ``keisei.errors``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,35 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[Path]) -> Iterator[list[Path]]:
+    """Temporary paths (``.<name>.<random>.tmp``) beside ``paths``, for writers that take a
+    file name (cshogi's exporters): when the block ends they are fsynced and renamed over
+    ``paths``, all or none; when the block or a rename fails, the temporary files and the
+    paths already renamed are removed (``paths`` are new files, never an old one's name)."""
+    temps: list[Path] = []
+    done: list[Path] = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            temps.append(Path(name))
+        yield list(temps)
+        for tmp in temps:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)
+            done.append(path)
+    except BaseException:
+        for path in [*temps, *done]:
+            path.unlink(missing_ok=True)
+        raise
+    for directory in dict.fromkeys(p.parent for p in paths):
+        _fsync_dir(directory)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

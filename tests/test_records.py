@@ -486,3 +486,16 @@ def test_a_record_cut_between_lines_is_a_game_with_fewer_moves(
     at = move_line(lines, kind, 80)  # the special move, then the comment and the sentence
     (ended,) = read_record(cut_record(directory, kind, "\n".join(lines[:at]) + newline))
     assert (ended.moves, ended.winner) == (game.moves, 0)
+
+
+def test_records_are_written_all_or_none(tmp_path: Path) -> None:
+    """The KIF cannot be written (its name is taken by a directory): no CSA, no USI and no
+    temporary file is left behind, and the error names the path."""
+    game = play("4k4/9/4P4/9/9/9/9/9/4K4 b G 1", ["G*5b"])
+    (tmp_path / "g.kif").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"g\.kif"):
+        write_records(game, tmp_path, "g")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.kif"]
+    assert not any((tmp_path / "g.kif").iterdir())
+    write_records(game, tmp_path, "h")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.kif", "h.csa", "h.kif", "h.usi"]

@@ -43,6 +43,7 @@ from typing import Any
 import cshogi
 from cshogi import CSA, KIF
 
+from keisei.files import atomic_paths
 from keisei.game.env import GameResult
 
 # Fixed so that the same game always gives the same bytes (records are compared in tests).
@@ -208,11 +209,14 @@ def write_records(
     forfeit: the engine's fault) and is written as a comment in the CSA and KIF records.
     """
     ending(game)  # an impossible result fails before any file is written
-    directory.mkdir(parents=True, exist_ok=True)
-    write_csa(game, directory / f"{stem}.csa", names, note)
-    write_kif(game, directory / f"{stem}.kif", names, note)
-    (directory / f"{stem}.usi").write_text(usi_position(game) + "\n", encoding="ascii")
-    return {"csa": f"{stem}.csa", "kif": f"{stem}.kif", "usi": f"{stem}.usi"}
+    files = {"csa": f"{stem}.csa", "kif": f"{stem}.kif", "usi": f"{stem}.usi"}
+    # All three or none, never a torn one (a reader would take a cut KIF for a game
+    # without a result). The temporary names end in .tmp: KIF in Shift_JIS, as .kif.
+    with atomic_paths([directory / name for name in files.values()]) as (csa, kif, usi):
+        write_csa(game, csa, names, note)
+        write_kif(game, kif, names, note)
+        usi.write_text(usi_position(game) + "\n", encoding="ascii")
+    return files
 
 
 # -- reading -----------------------------------------------------------------------------
