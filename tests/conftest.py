@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,13 @@ import torch
 
 from keisei.cli.main import main
 from keisei.config import TrainConfig, load_config
+
+# A suite started in the background without job control (`./scripts/test &` in a script,
+# nohup) has SIGINT ignored, and every process a test starts would inherit that: keisei
+# then rightly leaves SIGINT alone (a background job), and the Ctrl-C tests, which send a
+# real SIGINT, would see no Ctrl-C. The tests are of a foreground keisei.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Keep child processes (and wandb) quiet and offline.
 os.environ.setdefault("WANDB_SILENT", "true")
