@@ -553,6 +553,10 @@ def _rank_update(rank: int, port: int, out: str) -> None:
         )
         if rank == 0:
             torch.save({"metrics": metrics, "policy": policy, "value": value}, out)
+        # As the trainer does: neither rank tears the group down while the other may still
+        # be in a collective (seen once: a rank aborted, "terminate called without an
+        # active exception", when rank 0, which hosts the store, left first).
+        collective.barrier()
     finally:
         collective.close()
 
