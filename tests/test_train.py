@@ -22,7 +22,7 @@ from keisei.cli.checkpoint import checkpoint_info
 from keisei.cli.main import build_parser
 from keisei.cli.train import run as train_run
 from keisei.training.checkpoint import list_checkpoints, read_checkpoint, weights_sha256
-from keisei.training.hooks import HookContext
+from keisei.training.hooks import CheckpointHook, HookContext, due
 from tests.conftest import Train, read_events, wait_for_event
 
 STEPS_PER_UPDATE = 64  # tiny preset: 4 games x 16 plies
@@ -216,6 +216,25 @@ class RaiseAt:
 
     def run(self, ctx: HookContext) -> None:
         raise RuntimeError(f"injected failure at step {ctx.state.global_step}")
+
+
+def test_a_hook_is_due_once_for_each_multiple_an_update_crosses() -> None:
+    """``due(hook, before, after)``: a multiple of every_steps in (before, after]; a hook
+    every 0 steps (turned off) is never due, one every step is due at each update."""
+    table = {
+        (100, 0, 64): False,
+        (100, 64, 128): True,  # 100 lies in (64, 128]
+        (100, 100, 164): False,  # 100 was the last update's
+        (100, 128, 200): True,  # 200 itself counts
+        (64, 0, 64): True,
+        (64, 64, 127): False,
+        (1, 5, 6): True,
+        (1, 6, 6): False,
+        (0, 0, 1_000_000): False,
+        (-1, 0, 64): False,
+    }
+    got = {key: due(CheckpointHook(key[0]), key[1], key[2]) for key in table}
+    assert got == table
 
 
 def test_exception_in_hook(tmp_path: Path) -> None:
