@@ -357,6 +357,46 @@ def test_a_fast_searchs_rows_are_left_out_of_the_search_loss(tiny_config: TrainC
     assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_search_loss_of_a_league_leaves_out_the_opponents_and_the_fast_rows(
+    tiny_config: TrainConfig,
+) -> None:
+    """A league run with playout cap randomization: rows 1 and 4 are the opponent's moves,
+    rows 2 and 4 were played by the fast search. The cross-entropy is the mean over rows
+    0, 3 and 5 (the learner's searched moves), the value and the entropy over the four
+    learner's rows; then a minibatch with a single trained, searched row: its own loss."""
+    targets = np.zeros((6, NUM_ACTIONS))
+    for row, legal in enumerate(LEGAL):
+        if row not in (2, 4):
+            weights = np.arange(1, len(legal) + 1, dtype=np.float64)
+            targets[row, list(legal)] = weights / weights.sum()
+    targets = targets.astype(np.float16).astype(np.float64)
+    keep = np.array([True, False, True, True, False, True])
+    case = replace(CASE, targets=targets, learner=keep)
+    metrics, *_ = update(
+        tiny_config, case, epochs=1, minibatch_size=6, value_coef=0.5, entropy_coef=0.1
+    )
+    cross_entropy = np.array(
+        [-(targets[i, ids] * lp).sum() for i, (ids, lp) in enumerate(log_probs(case))]
+    )
+    learners = CASE.rows(keep)
+    expected = {
+        "policy_loss": cross_entropy[[0, 3, 5]].mean(),
+        "value_loss": value_loss(learners, None),
+        "entropy": entropy(learners).mean(),
+    }
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5)
+    one = np.array([True, False, True, False, False, False])  # row 2 is a fast one
+    metrics, *_ = update(
+        tiny_config,
+        replace(CASE, targets=targets, learner=one),
+        epochs=1,
+        minibatch_size=6,
+        value_coef=0.5,
+        entropy_coef=0.1,
+    )
+    assert metrics["policy_loss"] == pytest.approx(cross_entropy[0], rel=1e-5)
+
+
 @pytest.mark.parametrize("max_grad_norm", [1e-9, 1e3])
 def test_gradient_norm_clipping_bounds_the_applied_gradient(
     tiny_config: TrainConfig, max_grad_norm: float
