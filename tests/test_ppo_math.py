@@ -579,8 +579,20 @@ def test_linear_schedule_stops_at_zero_past_its_updates(tiny_config: TrainConfig
     assert update(tiny_config, CASE, 3, **kwargs)[0]["learning_rate"] == 0.0
 
 
+# The cases the two ranks update, each also updated in one process. "league": rows 1 and 4
+# are an opponent's (two trained rows on each rank, so that the ranks' mean of their means
+# is the mean over all four); "two": one trained row per rank (the normalisation over two
+# rows of two ranks); "equal returns": every return 0.5 (no variance to explain).
+RANK_CASES: dict[str, Case] = {
+    "all": CASE,
+    "league": replace(CASE, learner=np.array([True, False, True, True, False, True])),
+    "two": replace(CASE, learner=np.array([True, False, False, True, False, False])),
+    "equal returns": replace(CASE, rewards=np.full(6, 0.5)),
+}
+
+
 def _rank_update(rank: int, port: int, out: str) -> None:
-    """One of two ranks (a real gloo group): the update of its half of CASE."""
+    """One of two ranks (a real gloo group): the update of its half of each RANK_CASES."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2"
     )
@@ -588,11 +600,16 @@ def _rank_update(rank: int, port: int, out: str) -> None:
     collective = Distributed.init(timeout_s=60)
     try:
         keep = np.arange(6) // 3 == rank
-        metrics, _agent, policy, value = update(
-            load_config("tiny"), CASE.rows(keep), collective=collective, **RANK_SETTINGS
-        )
+        results = {}
+        for name, case in RANK_CASES.items():
+            learner = None if case.learner is None else case.learner[keep]
+            half = replace(case.rows(keep), learner=learner)
+            metrics, _agent, policy, value = update(
+                load_config("tiny"), half, collective=collective, **RANK_SETTINGS
+            )
+            results[name] = {"metrics": metrics, "policy": policy, "value": value}
         if rank == 0:
-            torch.save({"metrics": metrics, "policy": policy, "value": value}, out)
+            torch.save(results, out)
         # As the trainer does: neither rank tears the group down while the other may still
         # be in a collective (seen once: a rank aborted, "terminate called without an
         # active exception", when rank 0, which hosts the store, left first).
@@ -613,10 +630,10 @@ RANK_SETTINGS: dict[str, Any] = {
 def test_two_ranks_update_as_one_process_over_both_halves(
     tiny_config: TrainConfig, tmp_path: Path
 ) -> None:
-    """Two real ranks (gloo), each with three of CASE's six rows and a minibatch of three,
-    make the one-process update of all six with a minibatch of six: the advantages are
-    normalized and the explained variance taken over both ranks' rows, the gradients and
-    the metrics averaged over the ranks."""
+    """Two real ranks (gloo), each with three of a case's six rows and a minibatch of
+    three, make the one-process update of all six with a minibatch of six: the advantages
+    are normalized (over the trained rows of a league) and the explained variance taken
+    over both ranks' rows, the gradients and the metrics averaged over the ranks."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -632,14 +649,21 @@ def test_two_ranks_update_as_one_process_over_both_halves(
             for proc in ranks_ctx.processes:
                 proc.kill()
             pytest.fail("the two ranks did not finish within 120 s")
-    ranks = torch.load(out)
-    metrics, _agent, policy, value = update(tiny_config, CASE, minibatch_size=6, **RANK_SETTINGS)
-    ranked = ranks["metrics"]
+    results = torch.load(out)
     keys = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "explained_variance")
-    expected = {k: metrics[k] for k in keys}
-    assert {k: ranked[k] for k in keys} == pytest.approx(expected, rel=1e-5, abs=1e-7)
-    assert ranked["minibatch_steps"] == metrics["minibatch_steps"] == 2.0
-    assert metrics["approx_kl"] > 0  # the second epoch moved
-    torch.testing.assert_close(ranks["policy"], policy, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(ranks["value"], value, rtol=1e-5, atol=1e-6)
-    assert not torch.equal(policy, torch.from_numpy(BIAS.astype(np.float32)))
+    for name, case in RANK_CASES.items():
+        metrics, _agent, policy, value = update(
+            tiny_config, case, minibatch_size=6, **RANK_SETTINGS
+        )
+        ranks = results[name]
+        ranked = ranks["metrics"]
+        if name == "equal returns":  # no variance to explain: the metric is left out
+            assert "explained_variance" not in ranked and "explained_variance" not in metrics
+            keys = keys[:-1]
+        expected = {k: metrics[k] for k in keys}
+        assert {k: ranked[k] for k in keys} == pytest.approx(expected, rel=1e-5, abs=1e-7), name
+        assert ranked["minibatch_steps"] == metrics["minibatch_steps"] == 2.0
+        assert metrics["approx_kl"] > 0, name  # the second epoch moved
+        torch.testing.assert_close(ranks["policy"], policy, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(ranks["value"], value, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(policy, torch.from_numpy(BIAS.astype(np.float32)))
