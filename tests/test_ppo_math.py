@@ -84,7 +84,10 @@ def update(
         policy_out.weight.zero_()
         value_out.weight.zero_()
         policy_bias.copy_(torch.from_numpy(case.bias.astype(np.float32)))
-        value_bias.fill_(case.value_bias)
+        if value_bias.numel() == 3:  # a WDL head: its (win, draw, loss) logits
+            value_bias.copy_(torch.from_numpy(WDL_BIAS.astype(np.float32)))
+        else:
+            value_bias.fill_(case.value_bias)
     policy_bias.requires_grad_(True)
     value_bias.requires_grad_(True)
     cfg = PPOSection.model_validate({**config.ppo.model_dump(), **ppo})
@@ -201,6 +204,7 @@ _BASE = Case(
 )
 CASE = replace(_BASE, old_logp=played_logp(_BASE) - np.log(RATIOS))
 CLIP = 0.2
+WDL_BIAS = np.array([0.4, 0.0, -0.3])  # a WDL head's logits in every row
 
 
 def test_the_case_covers_every_regime() -> None:
@@ -395,6 +399,32 @@ def test_the_search_loss_of_a_league_leaves_out_the_opponents_and_the_fast_rows(
         entropy_coef=0.1,
     )
     assert metrics["policy_loss"] == pytest.approx(cross_entropy[0], rel=1e-5)
+
+
+def test_a_wdl_heads_value_loss_is_the_cross_entropy_over_the_learners_rows(
+    tiny_config: TrainConfig,
+) -> None:
+    """value_head=wdl: the value loss is the cross-entropy of the (win, draw, loss) logits
+    (here WDL_BIAS for every row) against wdl_targets of the return (clipped to 1), the
+    mean over every row, or over the learner's rows of a league."""
+    model = tiny_config.model.model_copy(update={"value_head": "wdl"})
+    config = tiny_config.model_copy(update={"model": model})
+    r = np.clip(CASE.rewards, -1.0, 1.0)
+    assert r.max() == 1.0  # CASE has a return above 1
+    targets = np.stack([np.maximum(r, 0.0), 1.0 - np.abs(r), np.maximum(-r, 0.0)], axis=1)
+    logp = WDL_BIAS - np.log(np.exp(WDL_BIAS).sum())
+    rows = -(targets * logp).sum(axis=1)
+    keep = np.array([True, False, True, True, False, True])
+    for learner, expected in ((None, rows.mean()), (keep, rows[keep].mean())):
+        metrics, *_ = update(
+            config,
+            replace(CASE, learner=learner),
+            epochs=1,
+            minibatch_size=6,
+            value_coef=0.5,
+            entropy_coef=0.1,
+        )
+        assert metrics["value_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("max_grad_norm", [1e-9, 1e3])
