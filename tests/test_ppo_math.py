@@ -249,10 +249,14 @@ def test_losses_kl_and_clip_fraction_by_hand(
     assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
 
-def test_a_leagues_untrained_moves_are_left_out_of_every_term(tiny_config: TrainConfig) -> None:
+@pytest.mark.parametrize("value_clip", [0.1, None])
+def test_a_leagues_untrained_moves_are_left_out_of_every_term(
+    tiny_config: TrainConfig, value_clip: float | None
+) -> None:
     """Rows marked as a league opponent's (``RolloutBuffer(learner=True)``) enter no loss,
     no metric and no advantage statistic: the update's numbers are those of the case made
-    of the learner's rows alone (with the value clip, so that its max is weighted too)."""
+    of the learner's rows alone (with and without the value clip: both value losses are
+    weighted)."""
     keep = np.array([True, False, True, True, False, True])
     metrics, *_ = update(
         tiny_config,
@@ -260,11 +264,11 @@ def test_a_leagues_untrained_moves_are_left_out_of_every_term(tiny_config: Train
         epochs=1,
         minibatch_size=6,
         clip=CLIP,
-        value_clip=0.1,
+        value_clip=value_clip,
         value_coef=0.5,
         entropy_coef=0.1,
     )
-    expected = expected_metrics(CASE.rows(keep), 0.1)
+    expected = expected_metrics(CASE.rows(keep), value_clip)
     assert expected["clip_fraction"] == 1 / 4  # of rows 0, 1 and 4 only row 0 is kept
     assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
