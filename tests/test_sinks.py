@@ -10,13 +10,22 @@ import contextlib
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, events_past
+from keisei.training.sinks import (
+    EventLog,
+    Sinks,
+    TensorBoardSink,
+    TextLog,
+    WandbSink,
+    events_past,
+)
+from tests.wandb_records import history, record_types
 
 
 def test_events_past_is_the_first_later_line_or_a_torn_or_unreadable_one(
@@ -186,14 +195,74 @@ def test_a_failing_optional_sink_is_dropped_with_one_warning_and_an_essential_on
 
 
 def test_quiet_removes_the_live_view_and_the_stderr_echo(tmp_path: Path) -> None:
-    view = Recorder(essential=False)
+    view = Recorder(essential=False, fail="close")  # a view that fails to close: still gone
     view.terminal = True  # type: ignore[attr-defined]
     text = TextLog(tmp_path / "train.log", echo=True)
     events = EventLog(tmp_path / "events.jsonl")
-    sinks = Sinks([events, text, view])
+    other = Recorder(essential=False)
+    sinks = Sinks([events, text, view, other])
     sinks.quiet()
-    assert sinks.sinks == [events, text]
+    assert sinks.sinks == [events, text, other]
     assert view.closed == 1
     assert text.echo is False
+    assert not hasattr(events, "echo") and not hasattr(other, "echo")  # only echoes are off
     sinks.close()
     assert events.file.closed and text.file.closed
+
+
+def test_wandb_gets_the_numbers_of_updates_and_evaluations_under_the_runs_names(
+    tmp_path: Path,
+) -> None:
+    """Offline W&B (the real library, no account): the run's project, name, entity,
+    config, resumed id and quiet settings, then the history of what it was sent."""
+    sink = WandbSink(
+        tmp_path,
+        config={"seed": 3},
+        project="keisei-test",
+        mode="offline",
+        entity="someone",
+        name="run-a",
+        resume_id="abc123",
+    )
+    run = sink.run
+    assert (sink.run_id, run.project, run.name, run.entity) == (
+        "abc123",
+        "keisei-test",
+        "run-a",
+        "someone",
+    )
+    assert dict(run.config) == {"seed": 3}
+    settings = run.settings
+    assert (settings.mode, settings.resume, settings.root_dir) == (
+        "offline",
+        "allow",
+        str(tmp_path),
+    )
+    assert (settings.silent, settings.console, settings.x_disable_stats) == (True, "off", True)
+    sink.on_event({"kind": "start", "step": 0, "seed": 3})  # not a metric event
+    sink.on_event({"kind": "update", "step": 64, "time": 1.5, "loss": 0.5, "done": True})
+    sink.on_event({"kind": "evaluation", "step": 128, "score": 0.75})
+    sink.on_log("info", "not a metric")
+    sink.close()
+    (path,) = tmp_path.glob("wandb/offline-run-*-abc123/run-abc123.wandb")
+    # wandb-core is a separate process: wait until it has written the run's exit record.
+    deadline = time.monotonic() + 30
+    while "exit" not in record_types(path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = [
+        {k: v for k, v in row.items() if not k.startswith("_") or k == "_step"}
+        for row in history(path)
+    ]
+    assert rows == [
+        {"_step": 64, "update/loss": 0.5},
+        {"_step": 128, "evaluation/score": 0.75},
+    ]
+
+
+def test_a_fresh_wandb_run_gets_a_new_id_and_no_resume(tmp_path: Path) -> None:
+    sink = WandbSink(tmp_path, {}, "keisei-test", "offline", None, "run-b", None)
+    try:
+        assert sink.run.settings.resume is None
+        assert sink.run_id == sink.run.id and len(sink.run_id) == 8
+    finally:
+        sink.close()
