@@ -191,7 +191,6 @@ class PPOAgent:
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.cfg = cfg
-        self.total_updates = total_updates
         self.collective = collective or Collective()
         self.policy_loss: PolicyLoss = policy_loss or ClippedSurrogate(cfg.clip)
         # The fused kernel updates all parameters in one call instead of one tensor at a time.
