@@ -141,6 +141,19 @@ def test_tensorboard_gets_the_finite_numbers_of_updates_and_evaluations(tmp_path
     assert [(e.step, e.value) for e in board.Scalars("evaluation/score")] == [(128, 0.75)]
 
 
+def test_tensorboard_resumed_at_a_step_hides_what_was_logged_after_it(tmp_path: Path) -> None:
+    first = TensorBoardSink(tmp_path / "tb")
+    for step, loss in ((64, 1.0), (128, 2.0), (192, 3.0)):
+        first.on_event({"kind": "update", "step": step, "loss": loss})
+    first.close()
+    resumed = TensorBoardSink(tmp_path / "tb", purge_step=65)  # resumed from step 64
+    resumed.on_event({"kind": "update", "step": 128, "loss": 20.0})
+    resumed.close()
+    board = EventAccumulator(str(tmp_path / "tb"))
+    board.Reload()
+    assert [(e.step, e.value) for e in board.Scalars("update/loss")] == [(64, 1.0), (128, 20.0)]
+
+
 class Recorder:
     """A sink that keeps what it is given (any object with the three methods is a sink)."""
 
@@ -170,9 +183,12 @@ def test_a_failing_optional_sink_is_dropped_with_one_warning_and_an_essential_on
 ) -> None:
     log, optional = Recorder(essential=True), Recorder(essential=False, fail="event")
     sinks = Sinks([log, optional])
+    before = time.time()
     event = sinks.emit("update", step=64, loss=0.5)
     assert event == {"time": event["time"], "kind": "update", "step": 64, "loss": 0.5}
-    assert round(event["time"], 3) == event["time"]
+    # The wall time in seconds, to the millisecond.
+    assert isinstance(event["time"], float) and round(event["time"], 3) == event["time"]
+    assert before - 0.001 <= event["time"] <= time.time() + 0.001
     assert log.events == [event]
     assert sinks.sinks == [log]
     assert log.logs == [("warning", "Recorder failed and was disabled: OSError('disk full')")]
@@ -185,13 +201,13 @@ def test_a_failing_optional_sink_is_dropped_with_one_warning_and_an_essential_on
         Sinks([Recorder(essential=True, fail="event")]).emit("update", step=1)
     # close: in reverse order, once, and a sink that fails to close is named on stderr.
     first, second = Recorder(essential=True, fail="close"), Recorder(essential=True)
-    pair = Sinks([first, second])
-    pair.close()
-    pair.close()
-    assert (first.closed, second.closed) == (1, 1)
-    assert capsys.readouterr().err == (
-        "keisei: errors while closing sinks: Recorder: RuntimeError('would not close')\n"
-    )
+    third = Recorder(essential=False, fail="close")
+    trio = Sinks([first, second, third])
+    trio.close()
+    trio.close()
+    assert (first.closed, second.closed, third.closed) == (1, 1, 1)
+    error = "Recorder: RuntimeError('would not close')"
+    assert capsys.readouterr().err == f"keisei: errors while closing sinks: {error}; {error}\n"
 
 
 def test_quiet_removes_the_live_view_and_the_stderr_echo(tmp_path: Path) -> None:

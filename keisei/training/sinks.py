@@ -70,7 +70,6 @@ class EventLog:
     essential = True
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self.file: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def on_event(self, event: dict[str, Any]) -> None:
@@ -157,7 +156,6 @@ class WandbSink:
     ) -> None:
         import wandb
 
-        self.wandb = wandb
         self.run = wandb.init(
             project=project,
             entity=entity,
