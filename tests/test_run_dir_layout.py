@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,12 @@ def test_the_lock_names_its_owner_refuses_a_second_holder_and_is_emptied_on_rele
     run_dir = tmp_path / "a" / "run"
     check_free(run_dir)  # no directory yet: free, and nothing created
     assert not run_dir.exists()
-    lock = RunLock.acquire(run_dir)
+    umask = os.umask(0o022)  # the usual one, whatever this process had
+    try:
+        lock = RunLock.acquire(run_dir)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((run_dir / "train.lock").stat().st_mode) == 0o644
     owner = json.loads((run_dir / "train.lock").read_text())
     assert (owner["pid"], owner["host"]) == (os.getpid(), socket.gethostname())
     assert owner["started"].endswith("+00:00") and len(owner["started"]) == 25

@@ -116,8 +116,7 @@ def check_free(run_dir: Path) -> None:
 class RunLock:
     """The exclusive lock of one run directory, held by this process until ``release``."""
 
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
+    def __init__(self, fd: int) -> None:
         self.fd: int | None = fd
 
     @classmethod
@@ -147,7 +146,7 @@ class RunLock:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(owner) + "\n").encode(), 0)
-        return cls(path, fd)
+        return cls(fd)
 
     def release(self) -> None:
         if self.fd is None:
