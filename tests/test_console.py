@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
@@ -25,11 +26,22 @@ def test_log_messages_are_not_read_as_markup(tiny_config: TrainConfig) -> None:
     ]
 
 
-def _table_lines(sink: ConsoleSink) -> list[str]:
+def _view(sink: ConsoleSink) -> list[str]:
+    """What the live display shows now (its renderable, not a fresh ``_render``), line by
+    line as printed: the progress line, then the table's rows."""
     out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(sink._render())
-    # The progress line (first) holds wall times; the table's rows follow it.
-    return [" ".join(line.split()) for line in out.getvalue().splitlines()[1:] if line.strip()]
+    Console(file=out, width=120, color_system=None).print(sink.live.renderable)
+    return [line.rstrip() for line in out.getvalue().splitlines()]
+
+
+def _progress(sink: ConsoleSink, done: int, measured: bool = False) -> None:
+    """The progress line at ``done`` steps: before any rate is measured, 0 steps/s and no
+    ETA; then a rate and an ETA that depend on wall time. Elapsed times vary."""
+    rate, eta = (r"\d+", r"(\d+:\d\d:\d\d|-:--:--)") if measured else ("0", "-:--:--")
+    line = _view(sink)[0]
+    assert re.fullmatch(
+        rf"train [━╸╺ ]+ {done}/{sink.total} +{rate} steps/s \d+:\d\d:\d\d ETA {eta}", line
+    ), line
 
 
 def test_the_view_shows_the_last_update_checkpoint_and_four_messages(
@@ -37,12 +49,23 @@ def test_the_view_shows_the_last_update_checkpoint_and_four_messages(
 ) -> None:
     sink = ConsoleSink(tiny_config)
     sink.close()
-    assert _table_lines(sink) == []  # nothing before the first update
-    assert sink.progress.tasks[0].total == tiny_config.run.total_steps
+    assert sink.total == tiny_config.run.total_steps
+    assert _view(sink)[1:] == []  # the progress line alone before the first update
+    _progress(sink, 0)
     sink.on_event({"kind": "start", "step": 128})
     sink.on_event({"kind": "start", "step": 999})  # a second start does not reset it
-    assert sink.progress.tasks[0].completed == 128
+    _progress(sink, 128)
+    sink.on_event({"kind": "update", "step": 192})  # before any checkpoint
+    _progress(sink, 192)  # one update: no rate measured yet
+    assert _view(sink)[1:] == [
+        "games finished           0",
+        "black / white / draw     0.0% / 0.0% / 0.0%",
+        "losses (policy / value)  0.0000 / 0.0000",
+        "entropy / approx KL      0.000 / 0.0000",
+        "last checkpoint          none yet",
+    ]
     sink.on_event({"kind": "checkpoint", "step": 192, "status": "running"})
+    assert _view(sink)[5] == "last checkpoint          step 192 (running)"  # shown at once
     sink.on_event(
         {
             "kind": "update",
@@ -57,25 +80,19 @@ def test_the_view_shows_the_last_update_checkpoint_and_four_messages(
             "approx_kl": 0.00123,
         }
     )
-    assert sink.progress.tasks[0].completed == 256
-    sink.on_log("INFO", "step 256: loss 0.1")  # per-update lines: the table has them
+    _progress(sink, 256, measured=True)
+    assert sink.progress.tasks[0].total == tiny_config.run.total_steps
     for i in range(5):
         sink.on_log("INFO", f"message {i}\nsecond line")
-    assert _table_lines(sink) == [
-        "games finished 7",
-        "black / white / draw 50.0% / 25.0% / 12.5%",
-        "losses (policy / value) -0.0123 / 0.5679",
-        "entropy / approx KL 6.543 / 0.0012",
-        "last checkpoint step 192 (running)",
-        "log INFO: message 1",
-        "log INFO: message 2",
-        "log INFO: message 3",
-        "log INFO: message 4",
-    ]
-    sink.on_event({"kind": "update", "step": 320})  # missing fields read as zeros
-    assert _table_lines(sink)[:4] == [
-        "games finished 0",
-        "black / white / draw 0.0% / 0.0% / 0.0%",
-        "losses (policy / value) 0.0000 / 0.0000",
-        "entropy / approx KL 0.000 / 0.0000",
+    sink.on_log("INFO", "step 256: loss 0.1")  # per-update lines: the table has them
+    assert _view(sink)[1:] == [
+        "games finished           7",
+        "black / white / draw     50.0% / 25.0% / 12.5%",
+        "losses (policy / value)  -0.0123 / 0.5679",
+        "entropy / approx KL      6.543 / 0.0012",
+        "last checkpoint          step 192 (running)",
+        "log                      INFO: message 1",
+        "log                      INFO: message 2",
+        "log                      INFO: message 3",
+        "log                      INFO: message 4",
     ]
