@@ -27,6 +27,7 @@ from keisei.game.env import (
     StepResult,
     join_steps,
     random_legal,
+    validate_sfen,
 )
 
 START = cshogi.STARTING_SFEN
@@ -855,3 +856,135 @@ def test_threads_must_be_positive() -> None:
         ShogiEnv(2, threads=0)
     with pytest.raises(ValueError, match="threads must be at least 1"):
         GameBatch(2, 0)
+
+
+def test_bad_actions_are_named_each_with_its_game_and_why() -> None:
+    env = ShogiEnv(3)
+    with pytest.raises(RuntimeError, match=r"^call reset\(\) before step\(\)$"):
+        env.step(np.zeros(3, np.int64))
+    with pytest.raises(RuntimeError, match=r"^call reset\(\) before restart\(\)$"):
+        env.restart([0])
+    first = env.reset(0)
+    with pytest.raises(IllegalActionError) as shape:
+        env.step(np.zeros(3, np.int64), games=slice(1, 3))
+    assert str(shape.value) == "actions must have shape (2,), got (3,)"
+    with pytest.raises(IllegalActionError) as dtype:
+        env.step(np.zeros(3))
+    assert str(dtype.value) == "actions must be integers, got dtype float64"
+    illegal = int(np.flatnonzero(~first.mask[2])[-1])  # the highest illegal id: below 2186
+    assert illegal < NUM_ACTIONS - 1 or not first.mask[2, NUM_ACTIONS - 1]
+    sfen = cshogi.Board().sfen()
+    with pytest.raises(IllegalActionError) as bad:
+        env.step(np.array([-1, NUM_ACTIONS, illegal]))
+    assert str(bad.value) == (
+        f"game 0: action -1 is outside 0..{NUM_ACTIONS - 1}; "
+        f"game 1: action {NUM_ACTIONS} is outside 0..{NUM_ACTIONS - 1}; "
+        f"game 2: action {illegal} is not a legal move in position {sfen}"
+    )
+
+
+def test_a_part_of_a_step_and_parts_joined_keep_the_games_index() -> None:
+    env = ShogiEnv(4)
+    whole = env.reset(0)
+    part = whole.part(slice(1, 3))
+    assert part.first == 1
+    assert np.array_equal(part.packed_obs, whole.packed_obs[1:3])
+    assert np.array_equal(part.packed_mask, whole.packed_mask[1:3])
+    assert part.part(slice(1, 2)).first == 2  # a part of a part
+    joined = join_steps([whole.part(slice(1, 2)), whole.part(slice(2, 4))])
+    assert joined.first == 1
+    assert np.array_equal(joined.packed_obs, whole.packed_obs[1:4])
+    stepped = env.step(random_legal(whole, np.random.default_rng(0))[2:4], games=slice(2, 4))
+    assert stepped.first == 2 and len(stepped.plies) == 2
+
+
+def test_random_legal_picks_the_kth_legal_action_of_one_uniform_per_game() -> None:
+    env = ShogiEnv(5)
+    step = env.reset(0)
+    for seed in (1, 2, 3):  # positions that differ
+        step = env.step(random_legal(step, np.random.default_rng(seed)))
+    u = np.random.default_rng(7).random(5)
+    offsets = np.cumsum(step.legal_counts) - step.legal_counts
+    expected = [step.legal_actions[offsets[g] + int(u[g] * step.legal_counts[g])] for g in range(5)]
+    assert random_legal(step, np.random.default_rng(7)).tolist() == expected
+    v = np.random.default_rng(8).random(2)
+    some = [
+        step.legal_actions[offsets[g] + int(v[i] * step.legal_counts[g])]
+        for i, g in enumerate((1, 3))
+    ]
+    picked = random_legal(step, np.random.default_rng(8), np.array([1, 3]))
+    assert picked.tolist() == some
+
+
+def test_boards_are_kept_between_calls_and_rebuilt_for_a_new_or_loaded_game() -> None:
+    env = ShogiEnv(2)
+    assert env.boards() == []  # before reset
+    assert (env.max_plies, env.threads) == (512, 1)  # the defaults
+    step = env.reset(0)
+    boards = env.boards()
+    assert env.boards()[0] is boards[0] and env.boards()[1] is boards[1]
+    step = env.step(random_legal(step, np.random.default_rng(0)))
+    assert env.boards()[0] is boards[0] and len(boards[0].history) == 1
+    saved = env.state_dict()
+    env.step(random_legal(step, np.random.default_rng(1)))
+    env.restart([0])  # a new game in slot 0: its board is a new one
+    assert env.boards()[0] is not boards[0] and len(env.boards()[0].history) == 0
+    again = env.boards()[0]
+    env.restart([0])
+    env.load_state_dict(saved)  # the saved games: each board is rebuilt from them
+    loaded = env.boards()
+    assert loaded[0] is not again and loaded[1] is not boards[1]
+    assert [len(b.history) for b in loaded] == [1, 1]
+    assert [b.sfen() for b in loaded] == [env._games.sfen(i) for i in range(2)]
+
+
+def test_a_saved_game_with_a_bad_start_names_the_game() -> None:
+    env = ShogiEnv(2)
+    env.reset(0)
+    saved = env.state_dict()
+    saved["games"][1] = ("not a position", [])
+    with pytest.raises(ValueError, match=r"^saved game 1: start position "):
+        env.load_state_dict(saved)
+
+
+def test_memory_is_counted_by_part() -> None:
+    env = ShogiEnv(3)
+    env.reset(0)
+    memory = env.memory_bytes()
+    assert list(memory) == ["games", "action_tables"]
+    assert memory["action_tables"] == 3 * NUM_ACTIONS * (1 + env._move_of.itemsize)
+    assert memory["games"] == int(env._games.memory_bytes()) > 0
+
+
+_RANKS = ["lnsgkgsnl", "1r5b1", "ppppppppp", "9", "9", "9", "PPPPPPPPP", "1B5R1", "LNSGKGSNL"]
+
+
+def _board(**ranks: str) -> str:
+    """The start position's board with ranks replaced (a..i, a = white's back rank)."""
+    return "/".join(ranks.get("abcdefghi"[r], rank) for r, rank in enumerate(_RANKS))
+
+
+@pytest.mark.parametrize(
+    ("sfen", "problem"),
+    [
+        ("a b", "expected 3 or 4 fields: board, side to move, pieces in hand[, move number]"),
+        (f"{_board()} b - 0", "move number must be a positive integer, not '0'"),
+        (f"{_board()} b - x", "move number must be a positive integer, not 'x'"),
+        (f"{_board(b='1r4+gb1')} b -", "rank b: '+' must precede one of BLNPRS"),
+        (f"{_board(h='1B5R+')} b -", "rank h: '+' must precede one of BLNPRS"),
+        (f"{_board(b='1r4xb1')} b -", "rank b: 'x' is not a piece"),
+        (f"{_board(e='4R4')} b R", "4 pieces of kind R, a set has 2"),
+        (f"{_board(e='4K4')} b -", "each side needs exactly one king"),
+        (f"{_board(i='LNSG1GSNL')} b -", "each side needs exactly one king"),
+        (f"{_board(i='LNSGKGSNp', h='1B5R1')} b -", "rank i: p there could never move"),
+        (f"{_board(b='1N5b1', i='L1SGKGSNL')} b -", "rank b: N there could never move"),
+        (f"{_board(f='P8')} b -", "two unpromoted black pawns on file 9"),
+        (f"{_board(d='7p1')} b -", "two unpromoted white pawns on file 2"),
+        (f"{_board()} b 2", "pieces in hand '2' are not valid"),
+        (f"{_board()} b X", "pieces in hand 'X' are not valid"),
+    ],
+)
+def test_each_malformed_sfen_is_refused_with_its_problem(sfen: str, problem: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_sfen(sfen)
+    assert str(info.value) == f"start position is not a valid SFEN: {sfen!r} ({problem})"
