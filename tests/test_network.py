@@ -29,14 +29,15 @@ def real_obs(n: int = 3) -> np.ndarray:
     return ShogiEnv(n).reset(0).obs
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        ModelSection(blocks=1, channels=8),
-        ModelSection(blocks=2, channels=8, se=True, se_ratio=2),
-        ModelSection(blocks=1, channels=8, value_head="wdl"),
-    ],
-)
+# A plain tower, one with squeeze-and-excitation, a WDL head: the networks the tests build.
+NETWORKS = [
+    ModelSection(blocks=2, channels=8),
+    ModelSection(blocks=2, channels=8, se=True, se_ratio=2),
+    ModelSection(blocks=1, channels=8, value_head="wdl"),
+]
+
+
+@pytest.mark.parametrize("config", NETWORKS)
 def test_forward_shapes(config: ModelSection) -> None:
     torch.manual_seed(0)
     model = ActorCritic(config)
@@ -189,14 +190,7 @@ def _reference_forward(model: ActorCritic, x: torch.Tensor) -> tuple[torch.Tenso
     return logits, torch.tanh(v[:, 0])
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        ModelSection(blocks=2, channels=8),
-        ModelSection(blocks=1, channels=8, se=True, se_ratio=2),
-        ModelSection(blocks=1, channels=8, value_head="wdl"),
-    ],
-)
+@pytest.mark.parametrize("config", NETWORKS)
 def test_forward_is_the_documented_network_layer_by_layer(config: ModelSection) -> None:
     """Every parameter random (the zero-initialised last norm of a block would hide the
     block): the model's outputs are the functional reference's, and it has no parameter

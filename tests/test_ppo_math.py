@@ -313,14 +313,22 @@ def test_advantages_are_normalized_over_the_rollout_not_the_minibatch(
     assert metrics["policy_loss"] == pytest.approx(-surrogate.mean(), rel=1e-5)
 
 
+def search_targets(fast: tuple[int, ...] = ()) -> np.ndarray:
+    """Improved policies for CASE's rows: weights 1, 2, ... over each row's legal actions,
+    normalized, rounded through float16 as the buffer stores them; the rows ``fast``
+    (played by a fast search) get all-zero targets."""
+    targets = np.zeros((6, NUM_ACTIONS))
+    for row, legal in enumerate(LEGAL):
+        if row not in fast:
+            weights = np.arange(1, len(legal) + 1, dtype=np.float64)
+            targets[row, list(legal)] = weights / weights.sum()
+    return targets.astype(np.float16).astype(np.float64)
+
+
 def test_gumbel_policy_loss_is_the_cross_entropy_to_the_improved_policy(
     tiny_config: TrainConfig,
 ) -> None:
-    targets = np.zeros((6, NUM_ACTIONS))
-    for row, legal in enumerate(LEGAL):
-        weights = np.arange(1, len(legal) + 1, dtype=np.float64)
-        targets[row, list(legal)] = weights / weights.sum()
-    targets = targets.astype(np.float16).astype(np.float64)  # as the buffer stores them
+    targets = search_targets()
     case = replace(CASE, targets=targets)
     metrics, *_ = update(
         tiny_config, case, epochs=1, minibatch_size=6, value_coef=0.5, entropy_coef=0.1
@@ -344,12 +352,7 @@ def test_a_fast_searchs_rows_are_left_out_of_the_search_loss(tiny_config: TrainC
     """Playout cap randomization: rows 1 and 4 were played by the fast search (all-zero
     targets). The cross-entropy is the mean over the four searched rows; the value and
     the entropy still cover all six."""
-    targets = np.zeros((6, NUM_ACTIONS))
-    for row, legal in enumerate(LEGAL):
-        if row not in (1, 4):
-            weights = np.arange(1, len(legal) + 1, dtype=np.float64)
-            targets[row, list(legal)] = weights / weights.sum()
-    targets = targets.astype(np.float16).astype(np.float64)
+    targets = search_targets(fast=(1, 4))
     case = replace(CASE, targets=targets)
     metrics, *_ = update(
         tiny_config, case, epochs=1, minibatch_size=6, value_coef=0.5, entropy_coef=0.1
@@ -372,12 +375,7 @@ def test_the_search_loss_of_a_league_leaves_out_the_opponents_and_the_fast_rows(
     rows 2 and 4 were played by the fast search. The cross-entropy is the mean over rows
     0, 3 and 5 (the learner's searched moves), the value and the entropy over the four
     learner's rows; then a minibatch with a single trained, searched row: its own loss."""
-    targets = np.zeros((6, NUM_ACTIONS))
-    for row, legal in enumerate(LEGAL):
-        if row not in (2, 4):
-            weights = np.arange(1, len(legal) + 1, dtype=np.float64)
-            targets[row, list(legal)] = weights / weights.sum()
-    targets = targets.astype(np.float16).astype(np.float64)
+    targets = search_targets(fast=(2, 4))
     keep = np.array([True, False, True, True, False, True])
     case = replace(CASE, targets=targets, learner=keep)
     metrics, *_ = update(
