@@ -1,0 +1,278 @@
+"""keisei/training/trainer.py at its smallest: three updates of two 6-ply games, in-process,
+in well under a second each, event by event.
+
+The real trainer, environment, network and sinks (built by build_trainer and open_sinks);
+hooks are the seam for failures and stops. The same paths through ``keisei train``, with
+real signals and subprocesses, are in test_train.py and test_train_faults.py; this file
+is the fast subset that mutation testing runs on the module.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from keisei.config import TrainConfig, load_config
+from keisei.training.build import build_trainer, open_sinks
+from keisei.training.checkpoint import list_checkpoints, read_checkpoint
+from keisei.training.hooks import CheckpointHook, HookContext
+from keisei.training.trainer import EXIT_FAILED, Trainer, run_session
+from tests.conftest import read_events
+
+# 2 games of at most 6 plies, 8 plies a game per rollout: an update every 16 steps, every
+# game a draw at the ply limit (an untrained network mates no one in 6 plies).
+SMALL = (
+    "env.num_games=2", "rollout.steps_per_game=8", "env.max_plies=6", "run.total_steps=48",
+    "ppo.minibatch_size=8", "checkpoint.every_steps=32", "logging.record_every_episodes=3",
+    "logging.log_every_updates=1", "logging.tensorboard=false", "logging.console=plain",
+)  # fmt: skip
+
+
+def reasons(max_plies: int) -> dict[str, int]:
+    """The termination counts of games that all reached the ply limit, every reason named."""
+    return {"checkmate": 0, "no_legal_moves": 0, "perpetual_check": 0, "repetition": 0,
+            "nyugyoku": 0, "max_plies": max_plies}  # fmt: skip
+
+
+def small(*overrides: str) -> TrainConfig:
+    return load_config("tiny", overrides=[*SMALL, *overrides])
+
+
+def trainer_for(run: Path, config: TrainConfig, hooks: list[Any] | None = None) -> Trainer:
+    run.mkdir(parents=True, exist_ok=True)
+    sinks, _ = open_sinks(config, run, None)
+    threads = torch.get_num_threads()
+    try:
+        return build_trainer(config, run, sinks, hooks)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def session(run: Path, *overrides: str, hooks: list[Any] | None = None) -> tuple[int, Trainer]:
+    trainer = trainer_for(run, small(*overrides), hooks)
+    trainer.start_fresh()
+    return run_session(trainer, None), trainer
+
+
+def brief(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(e["kind"], e["step"], e.get("episode", e.get("update"))) for e in events]
+
+
+def test_three_updates_event_by_event(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    code, trainer = session(run)
+    assert code == 0
+    events = read_events(run)
+    assert brief(events) == [
+        ("start", 0, None),
+        ("episode", 12, 1), ("episode", 12, 2), ("update", 16, 1),
+        ("episode", 24, 3), ("episode", 24, 4), ("update", 32, 2),
+        ("episode", 36, 5), ("episode", 36, 6), ("episode", 48, 7), ("episode", 48, 8),
+        ("update", 48, 3),
+        ("checkpoint", 48, None),
+        ("end", 48, None),
+    ]  # fmt: skip
+    assert events[0]["fresh"] is True
+    for e in events[1:-1]:
+        if e["kind"] == "episode":
+            assert (e["plies"], e["result"], e["reason"]) == (6, "draw", "max_plies")
+    updates = [e for e in events if e["kind"] == "update"]
+    assert [u["episodes"] for u in updates] == [2, 4, 8]
+    for u in updates:
+        assert (u["black_win_rate"], u["white_win_rate"], u["draw_rate"]) == (0.0, 0.0, 1.0)
+        assert {"loss", "policy_loss", "value_loss", "entropy", "approx_kl"} <= set(u)
+    final = run / "checkpoints" / "step_0000000048.pt"
+    payload = read_checkpoint(final)
+    assert events[-2] | {"time": 0} == {
+        "time": 0, "kind": "checkpoint", "step": 48, "path": str(final), "status": "finished",
+        "weights_sha256": payload["weights_sha256"], "removed": [],
+    }  # fmt: skip
+    assert events[-1] | {"time": 0} == {
+        "time": 0, "kind": "end", "step": 48, "exit_code": 0, "episodes": 8, "black_wins": 0,
+        "white_wins": 0, "draws": 8, "reasons": reasons(8),
+    }  # fmt: skip
+    assert (payload["status"], payload["consistent"], payload["league"]) == ("finished", True, None)
+    assert payload["wandb_run_id"] is None and "world_size" not in payload
+    assert payload["actor"] == {}
+    state = payload["state"]
+    assert (state["global_step"], state["updates"], state["episodes"], state["draws"]) == (
+        48,
+        3,
+        8,
+        8,
+    )
+    assert state["finished_plies"] == 48 and state["reasons"] == reasons(8)
+    log = (run / "train.log").read_text(encoding="utf-8").splitlines()
+    lines = [line.split("INFO    ", 1)[1] for line in log]
+    assert lines[0] == "Starting fresh training"
+    line = r"step {}/48 \| \d+ steps/s \| games {} \(black 0, white 0, draws {}\) \| "
+    line += r"policy -?\d\.\d{{4}} value \d\.\d{{4}} entropy \d\.\d{{3}} "
+    line += r"kl -?\d\.\d{{4}} ev -?\d+\.\d{{3}}"
+    for text, (step, games) in zip(lines[1:4], [(16, 2), (32, 4), (48, 8)], strict=True):
+        assert re.fullmatch(line.format(step, games, games), text), text
+    assert lines[4:] == [
+        f"Finished at step 48: 8 episodes (black 0, white 0, draws 8); checkpoint {final}"
+    ]
+    assert sorted(p.name for p in (run / "games").iterdir()) == [
+        f"episode_{n:08d}.{ext}" for n in (3, 6) for ext in ("csa", "kif", "usi")
+    ]
+    assert trainer.current is not None and trainer.current.plies.tolist() == [0, 0]
+
+
+class Recorder:
+    """A hook that records where it ran and what it was handed."""
+
+    name = "recorder"
+
+    def __init__(self, every_steps: int) -> None:
+        self.every_steps = every_steps
+        self.seen: list[tuple[int, int, Path, Path]] = []
+
+    def run(self, ctx: HookContext) -> None:
+        self.seen.append(
+            (ctx.state.global_step, ctx.state.updates, ctx.run_dir, ctx.checkpoint_dir)
+        )
+
+
+def test_hooks_run_after_the_update_that_crosses_their_multiple(tmp_path: Path) -> None:
+    every_24, never = Recorder(24), Recorder(0)
+    run = tmp_path / "run"
+    code, _ = session(run, hooks=[every_24, never])
+    assert code == 0
+    checkpoints = run / "checkpoints"
+    assert every_24.seen == [(32, 2, run, checkpoints), (48, 3, run, checkpoints)]
+    assert never.seen == []
+
+
+class Act:
+    """A hook that does ``action`` with the trainer's context at ``step``."""
+
+    name = "act"
+    every_steps = 16
+
+    def __init__(self, step: int, action: Any) -> None:
+        self.step, self.action = step, action
+
+    def run(self, ctx: HookContext) -> None:
+        if ctx.state.global_step == self.step:
+            self.action(ctx)
+
+
+def test_a_failing_hook_fails_the_run_with_a_checkpoint(tmp_path: Path) -> None:
+    def fail(ctx: HookContext) -> None:
+        raise RuntimeError("hook broke")
+
+    run = tmp_path / "run"
+    code, _ = session(run, hooks=[Act(32, fail)])
+    assert code == EXIT_FAILED == 1
+    events = read_events(run)
+    assert [e["kind"] for e in events[-4:]] == ["update", "error", "checkpoint", "end"]
+    error, ckpt, end = events[-3:]
+    assert (error["step"], error["error"]) == (32, "RuntimeError('hook broke')")
+    assert error["traceback"].startswith("Traceback (most recent call last):")
+    assert error["traceback"].endswith("RuntimeError: hook broke\n")
+    failed = run / "checkpoints" / "step_0000000032.pt"
+    assert (ckpt["path"], ckpt["status"], end["exit_code"]) == (str(failed), "failed", 1)
+    payload = read_checkpoint(failed)
+    assert (payload["status"], payload["consistent"]) == ("failed", True)
+    log = (run / "train.log").read_text(encoding="utf-8")
+    assert "ERROR   Training failed at step 32:\nTraceback (most recent call last):" in log
+    assert log.rstrip().endswith(f"Wrote checkpoint of the failed run: {failed}")
+
+
+def test_a_stop_request_interrupts_after_the_update(tmp_path: Path) -> None:
+    def request(ctx: HookContext) -> None:
+        trainer.stop.signum = signal.SIGTERM
+
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small(), [Act(16, request)])
+    trainer.start_fresh()
+    assert run_session(trainer, None) == 128 + signal.SIGTERM
+    events = read_events(run)
+    stopped = run / "checkpoints" / "step_0000000016.pt"
+    assert [e["kind"] for e in events[-4:]] == ["update", "checkpoint", "interrupted", "end"]
+    assert events[-2] | {"time": 0} == {
+        "time": 0, "kind": "interrupted", "step": 16, "signal": "SIGTERM",
+        "checkpoint": str(stopped),
+    }  # fmt: skip
+    assert read_checkpoint(stopped)["status"] == "interrupted"
+    assert "Interrupted at step 16 (SIGTERM)" in (run / "train.log").read_text(encoding="utf-8")
+    # Resumed, it ends where an unbroken run ends, bit for bit.
+    again = trainer_for(run, small())
+    again.restore(read_checkpoint(stopped))
+    assert run_session(again, stopped) == 0
+    assert read_events(run)[-3]["kind"] == "update"
+    whole = tmp_path / "whole"
+    session(whole)
+    assert (
+        read_checkpoint(list_checkpoints(run)[-1])["weights_sha256"]
+        == read_checkpoint(list_checkpoints(whole)[-1])["weights_sha256"]
+    )
+    start = [e for e in read_events(run) if e["kind"] == "start"][-1]
+    assert (start["step"], start["fresh"], start["resumed_from"]) == (16, False, str(stopped))
+    log = (run / "train.log").read_text(encoding="utf-8")
+    assert f"Resumed from {stopped} at step 16 (2 episodes)" in log
+
+
+def test_weights_gone_non_finite_are_never_written(tmp_path: Path) -> None:
+    def poison_and_save(ctx: HookContext) -> None:
+        with torch.no_grad():
+            dict(ctx.model.named_parameters())["policy_bias"][0] = float("nan")
+        ctx.save_checkpoint("running")
+
+    run = tmp_path / "run"
+    code, _ = session(run, hooks=[Act(16, poison_and_save)])
+    assert code == EXIT_FAILED
+    assert list_checkpoints(run) == []
+    (error,) = [e for e in read_events(run) if e["kind"] == "error"]
+    message = "no checkpoint written at step 16: the weights policy_bias are not finite"
+    assert error["error"] == f"Diverged('{message}')"
+    log = (run / "train.log").read_text(encoding="utf-8")
+    assert log.splitlines()[-1].endswith(
+        f"ERROR   Training failed at step 16: {message}; no checkpoint is written with these "
+        "weights"
+    )
+
+
+def test_an_update_that_diverges_names_the_last_good_checkpoint(tmp_path: Path) -> None:
+    def poison_value_head(ctx: HookContext) -> None:
+        with torch.no_grad():
+            for name, p in ctx.model.named_parameters():
+                if name.startswith("value"):
+                    p.fill_(float("inf"))
+
+    run = tmp_path / "run"
+    hooks = [CheckpointHook(16), Act(16, poison_value_head)]
+    code, _ = session(run, hooks=hooks)
+    assert code == EXIT_FAILED
+    good = run / "checkpoints" / "step_0000000016.pt"
+    assert list_checkpoints(run) == [good]
+    (error,) = [e for e in read_events(run) if e["kind"] == "error"]
+    assert error["step"] == 32
+    assert error["error"].startswith("Diverged('update 2 (at step 32) gave a non-finite loss (")
+    last = (run / "train.log").read_text(encoding="utf-8").splitlines()[-1]
+    assert last.endswith(f"the newest checkpoint, {good}, is the last good one")
+
+
+def test_the_payload_of_a_run_in_progress(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small())
+
+    def snapshot(ctx: HookContext) -> None:
+        seen.update(trainer.payload("running"))
+        seen["rank"] = trainer.rank_snapshot()
+
+    trainer.hooks.append(Act(32, snapshot))
+    trainer.start_fresh()
+    assert run_session(trainer, None) == 0
+    assert seen["consistent"] is True and seen["state"]["global_step"] == 32
+    assert list(seen["rank"]) == ["env", "rollout", "rng", "actor"]
+    assert seen["state"]["reasons"] == reasons(4)
+    for key in ("env", "rollout", "actor"):
+        assert type(seen[key]) is type(seen["rank"][key])
+    assert read_checkpoint(list_checkpoints(run)[-1])["status"] == "finished"
