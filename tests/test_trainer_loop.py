@@ -9,18 +9,27 @@ is the fast subset that mutation testing runs on the module.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
+import torch.distributed as dist
 
 from keisei.config import TrainConfig, load_config
 from keisei.training.build import build_trainer, open_sinks
 from keisei.training.checkpoint import list_checkpoints, read_checkpoint
 from keisei.training.hooks import CheckpointHook, HookContext
-from keisei.training.trainer import EXIT_FAILED, Trainer, run_session
+from keisei.training.trainer import (
+    EXIT_FAILED,
+    StopRequest,
+    Trainer,
+    _in_collective,
+    run_session,
+)
 from tests.conftest import read_events
 
 # 2 games of at most 6 plies, 8 plies a game per rollout: an update every 16 steps, every
@@ -276,3 +285,62 @@ def test_the_payload_of_a_run_in_progress(tmp_path: Path) -> None:
     for key in ("env", "rollout", "actor"):
         assert type(seen[key]) is type(seen["rank"][key])
     assert read_checkpoint(list_checkpoints(run)[-1])["status"] == "finished"
+
+
+def test_a_stop_request_takes_the_first_signal_and_exits_at_the_second(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Real signals to this process (the first) and to a forked child (both)."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    stop = StopRequest()
+    stop.install()
+    try:
+        assert not stop.requested
+        for s in before:
+            assert signal.getsignal(s) == stop._handle
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert (stop.signum, stop.requested) == (signal.SIGHUP, True)
+    finally:
+        stop.uninstall()
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert stop._previous == {}
+    pid = os.fork()
+    if pid == 0:  # the child: a stop requested, then a second signal
+        child = StopRequest()
+        child.install()
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        os._exit(0)  # not reached
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 128 + signal.SIGINT
+    assert capfd.readouterr().err == "keisei: second interrupt, exiting immediately\n"
+
+
+def test_best_is_the_current_state(tmp_path: Path) -> None:
+    saved: list[Path] = []
+    run = tmp_path / "run"
+    code, _ = session(run, hooks=[Act(32, lambda ctx: saved.append(ctx.save_best()))])
+    assert code == 0
+    best = run / "checkpoints" / "best.pt"
+    assert saved == [best]
+    payload = read_checkpoint(best)
+    assert (payload["status"], payload["state"]["global_step"], payload["consistent"]) == (
+        "running",
+        32,
+        True,
+    )
+    assert list_checkpoints(run) == [run / "checkpoints" / "step_0000000048.pt"]
+
+
+def test_what_counts_as_lost_contact_with_another_rank() -> None:
+    """A failure raised inside torch.distributed (or gloo's transport) is a consequence of
+    another rank's end; any other is this rank's own."""
+    assert _in_collective(dist.DistError("peer gone"))
+    assert _in_collective(RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534]"))
+    assert not _in_collective(RuntimeError("hook broke"))
+    try:
+        dist.barrier()  # no process group: raised from torch/distributed/
+    except Exception as exc:
+        assert _in_collective(exc)
+    else:
+        raise AssertionError("a barrier without a process group did not fail")
