@@ -344,3 +344,67 @@ def test_what_counts_as_lost_contact_with_another_rank() -> None:
         assert _in_collective(exc)
     else:
         raise AssertionError("a barrier without a process group did not fail")
+
+
+def test_a_league_run_stopped_and_resumed_is_the_unbroken_run(tmp_path: Path) -> None:
+    """The pool (a snapshot after every update) and each game's opponent survive the
+    stop: the resumed run ends with the unbroken run's weights and league state."""
+    league = ("league.fraction=0.5", "league.snapshot_every_updates=1")
+
+    def request(ctx: HookContext) -> None:
+        trainer.stop.signum = signal.SIGINT
+
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small(*league), [Act(32, request)])
+    trainer.start_fresh()
+    assert run_session(trainer, None) == 130
+    stopped = read_checkpoint(run / "checkpoints" / "step_0000000032.pt")
+    assert [entry["update"] for entry in stopped["league"]["pool"]] == [1, 2]
+    assert stopped["actor"]["opponent"] != [-1]  # the league game has a past self
+    again = trainer_for(run, small(*league))
+    again.restore(stopped)
+    assert again.league is not None and [o.update for o in again.league.pool] == [1, 2]
+    assert again.actor.state_dict() == stopped["actor"]
+    assert run_session(again, run / "checkpoints" / "step_0000000032.pt") == 0
+    whole = tmp_path / "whole"
+    code, _ = session(whole, *league)
+    assert code == 0
+    a = read_checkpoint(list_checkpoints(run)[-1])
+    b = read_checkpoint(list_checkpoints(whole)[-1])
+    assert a["weights_sha256"] == b["weights_sha256"]
+    assert (
+        a["actor"] == b["actor"]
+        and a["league"]["pool"][-1]["results"] == (b["league"]["pool"][-1]["results"])
+    )
+
+
+class FailsOnCall:
+    """Wraps a trainer's actor (the pipeline's seam): raises on its ``n``-th move choice."""
+
+    def __init__(self, actor: Any, n: int) -> None:
+        self.actor, self.n, self.calls = actor, n, 0
+
+    def act(self, step: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("actor failed")
+        return self.actor.act(step)
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.actor.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state)
+
+
+def test_a_failure_mid_ply_is_checkpointed_as_inconsistent(tmp_path: Path) -> None:
+    """With overlap, the second half's moves fail while the first half steps: the failed
+    run's checkpoint says it was not taken at a safe point (``--resume latest`` passes
+    over it)."""
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small("env.overlap=true"))
+    trainer.pipeline.actor = FailsOnCall(trainer.actor, 4)  # ply 2's second half
+    trainer.start_fresh()
+    assert run_session(trainer, None) == EXIT_FAILED
+    failed = read_checkpoint(run / "checkpoints" / "step_0000000002.pt")
+    assert (failed["status"], failed["consistent"]) == ("failed", False)
