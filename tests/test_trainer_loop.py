@@ -408,3 +408,65 @@ def test_a_failure_mid_ply_is_checkpointed_as_inconsistent(tmp_path: Path) -> No
     assert run_session(trainer, None) == EXIT_FAILED
     failed = read_checkpoint(run / "checkpoints" / "step_0000000002.pt")
     assert (failed["status"], failed["consistent"]) == ("failed", False)
+
+
+def test_checkpoints_pruned_are_named_in_the_event(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    hooks = [CheckpointHook(16)]
+    trainer = trainer_for(run, small("checkpoint.every_steps=16", "checkpoint.keep_last=1"), hooks)
+    trainer.start_fresh()
+    assert run_session(trainer, None) == 0
+    written = [e for e in read_events(run) if e["kind"] == "checkpoint"]
+    step = [str(run / "checkpoints" / f"step_{s:010d}.pt") for s in (16, 32, 48)]
+    assert [(e["path"], e["status"], e["removed"]) for e in written] == [
+        (step[0], "running", []),
+        (step[1], "running", [step[0]]),
+        (step[2], "running", [step[1]]),
+        (step[2], "finished", []),
+    ]
+
+
+def test_a_final_checkpoint_that_cannot_be_written_is_logged(tmp_path: Path) -> None:
+    """The hook fails, and the failed run's checkpoint cannot be written either (a file
+    where its directory was): both are logged, and the run still ends with its event."""
+
+    def break_and_fail(ctx: HookContext) -> None:
+        assert not ctx.checkpoint_dir.exists()  # no checkpoint yet
+        ctx.checkpoint_dir.write_text("in the way", encoding="utf-8")
+        raise RuntimeError("hook broke")
+
+    run = tmp_path / "run"
+    code, _ = session(run, hooks=[Act(32, break_and_fail)])
+    assert code == EXIT_FAILED
+    last = (run / "train.log").read_text(encoding="utf-8").splitlines()[-1]
+    target = run / "checkpoints" / "step_0000000032.pt"
+    assert last.endswith(
+        f"ERROR   Could not write a final checkpoint in {target.parent}: "
+        "FileExistsError(17, 'File exists')"
+    )
+    assert [e["kind"] for e in read_events(run)[-2:]] == ["error", "end"]
+    assert read_events(run)[-1]["exit_code"] == 1
+
+
+class Unprintable(Exception):
+    """An exception whose repr fails: the error event cannot be written."""
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+def test_a_failure_that_cannot_be_logged_goes_to_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def fail(ctx: HookContext) -> None:
+        raise Unprintable("odd")
+
+    run = tmp_path / "run"
+    capfd.readouterr()
+    code, _ = session(run, hooks=[Act(16, fail)])
+    assert code == EXIT_FAILED
+    err = capfd.readouterr().err
+    # Once echoed with the log's error line, once printed when the error event failed.
+    assert err.count("Traceback (most recent call last):\n") == 2
+    assert err.count("Unprintable: odd\n") == 2
+    assert "ERROR   Training failed at step 16:\nTraceback" in (run / "train.log").read_text()

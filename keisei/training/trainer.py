@@ -465,11 +465,16 @@ def run_session(trainer: Trainer, resumed_from: Path | None) -> int:
                 sinks.info(f"Wrote checkpoint of the failed run: {path}")
         except Exception as ckpt_exc:
             try:
-                sinks.log("error", f"Could not write a final checkpoint: {ckpt_exc!r}")
+                sinks.log(
+                    "error",
+                    f"Could not write a final checkpoint in {trainer.checkpoint_dir}: {ckpt_exc!r}",
+                )
             except Exception:
                 with contextlib.suppress(OSError):
                     print(
-                        f"keisei: could not write a final checkpoint: {ckpt_exc!r}", file=sys.stderr
+                        f"keisei: could not write a final checkpoint in "
+                        f"{trainer.checkpoint_dir}: {ckpt_exc!r}",
+                        file=sys.stderr,
                     )
     with contextlib.suppress(Exception):
         sinks.emit("end", step=state.global_step, exit_code=code, **_counters(state))
