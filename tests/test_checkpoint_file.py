@@ -154,6 +154,13 @@ def test_weights_problem_names_the_tensors(tiny_config: TrainConfig) -> None:
         f"({names[0]}, {names[1]}, {names[2]}, ...)"
     )
     payload = payload_of(tiny_config)
+    for name in names[:3]:
+        poison(payload["model"][name])
+    assert weights_problem(payload) == (
+        f"its weights are not finite: NaN or infinity in 3 of {len(names)} tensors "
+        f"({names[0]}, {names[1]}, {names[2]})"
+    )
+    payload = payload_of(tiny_config)
     poison(payload["model"][names[1]], float("inf"))
     assert weights_problem(payload) == (
         f"its weights are not finite: NaN or infinity in 1 of {len(names)} tensors ({names[1]})"
@@ -177,6 +184,8 @@ def test_read_refuses_each_damage_by_name(tiny_config: TrainConfig, tmp_path: Pa
         (good[: header - 1], "is truncated"),
         (good[:header], "is corrupt or truncated (checksum mismatch)"),  # a header, no payload
         (good[:-1], "is corrupt or truncated (checksum mismatch)"),
+        # A byte of the stored digest that is not even ASCII: still a checksum mismatch.
+        (good[:20] + b"\xff" + good[21:], "is corrupt or truncated (checksum mismatch)"),
     ]
     for i, (data, problem) in enumerate(cases):
         path = tmp_path / f"bad{i}.pt"
@@ -278,6 +287,11 @@ def test_prune_without_periodic_ones_and_keeping_none(tmp_path: Path) -> None:
     assert [step_of(p) for p in prune(tmp_path, 1, 100)] == [230, 260]
     assert [step_of(p) for p in list_checkpoints(tmp_path)] == [300]
     assert prune(tmp_path, 0, 7) == []  # the newest is never removed
+    # keep_last 1 with a newer interrupted one: the newest periodic stays beside it.
+    for step in (400, 450):
+        step_path(tmp_path, step).write_bytes(b"")
+    assert [step_of(p) for p in prune(tmp_path, 1, 100)] == [300]
+    assert [step_of(p) for p in list_checkpoints(tmp_path)] == [400, 450]
 
 
 def test_split_ranks_and_export(tiny_config: TrainConfig, tmp_path: Path) -> None:
