@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,50 @@ def test_a_resume_may_not_change_what_the_checkpoint_is(
     assert str(info.value) == message
 
 
+def test_a_checkpoint_older_than_the_search_the_league_and_the_action_space(
+    tiny_config: TrainConfig,
+) -> None:
+    """Sections a checkpoint predates read as off; an action space it lacks is refused."""
+    saved = payload_of(tiny_config)
+    del saved["config"]["gumbel"], saved["config"]["league"]
+    check_compatible(saved, tiny_config, Path("c.pt"))
+    with pytest.raises(
+        UsageError,
+        match=re.escape("'gumbel.simulations' is 4 but checkpoint c.pt was trained with 0;"),
+    ):
+        check_compatible(
+            saved, config_with("gumbel.simulations=4", "gumbel.considered=4"), Path("c.pt")
+        )
+    with pytest.raises(
+        UsageError,
+        match=re.escape("'league.fraction' is 0.25 but checkpoint c.pt was trained with 0.0;"),
+    ):
+        check_compatible(saved, config_with("league.fraction=0.25"), Path("c.pt"))
+    del saved["action_space"]
+    with pytest.raises(UsageError) as info:
+        check_compatible(saved, tiny_config, Path("c.pt"))
+    assert str(info.value) == (
+        "checkpoint c.pt uses action space {}, this keisei {'actions': 2187, 'planes': 119}"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("saved", "now"), [(1, 0), (0, 1)])
+def test_one_simulation_is_the_search_on(tiny_config: TrainConfig, saved: int, now: int) -> None:
+    payload = payload_of(tiny_config)
+    payload["config"]["gumbel"]["simulations"] = saved
+    config = config_with(f"gumbel.simulations={now}", "gumbel.considered=1")
+    with pytest.raises(UsageError, match=f"is {now} but checkpoint c.pt was trained with {saved};"):
+        check_compatible(payload, config, Path("c.pt"))
+
+
+def test_the_keys_after_a_free_one_are_still_checked(tiny_config: TrainConfig) -> None:
+    """env.overlap may change; env.start_sfens and env.threads come after it."""
+    saved = payload_of(tiny_config)
+    sfen = "4k4/9/9/9/9/9/9/9/4K4 b G 1"
+    with pytest.raises(UsageError, match=re.escape("config key 'env.start_sfens' is ")):
+        check_compatible(saved, config_with(f'env.start_sfens=["{sfen}"]'), Path("c.pt"))
+
+
 def test_the_gumbel_budget_may_change_while_the_search_stays_on(tiny_config: TrainConfig) -> None:
     saved = payload_of(config_with("gumbel.simulations=4", "gumbel.considered=4"))
     check_compatible(saved, config_with("gumbel.simulations=8"), Path("c.pt"))
@@ -158,6 +203,15 @@ def test_init_takes_weights_of_the_same_model_only(
         f"--init {path} has 'model.channels' 8 but this run's config has 16: give the run "
         "the same model (e.g. model.channels=8)"
     )
+    older = payload_of(tiny_config)
+    del older["config"]["model"]["se"]
+    old_path = write_checkpoint(tmp_path / "old.pt", older)
+    with pytest.raises(UsageError) as info:
+        init_weights(str(old_path), tiny_config)
+    assert str(info.value) == (
+        f"--init {old_path} has 'model.se' None but this run's config has False: give the run "
+        "the same model (e.g. model.se=None)"
+    )
     with pytest.raises(UsageError) as info:
         init_weights(str(tmp_path / "none"), tiny_config)
     assert str(info.value) == f"--init: checkpoint not found: {tmp_path / 'none'}"
@@ -190,7 +244,7 @@ def event_line(step: int) -> str:
 
 def later_run(config: TrainConfig, root: Path) -> Path:
     """A run directory with checkpoints at 64, 128 and 192 (best at 192), events to 192
-    with a torn last line, games up to episode 7 and evaluations at 64 and 192."""
+    with a torn last line, games up to episode 7 and evaluations at 64, 128 and 192."""
     run = root / "run"
     for step, episodes in ((64, 3), (128, 5), (192, 7)):
         write_step(run, payload_of(config, global_step=step, episodes=episodes))
@@ -201,7 +255,7 @@ def later_run(config: TrainConfig, root: Path) -> Path:
     for n in range(1, 8):
         (run / "games" / f"episode_{n:06d}.csa").write_text("", encoding="utf-8")
     (run / "games" / "notes.txt").write_text("", encoding="utf-8")
-    for step in (64, 192):
+    for step in (64, 128, 192):
         (run / "evaluations" / f"step_{step}").mkdir(parents=True)
         (run / "evaluations" / f"step_{step}" / "g.csa").write_text(str(step), encoding="utf-8")
     (run / "evaluations" / "other").mkdir()
@@ -220,12 +274,13 @@ def test_set_aside_moves_what_came_after_the_step(tiny_config: TrainConfig, tmp_
         "checkpoints step_0000000128.pt, step_0000000192.pt, best.pt",
         "3 lines of events.jsonl",
         "4 files of games/",
-        "evaluations/step_192",
+        "evaluations/step_128, evaluations/step_192",
     ]
     assert tree(aside) == [
         "checkpoints/best.pt",
         "checkpoints/step_0000000128.pt",
         "checkpoints/step_0000000192.pt",
+        "evaluations/step_128/g.csa",
         "evaluations/step_192/g.csa",
         "events.jsonl",
         *[f"games/episode_{n:06d}.csa" for n in range(4, 8)],
@@ -298,10 +353,45 @@ def test_begin_line_of_a_resume_and_of_a_fresh_start(
 
     fresh = begin_line(run, tiny_config, None)
     assert (fresh.step, fresh.branched) == (-1, True)
-    assert fresh.moved[0] == "checkpoints step_0000000064.pt, step_0000000128.pt"
+    assert fresh.moved == [
+        "checkpoints step_0000000064.pt, step_0000000128.pt",
+        "4 lines of events.jsonl",
+        "5 files of games/",
+        "evaluations/step_64, evaluations/step_128",
+    ]
     assert fresh.warnings()[0].startswith(f"moved what came after a fresh start to {fresh.aside}: ")
     assert fresh.aside != line.aside  # a second set-aside in the same second gets its own
     assert RunDir(run).checkpoints.is_dir() and list(RunDir(run).checkpoints.iterdir()) == []
+
+
+def test_a_run_directory_is_made_with_its_parents(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    run = tmp_path / "a" / "b" / "run"
+    line = begin_line(run, tiny_config, None)
+    assert (line.moved, line.stale, line.branched) == ([], [], False)
+    assert tree(run) == ["config.yaml"] and (run / "checkpoints").is_dir()
+
+
+def stamp(seconds: int = 0) -> str:
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def test_an_aside_dir_taken_once_gets_2(tmp_path: Path) -> None:
+    stamps = [stamp(0), stamp(1)]
+    for s in stamps:
+        (tmp_path / "superseded" / s).mkdir(parents=True)
+    assert aside_dir(tmp_path).name in (f"{stamps[0]}-2", f"{stamps[1]}-2")
+
+
+def test_aside_dirs_are_named_in_utc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9 all year: a local stamp would differ
+    time.tzset()
+    try:
+        before, name, after = stamp(), aside_dir(tmp_path).name, stamp()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert name in (before, after)
 
 
 def test_aside_dirs_are_new(tmp_path: Path) -> None:
@@ -318,3 +408,7 @@ def test_aside_dirs_are_new(tmp_path: Path) -> None:
 
 def test_a_lines_warnings_say_nothing_when_nothing_happened() -> None:
     assert Line(5, [], [], Path("x"), False).warnings() == []
+    assert Line(0, [], ["a"], Path("x"), False).warnings() == [
+        "moved what came after step 0 to x: a (another line of training, or a killed run's "
+        "last moments)"
+    ]

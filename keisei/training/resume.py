@@ -220,14 +220,12 @@ class _Aside:
 
 
 def _numbered_after(directory: Path, name: re.Pattern[str], after: int) -> list[Path]:
-    """The entries of ``directory`` whose name's number (``name``'s group 1) is > ``after``."""
+    """The entries of ``directory`` whose name's number (``name``'s group 1) is > ``after``,
+    by that number (``step_64`` before ``step_128``)."""
     if not directory.is_dir():
         return []
-    return [
-        p
-        for p in sorted(directory.iterdir())
-        if (m := name.match(p.name)) and int(m.group(1)) > after
-    ]
+    numbered = [(int(m.group(1)), p) for p in directory.iterdir() if (m := name.match(p.name))]
+    return [p for n, p in sorted(numbered) if n > after]
 
 
 def set_aside(run_dir: Path, step: int, episodes: int, directory: Path) -> list[str]:
