@@ -139,6 +139,8 @@ def test_the_keys_after_a_free_one_are_still_checked(tiny_config: TrainConfig) -
 def test_the_gumbel_budget_may_change_while_the_search_stays_on(tiny_config: TrainConfig) -> None:
     saved = payload_of(config_with("gumbel.simulations=4", "gumbel.considered=4"))
     check_compatible(saved, config_with("gumbel.simulations=8"), Path("c.pt"))
+    league = config_with("league.fraction=0.25")
+    check_compatible(payload_of(league), league, Path("c.pt"))  # the same league: resumable
 
 
 # -- where a run starts from -----------------------------------------------------------------
