@@ -86,3 +86,23 @@ def wait_for_event(run_dir: Path, kind: str, timeout: float = 60.0) -> None:
             return
         time.sleep(0.02)
     raise TimeoutError(f"no {kind} event in {path} after {timeout} s")
+
+
+class FailsOnCall:
+    """An actor (keisei.training.actors.Actor) that raises on its ``n``-th move choice and
+    otherwise is ``actor``: the seam for a failure inside a ply."""
+
+    def __init__(self, actor: Any, n: int) -> None:
+        self.actor, self.n, self.calls = actor, n, 0
+
+    def act(self, step: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("actor failed")
+        return self.actor.act(step)
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.actor.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state)

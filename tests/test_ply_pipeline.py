@@ -19,6 +19,7 @@ from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import Row
 from keisei.training.actors import Acted, SamplingActor
 from keisei.training.pipeline import PlyPipeline
+from tests.conftest import FailsOnCall
 
 GAMES = 6
 PLIES = 5
@@ -113,25 +114,6 @@ def test_a_stop_forgets_the_moves_chosen_ahead(tiny_config: TrainConfig) -> None
             parts, _row, _ = pipeline.ply(parts, act_ahead=True)
         assert not torch.equal(actor.generator.get_state(), want_generator)
     assert torch.equal(actor.generator.get_state(), want_generator)
-
-
-class FailsOnCall:
-    """An actor (the Actor protocol) that raises on its ``n``-th move choice."""
-
-    def __init__(self, actor: SamplingActor, n: int) -> None:
-        self.actor, self.n, self.calls = actor, n, 0
-
-    def act(self, step: StepResult) -> Acted:
-        self.calls += 1
-        if self.calls == self.n:
-            raise RuntimeError("actor failed")
-        return self.actor.act(step)
-
-    def state_dict(self) -> dict[str, object]:
-        return self.actor.state_dict()
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.actor.load_state_dict(state)
 
 
 def test_an_actor_failing_while_a_half_steps_leaves_that_step_done(

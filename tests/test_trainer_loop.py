@@ -30,7 +30,7 @@ from keisei.training.trainer import (
     _in_collective,
     run_session,
 )
-from tests.conftest import read_events
+from tests.conftest import FailsOnCall, read_events
 
 # 2 games of at most 6 plies, 8 plies a game per rollout: an update every 16 steps, every
 # game a draw at the ply limit (an untrained network mates no one in 6 plies).
@@ -376,25 +376,6 @@ def test_a_league_run_stopped_and_resumed_is_the_unbroken_run(tmp_path: Path) ->
         a["actor"] == b["actor"]
         and a["league"]["pool"][-1]["results"] == (b["league"]["pool"][-1]["results"])
     )
-
-
-class FailsOnCall:
-    """Wraps a trainer's actor (the pipeline's seam): raises on its ``n``-th move choice."""
-
-    def __init__(self, actor: Any, n: int) -> None:
-        self.actor, self.n, self.calls = actor, n, 0
-
-    def act(self, step: Any) -> Any:
-        self.calls += 1
-        if self.calls == self.n:
-            raise RuntimeError("actor failed")
-        return self.actor.act(step)
-
-    def state_dict(self) -> dict[str, Any]:
-        return dict(self.actor.state_dict())
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.actor.load_state_dict(state)
 
 
 def test_a_failure_mid_ply_is_checkpointed_as_inconsistent(tmp_path: Path) -> None:
