@@ -8,12 +8,16 @@ the parts at work in test_train.py.
 
 from __future__ import annotations
 
+import os
+import pty
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from keisei.config import ConfigError, TrainConfig, load_config
+from keisei.distributed import Collective
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import ClippedSurrogate, SearchCrossEntropy
 from keisei.training.actors import GumbelActor, LeagueActor, SamplingActor
@@ -28,8 +32,9 @@ from keisei.training.build import (
     start_trainer,
 )
 from keisei.training.console import ConsoleSink
+from keisei.training.hooks import CheckpointHook
 from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
-from keisei.training.trainer import Trainer
+from keisei.training.trainer import StopRequest, Trainer
 
 PLAIN = ("logging.console=plain", "logging.tensorboard=false")  # no live view, no TensorBoard
 
@@ -53,7 +58,8 @@ def test_the_parts_of_a_plain_run(tmp_path: Path) -> None:
     )  # fmt: skip
     trainer = built(config, tmp_path)
     assert (trainer.config, trainer.run_dir) == (config, tmp_path / "run")
-    assert (trainer.env.num_games, trainer.env.max_plies) == (4, 40)
+    assert (trainer.env.num_games, trainer.env.max_plies, trainer.env.threads) == (4, 40, 2)
+    assert trainer.pipeline.slices == [slice(0, 4)]  # no overlap: one batch of games
     step = trainer.env.reset(0)
     assert trainer.env.boards()[0].sfen() == "4k4/9/9/9/9/9/9/9/4K4 b G 1"
     assert step.plies.tolist() == [0, 0, 0, 0]
@@ -71,6 +77,9 @@ def test_the_parts_of_a_plain_run(tmp_path: Path) -> None:
     assert [factor(u) for u in (0, 15, 16)] == [1.0, 1.0, 1.0]  # constant by default
     linear = built(tiny("run.total_steps=1000", "ppo.lr_schedule=linear"), tmp_path)
     assert linear.agent.scheduler.lr_lambdas[0](8) == pytest.approx(1 - 8 / 16)
+    # Fewer plies than one update's: still one update, the schedule's whole length.
+    short = built(tiny("run.total_steps=10", "ppo.lr_schedule=linear"), tmp_path)
+    assert short.agent.scheduler.lr_lambdas[0](1) == 0.0
     # Weights seeded by run.seed, the generator by the rank's seed (rank 0: the seed).
     torch.manual_seed(5)
     for name, tensor in ActorCritic(config.model).state_dict().items():
@@ -79,6 +88,19 @@ def test_the_parts_of_a_plain_run(tmp_path: Path) -> None:
         trainer.rng.generator.get_state(), torch.Generator().manual_seed(5).get_state()
     )
     assert (trainer.hooks, trainer.stop.signum) == ([], None)
+
+
+def test_the_trainer_gets_the_parts_it_is_given(tmp_path: Path) -> None:
+    sinks, hook, stop, ranks = Sinks([]), CheckpointHook(64), StopRequest(), Collective()
+    threads = torch.get_num_threads()
+    try:
+        config = tiny("env.overlap=true")
+        trainer = build_trainer(config, tmp_path / "run", sinks, [hook], stop, ranks)
+    finally:
+        torch.set_num_threads(threads)
+    assert trainer.sinks is sinks and trainer.hooks == [hook] and trainer.stop is stop
+    assert trainer.collective is ranks and trainer.agent.collective is ranks
+    assert trainer.pipeline.slices == [slice(0, 2), slice(2, 4)]  # overlap: two halves
 
 
 def test_a_run_sets_its_torch_threads(tmp_path: Path) -> None:
@@ -100,6 +122,14 @@ def test_the_search_and_the_league_choose_the_actor_and_the_rollout(tmp_path: Pa
     assert search.buffer.targets is not None and search.buffer.learner is None
     assert (search.actor.search.cfg.simulations, search.actor.full_fraction) == (4, 1.0)
     assert search.actor.env is search.env and search.actor.generator is search.rng.generator
+    assert search.actor.agent is search.agent
+    assert search.actor.search.forward == search.agent.outputs
+    assert search.actor.search.max_plies == search.config.env.max_plies
+    acted = search.actor.act(search.env.reset(0))  # the search runs on the network
+    assert acted.targets is not None and acted.targets.sum(axis=1) == pytest.approx([1.0] * 4)
+    one = built(tiny("gumbel.simulations=1", "gumbel.considered=1"), tmp_path)
+    assert isinstance(one.actor, GumbelActor)  # one simulation is a search too
+    assert isinstance(one.agent.policy_loss, SearchCrossEntropy)
 
     capped = built(
         tiny("gumbel.simulations=8", "gumbel.considered=4", "gumbel.full_search_fraction=0.25",
@@ -109,6 +139,9 @@ def test_the_search_and_the_league_choose_the_actor_and_the_rollout(tmp_path: Pa
     assert isinstance(capped.actor, GumbelActor) and capped.actor.fast is not None
     assert (capped.actor.search.cfg.simulations, capped.actor.fast.cfg.simulations) == (8, 2)
     assert capped.actor.fast.cfg.considered == 4 and capped.actor.full_fraction == 0.25
+    assert capped.actor.agent is capped.agent
+    assert capped.actor.fast.forward == capped.agent.outputs
+    assert capped.actor.fast.max_plies == capped.config.env.max_plies
 
     league = built(tiny("league.fraction=0.5"), tmp_path)
     assert isinstance(league.actor, LeagueActor) and league.league is league.actor.league
@@ -116,6 +149,9 @@ def test_the_search_and_the_league_choose_the_actor_and_the_rollout(tmp_path: Pa
     assert league.buffer.learner is not None and league.buffer.targets is None
     assert isinstance(league.agent.policy_loss, ClippedSurrogate)
     assert league.league.learner_model is league.agent.model
+    assert league.actor.agent is league.agent and league.actor.generator is league.rng.generator
+    assert league.league.device == torch.device("cpu")
+    assert league.league.collective is league.collective
 
 
 @pytest.mark.parametrize(
@@ -130,6 +166,9 @@ def test_the_search_and_the_league_choose_the_actor_and_the_rollout(tmp_path: Pa
         (["env.overlap=true", "gumbel.simulations=4", "gumbel.considered=4"], 1,
          "config key 'env.overlap' cannot be combined with the Gumbel search "
          "(gumbel.simulations is 4): use one or the other"),
+        (["env.overlap=true", "gumbel.simulations=1", "gumbel.considered=1"], 1,
+         "config key 'env.overlap' cannot be combined with the Gumbel search "
+         "(gumbel.simulations is 1): use one or the other"),
     ],
 )  # fmt: skip
 def test_overlap_refusals(overrides: list[str], world: int, message: str) -> None:
@@ -156,6 +195,9 @@ def test_what_overlap_league_and_playout_cap_accept() -> None:
         (check_league, ["league.fraction=0.25", "gumbel.simulations=2", "gumbel.considered=2"],
          "config key 'league.fraction' (0.25) cannot be combined with the Gumbel search "
          "(gumbel.simulations is 2): use one or the other"),
+        (check_league, ["league.fraction=0.25", "gumbel.simulations=1", "gumbel.considered=1"],
+         "config key 'league.fraction' (0.25) cannot be combined with the Gumbel search "
+         "(gumbel.simulations is 1): use one or the other"),
         (check_playout_cap, ["gumbel.full_search_fraction=0.5"],
          "config key 'gumbel.full_search_fraction' (0.5) needs the Gumbel search: set "
          "gumbel.simulations > 0"),
@@ -200,13 +242,21 @@ def test_the_sinks_a_config_opens(tmp_path: Path) -> None:
     assert [type(s) for s in sinks.sinks] == [EventLog, TextLog]
     assert run_id is None and sinks.sinks[1].echo is True
     sinks.close()
+    sinks, run_id = open_sinks(tiny(*PLAIN), run, "given123")  # W&B off: the id stays
+    assert run_id == "given123"
+    sinks.close()
     sinks, _ = open_sinks(tiny("logging.console=rich", "logging.tensorboard=true"), run, None, 63)
     assert [type(s) for s in sinks.sinks] == [EventLog, TextLog, ConsoleSink, TensorBoardSink]
     assert sinks.sinks[1].echo is False  # the live view instead of echoed lines
     sinks.close()
-    sinks, run_id = open_sinks(tiny(*PLAIN, "wandb.enabled=true", "wandb.mode=offline"), run, None)
+    config = tiny(*PLAIN, "wandb.enabled=true", "wandb.mode=offline", "run.name=named")
+    sinks, run_id = open_sinks(config, run, None)
     assert [type(s) for s in sinks.sinks] == [EventLog, TextLog, WandbSink]
     assert isinstance(run_id, str) and len(run_id) == 8
+    wandb_run = sinks.sinks[2].run
+    assert (wandb_run.project, wandb_run.name) == ("keisei", "named")
+    assert dict(wandb_run.config)["ppo"] == config.model_dump(mode="json")["ppo"]
+    assert (run / "wandb").is_dir()  # under the run directory
     sinks.close()
     again, same = open_sinks(tiny(*PLAIN, "wandb.enabled=true", "wandb.mode=offline"), run, run_id)
     assert same == run_id
@@ -214,6 +264,24 @@ def test_the_sinks_a_config_opens(tmp_path: Path) -> None:
     off, none = open_sinks(tiny(*PLAIN, "wandb.enabled=true", "wandb.mode=disabled"), run, None)
     assert [type(s) for s in off.sinks] == [EventLog, TextLog] and none is None
     off.close()
+
+
+def test_a_resumed_tensorboard_hides_what_came_after_the_checkpoint(tmp_path: Path) -> None:
+    """A run logged steps 63, 64 and 70, then was resumed from its checkpoint at step 63:
+    TensorBoard shows 63, and the resumed run's 64 (not the old 64 and 70)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    run.mkdir()
+    config = tiny("logging.console=plain", "logging.tensorboard=true")
+    for resume_step, steps, loss in ((None, (63, 64, 70), 1.0), (63, (64,), 2.0)):
+        sinks, _ = open_sinks(config, run, None, resume_step)
+        for step in steps:
+            sinks.emit("update", step=step, loss=loss)
+        sinks.close()
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("update/loss")] == [(63, 1.0), (64, 2.0)]
 
 
 def test_a_tensorboard_that_cannot_start_is_a_warning(tmp_path: Path) -> None:
@@ -225,6 +293,50 @@ def test_a_tensorboard_that_cannot_start_is_a_warning(tmp_path: Path) -> None:
     sinks.close()
     log = (run / "train.log").read_text(encoding="utf-8")
     assert "TensorBoard disabled: " in log
+
+
+def test_a_wandb_that_cannot_start_is_a_warning(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "wandb").write_text("a file where the directory goes", encoding="utf-8")
+    config = tiny(*PLAIN, "wandb.enabled=true", "wandb.mode=offline")
+    sinks, run_id = open_sinks(config, run, None)
+    assert [type(s) for s in sinks.sinks] == [EventLog, TextLog] and run_id is None
+    sinks.close()
+    assert "W&B disabled: " in (run / "train.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("console", "live"), [("auto", True), ("plain", False)])
+def test_the_live_view_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, console: str, live: bool
+) -> None:
+    """``logging.console=auto`` shows the live view when stderr is a terminal (a real
+    pseudo-terminal here); ``plain`` never does."""
+    run = tmp_path / "run"
+    run.mkdir()
+    main, side = pty.openpty()
+    with os.fdopen(side, "w") as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        config = tiny(f"logging.console={console}", "logging.tensorboard=false")
+        sinks, _ = open_sinks(config, run, None)
+        assert [type(s) for s in sinks.sinks][2:] == ([ConsoleSink] if live else [])
+        assert sinks.sinks[1].echo is not live
+        sinks.close()
+    os.close(main)
+
+
+def test_start_from_a_checkpoint(tmp_path: Path) -> None:
+    config = tiny("run.seed=3")
+    first = built(config, tmp_path)
+    first.start_fresh()
+    torch.manual_seed(4)
+    first.agent.model.load_state_dict(ActorCritic(config.model).state_dict())  # trained, say
+    payload = first.payload("running")
+    second = built(config, tmp_path)
+    start_trainer(second, payload, None)
+    for name, tensor in first.agent.model.state_dict().items():
+        assert torch.equal(second.agent.model.state_dict()[name], tensor), name
+    assert second.current is not None and second.current.plies.tolist() == [0, 0, 0, 0]
 
 
 def test_start_fresh_with_init_weights(tmp_path: Path) -> None:

@@ -181,14 +181,28 @@ def test_a_league_run_stopped_mid_rollout_with_overlap_resumes_bit_for_bit(
     assert final_info(run_dir)["weights_sha256"] == reference
 
 
-def league_actor(config: TrainConfig, seed: int) -> tuple[LeagueActor, torch.Generator]:
-    """A league actor over the tiny network with one snapshot in its pool."""
+def league_actor(
+    config: TrainConfig, seed: int, games: int = 4
+) -> tuple[LeagueActor, torch.Generator]:
+    """A league actor over the tiny network with one snapshot in its pool, for ``games``
+    games (half of them league games)."""
     cfg = config.league.model_copy(update={"fraction": 0.5})
     model = ActorCritic(config.model)
-    league = League(cfg, model, 4, torch.device("cpu"))
+    league = League(cfg, model, games, torch.device("cpu"))
     league.after_update(cfg.snapshot_every_updates)
     generator = torch.Generator().manual_seed(seed)
     return LeagueActor(PPOAgent(model, config.ppo, total_updates=1), generator, league), generator
+
+
+def test_a_league_actor_without_saved_games_starts_fresh_ones(tiny_config: TrainConfig) -> None:
+    """A checkpoint with no actor state (a run before the league had any) loads as the
+    league's fresh games, whatever the actor had drawn."""
+    actor, _ = league_actor(tiny_config, 0)
+    fresh = actor.state_dict()
+    actor.act(ShogiEnv(4, max_plies=1).reset(0))
+    assert actor.state_dict() != fresh  # the league games drew their opponents
+    actor.load_state_dict({})
+    assert actor.state_dict() == fresh
 
 
 def test_moves_chosen_ahead_are_forgotten_with_the_league_draws(tiny_config: TrainConfig) -> None:

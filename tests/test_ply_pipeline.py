@@ -12,14 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from keisei.config import TrainConfig
-from keisei.game.env import ShogiEnv, StepResult
+from keisei.config import GumbelSection, TrainConfig
+from keisei.game.env import ShogiEnv, StepResult, join_steps
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import Row
-from keisei.training.actors import Acted, SamplingActor
+from keisei.search.gumbel import GumbelSearch
+from keisei.training.actors import Acted, Actor, GumbelActor, SamplingActor
 from keisei.training.pipeline import PlyPipeline
 from tests.conftest import FailsOnCall
+from tests.test_league import league_actor
 
 GAMES = 6
 PLIES = 5
@@ -32,24 +34,48 @@ def sampling_actor(config: TrainConfig, seed: int) -> SamplingActor:
     return SamplingActor(agent, torch.Generator().manual_seed(seed))
 
 
+def make_actor(kind: str, config: TrainConfig, env: ShogiEnv) -> tuple[Actor, torch.Generator]:
+    """The trainer's three actors over the tiny network: the policy's samples, a league's
+    (half the games against a past self: the rows' ``learner``), the Gumbel search's (the
+    rows' ``targets``)."""
+    if kind == "league":
+        torch.manual_seed(0)  # the same networks on every call
+        return league_actor(config, 7, GAMES)
+    actor = sampling_actor(config, 7)
+    if kind == "gumbel":
+        search = GumbelSearch(
+            GumbelSection(simulations=4, considered=4), actor.agent.outputs, MAX_PLIES
+        )
+        return GumbelActor(actor.agent, search, env, actor.generator), actor.generator
+    return actor, actor.generator
+
+
 def assert_rows_equal(got: Row, want: Row) -> None:
     for name in ("packed_obs", "packed_mask", "actions", "logp", "values", "rewards", "dones"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
-    assert got.targets is None and got.learner is None
+    for name in ("targets", "learner"):
+        if getattr(want, name) is None:
+            assert getattr(got, name) is None, name
+        else:
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+
+
+def concatenated(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    return None if arrays[0] is None else np.concatenate(arrays)  # type: ignore[arg-type]
 
 
 def by_hand(
-    config: TrainConfig, halves: list[slice]
+    config: TrainConfig, halves: list[slice], kind: str = "sampling", plies: int = PLIES
 ) -> tuple[list[Row], list[int], StepResult, torch.Tensor]:
-    """``PLIES`` plies played by hand: for each half in turn, the actor's moves, then that
+    """``plies`` plies played by hand: for each half in turn, the actor's moves, then that
     half stepped. The rows, the finished games' plies, the last observations and the
     generator's state at the end."""
-    actor = sampling_actor(config, 7)
     env = ShogiEnv(GAMES, max_plies=MAX_PLIES)
+    actor, generator = make_actor(kind, config, env)
     first = env.reset(3)
     parts = [first.part(h) for h in halves] if len(halves) > 1 else [first]
     rows, ended = [], []
-    for _ in range(PLIES):
+    for _ in range(plies):
         acted: list[Acted] = []
         nxt: list[StepResult] = []
         for h, part in zip(halves, parts, strict=True):
@@ -64,24 +90,44 @@ def by_hand(
                 values=np.concatenate([a.values for a in acted]),
                 rewards=np.concatenate([n.reward for n in nxt]),
                 dones=np.concatenate([n.done for n in nxt]),
+                targets=concatenated([a.targets for a in acted]),
+                learner=concatenated([a.learner for a in acted]),
             )
         )
         ended += [g.plies for n in nxt for g in n.finished if g is not None]
         parts = nxt
-    last = PlyPipeline.join(parts)
-    return rows, ended, last, actor.generator.get_state()
+    last = join_steps(parts) if len(parts) > 1 else parts[0]
+    return rows, ended, last, generator.get_state()
 
 
-@pytest.mark.parametrize("overlap", [False, True])
-def test_a_ply_is_the_actors_moves_then_the_step(tiny_config: TrainConfig, overlap: bool) -> None:
+@pytest.mark.parametrize(
+    ("kind", "overlap"),
+    [
+        ("sampling", False),
+        ("sampling", True),
+        ("league", False),
+        ("league", True),
+        ("gumbel", False),
+    ],
+)
+def test_a_ply_is_the_actors_moves_then_the_step(
+    tiny_config: TrainConfig, kind: str, overlap: bool
+) -> None:
     """With overlap the first half's next moves are drawn after the second half's, while it
-    steps: the same draws, in the same order, as acting and stepping half by half."""
+    steps: the same draws, in the same order, as acting and stepping half by half. The
+    rows carry the league's ``learner`` and the search's ``targets`` in the games' order.
+    (The search acts on all the games at once: no overlap with it.)"""
     n = GAMES
     halves = [slice(0, n // 2), slice(n // 2, n)] if overlap else [slice(0, n)]
-    want_rows, want_ended, want_last, want_generator = by_hand(tiny_config, halves)
-    actor = sampling_actor(tiny_config, 7)
+    want_rows, want_ended, want_last, want_generator = by_hand(tiny_config, halves, kind)
+    if kind == "league":
+        learner = want_rows[0].learner
+        assert learner is not None and learner.dtype == np.bool_ and not learner.all()
+    if kind == "gumbel":
+        assert want_rows[0].targets is not None and want_rows[0].targets.any()
     env = ShogiEnv(GAMES, max_plies=MAX_PLIES)
-    pipeline = PlyPipeline(env, actor, actor.generator, overlap)
+    actor, generator = make_actor(kind, tiny_config, env)
+    pipeline = PlyPipeline(env, actor, generator, overlap)
     assert pipeline.slices == halves
     ended: list[int] = []
     with pipeline.running():
@@ -97,14 +143,16 @@ def test_a_ply_is_the_actors_moves_then_the_step(tiny_config: TrainConfig, overl
     for name in ("packed_obs", "packed_mask", "plies", "to_move"):
         np.testing.assert_array_equal(getattr(last, name), getattr(want_last, name))
     # The last ply chose nothing ahead: the generator is where the hand-played one is.
-    assert torch.equal(actor.generator.get_state(), want_generator)
+    assert torch.equal(generator.get_state(), want_generator)
 
 
 def test_a_stop_forgets_the_moves_chosen_ahead(tiny_config: TrainConfig) -> None:
     """Every ply chose the first half's next moves ahead; leaving ``running`` (a safe
-    point: a checkpoint, a stop) puts the generator back to before them."""
+    point: a checkpoint, a stop) puts the generator back to before them, and the next
+    ``running`` chooses them again: the same ply as without the stop."""
     halves = [slice(0, GAMES // 2), slice(GAMES // 2, GAMES)]
     *_, want_generator = by_hand(tiny_config, halves)
+    want_rows, *_ = by_hand(tiny_config, halves, plies=PLIES + 1)
     actor = sampling_actor(tiny_config, 7)
     env = ShogiEnv(GAMES, max_plies=MAX_PLIES)
     pipeline = PlyPipeline(env, actor, actor.generator, overlap=True)
@@ -114,19 +162,24 @@ def test_a_stop_forgets_the_moves_chosen_ahead(tiny_config: TrainConfig) -> None
             parts, _row, _ = pipeline.ply(parts, act_ahead=True)
         assert not torch.equal(actor.generator.get_state(), want_generator)
     assert torch.equal(actor.generator.get_state(), want_generator)
+    with pipeline.running():
+        parts, row, _ = pipeline.ply(parts, act_ahead=False)
+    assert_rows_equal(row, want_rows[-1])
 
 
+@pytest.mark.parametrize(("call", "stepped"), [(2, [1, 1, 1, 0, 0, 0]), (3, [1] * GAMES)])
 def test_an_actor_failing_while_a_half_steps_leaves_that_step_done(
-    tiny_config: TrainConfig,
+    tiny_config: TrainConfig, call: int, stepped: list[int]
 ) -> None:
-    """The second half's moves fail while the worker steps the first half: the failure
+    """The second half's moves (the actor's second call) or the first half's next ones,
+    chosen ahead (its third), fail while the worker steps the other half: the failure
     comes out of ``ply`` after that step has ended, and the worker is gone; the ply is
     marked unfinished (a checkpoint now is ``consistent: false``)."""
-    actor = FailsOnCall(sampling_actor(tiny_config, 7), 2)
+    actor = FailsOnCall(sampling_actor(tiny_config, 7), call)
     env = ShogiEnv(GAMES, max_plies=MAX_PLIES)
     pipeline = PlyPipeline(env, actor, actor.actor.generator, overlap=True)
     with pytest.raises(RuntimeError, match="actor failed"), pipeline.running():
         pipeline.ply(pipeline.split(env.reset(3)), act_ahead=True)
     assert pipeline._worker is None  # shut down on the way out
     assert pipeline.mid_ply
-    assert [len(b.history) for b in env.boards()] == [1, 1, 1, 0, 0, 0]
+    assert [len(b.history) for b in env.boards()] == stepped
