@@ -71,6 +71,7 @@ def test_the_parts_of_a_plain_run(tmp_path: Path) -> None:
     loss = trainer.agent.policy_loss
     assert isinstance(loss, ClippedSurrogate) and loss.clip == config.ppo.clip
     assert trainer.agent.cfg == config.ppo  # one process: the whole minibatch
+    assert type(trainer.agent.cfg.minibatch_size) is int  # a count of rows, not 32.0
     assert trainer.agent.device == torch.device("cpu")
     # 1000 plies of 64 per update: 16 updates, the linear schedule's length.
     factor = trainer.agent.scheduler.lr_lambdas[0]
@@ -249,12 +250,14 @@ def test_the_sinks_a_config_opens(tmp_path: Path) -> None:
     assert [type(s) for s in sinks.sinks] == [EventLog, TextLog, ConsoleSink, TensorBoardSink]
     assert sinks.sinks[1].echo is False  # the live view instead of echoed lines
     sinks.close()
-    config = tiny(*PLAIN, "wandb.enabled=true", "wandb.mode=offline", "run.name=named")
+    config = tiny(
+        *PLAIN, "wandb.enabled=true", "wandb.mode=offline", "run.name=named", "wandb.entity=someone"
+    )
     sinks, run_id = open_sinks(config, run, None)
     assert [type(s) for s in sinks.sinks] == [EventLog, TextLog, WandbSink]
     assert isinstance(run_id, str) and len(run_id) == 8
     wandb_run = sinks.sinks[2].run
-    assert (wandb_run.project, wandb_run.name) == ("keisei", "named")
+    assert (wandb_run.project, wandb_run.name, wandb_run.entity) == ("keisei", "named", "someone")
     assert dict(wandb_run.config)["ppo"] == config.model_dump(mode="json")["ppo"]
     assert (run / "wandb").is_dir()  # under the run directory
     sinks.close()

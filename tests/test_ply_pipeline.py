@@ -120,6 +120,8 @@ def test_a_ply_is_the_actors_moves_then_the_step(
     n = GAMES
     halves = [slice(0, n // 2), slice(n // 2, n)] if overlap else [slice(0, n)]
     want_rows, want_ended, want_last, want_generator = by_hand(tiny_config, halves, kind)
+    # Every actor draws from the generator it is given (the search its Gumbel noise).
+    assert not torch.equal(want_generator, torch.Generator().manual_seed(7).get_state())
     if kind == "league":
         learner = want_rows[0].learner
         assert learner is not None and learner.dtype == np.bool_ and not learner.all()
