@@ -15,6 +15,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -451,3 +452,133 @@ def test_a_failure_that_cannot_be_logged_goes_to_stderr(
     assert err.count("Traceback (most recent call last):\n") == 2
     assert err.count("Unprintable: odd\n") == 2
     assert "ERROR   Training failed at step 16:\nTraceback" in (run / "train.log").read_text()
+
+
+# Black to move in check, in the enemy camp with every piece a 27-point declaration needs:
+# each of its four evasions and each of White's replies leave Black a won nyugyoku at ply 2
+# (checked with cshogi over all 22 lines). WON_BY_WHITE is the same position turned round.
+WON_BY_BLACK = "RRBBpGGGG/SSS1K4/PPPPPPPPP/9/9/9/9/9/4k4 b - 1"
+WON_BY_WHITE = "4K4/9/9/9/9/9/ppppppppp/4k1sss/ggggPbbrr w - 1"
+
+
+def test_win_rates_count_each_colours_decided_games(tmp_path: Path) -> None:
+    """Games that end at ply 2, won by either colour (which start position a game gets is
+    the environment's seeded draw): the rates at each update are the games so far."""
+    run = tmp_path / "run"
+    code, trainer = session(run, f"env.start_sfens=['{WON_BY_BLACK}', '{WON_BY_WHITE}']")
+    assert code == 0
+    events = read_events(run)
+    seen = {"black": 0, "white": 0, "draw": 0}
+    for e in events:
+        if e["kind"] == "episode":
+            assert (e["plies"], e["reason"]) == (2, "nyugyoku")
+            seen[e["result"]] += 1
+        elif e["kind"] == "update":
+            n = sum(seen.values())
+            assert e["episodes"] == n
+            assert (e["black_win_rate"], e["white_win_rate"], e["draw_rate"]) == (
+                seen["black"] / n,
+                seen["white"] / n,
+                0.0,
+            )
+    s = trainer.state
+    assert (s.episodes, s.black_wins, s.white_wins, s.draws) == (24, 8, 16, 0)
+    assert seen == {"black": 8, "white": 16, "draw": 0}
+    last = (run / "train.log").read_text(encoding="utf-8").splitlines()[-1]
+    assert "Finished at step 48: 24 episodes (black 8, white 16, draws 0); " in last
+
+
+class Watches:
+    """An actor that is ``actor`` and notes, at each move choice, the update the trainer is
+    at and the rollout row being played."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+        self.trainer: Trainer | None = None
+        self.seen: list[tuple[int, int]] = []
+
+    def act(self, step: Any) -> Any:
+        assert self.trainer is not None
+        self.seen.append((self.trainer.state.updates, self.trainer.buffer.pos))
+        return self.actor.act(step)
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.actor.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state)
+
+
+def test_no_move_is_chosen_ahead_of_the_update_it_follows(tmp_path: Path) -> None:
+    """With overlap the first half's next moves are chosen while the second half steps,
+    except after a rollout's last row: the moves of the next rollout come from the updated
+    network. Per rollout of 8 rows: row 0's first half, then each row's second half and
+    (rows 0-6) the next row's first half."""
+    trainer = trainer_for(tmp_path / "run", small("env.overlap=true"))
+    watch = Watches(trainer.actor)
+    watch.trainer = trainer
+    trainer.pipeline.actor = watch
+    trainer.start_fresh()
+    assert trainer.run() == "finished"
+    one = [0, *[row for row in range(8) for _ in (0, 1)][:-1]]  # buffer rows, in order
+    assert watch.seen == [(update, row) for update in range(3) for row in one]
+
+
+def test_run_says_how_it_ended(tmp_path: Path) -> None:
+    trainer = trainer_for(tmp_path / "a", small())
+    trainer.start_fresh()
+    assert trainer.run() == "finished"
+    assert trainer.state.global_step == 48
+    stopped = trainer_for(tmp_path / "b", small())
+    stopped.start_fresh()
+    stopped.stop.signum = signal.SIGINT
+    assert stopped.run() == "interrupted"
+    assert (stopped.stop_signum, stopped.state.global_step) == (signal.SIGINT, 0)
+
+
+def test_a_fresh_start_seeds_the_games_with_the_run_seed(tmp_path: Path) -> None:
+    trainer = trainer_for(tmp_path / "run", small("run.seed=7"))
+    trainer.start_fresh()
+    assert trainer.env.rng.bit_generator.state == np.random.default_rng(7).bit_generator.state
+    assert trainer.current is not None and trainer.current.plies.tolist() == [0, 0]
+
+
+def test_restore_takes_the_wandb_run_and_tolerates_an_older_checkpoint(tmp_path: Path) -> None:
+    """A resumed run continues the same W&B run; a checkpoint from before actors had state
+    (no ``actor``, no ``league``, no ``wandb_run_id``) restores too."""
+    run = tmp_path / "run"
+    first = trainer_for(run, small())
+    first.start_fresh()
+    first.wandb_run_id = "abc123"
+    saved = read_checkpoint(first.save_checkpoint("running"))
+    second = trainer_for(tmp_path / "other", small())
+    second.restore(saved)
+    assert second.wandb_run_id == "abc123"
+    older = {k: v for k, v in saved.items() if k not in ("actor", "league", "wandb_run_id")}
+    third = trainer_for(tmp_path / "third", small())
+    third.wandb_run_id = "stale"
+    third.restore(older)
+    assert third.wandb_run_id is None
+    assert third.state.to_dict() == saved["state"]
+
+
+def test_a_hook_is_handed_the_trainers_parts(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small())
+
+    def look(ctx: HookContext) -> None:
+        seen.update(state=ctx.state, model=ctx.model, config=ctx.config)
+        ctx.emit("note", step=ctx.state.global_step, text="from a hook")
+        ctx.info("a line from a hook")
+        seen["checkpoint"] = ctx.save_checkpoint("running")
+
+    trainer.hooks.append(Act(16, look))
+    trainer.start_fresh()
+    assert run_session(trainer, None) == 0
+    assert seen["state"] is trainer.state
+    assert seen["model"] is trainer.agent.model and seen["config"] is trainer.config
+    assert seen["checkpoint"] == run / "checkpoints" / "step_0000000016.pt"
+    (note,) = [e for e in read_events(run) if e["kind"] == "note"]
+    assert (note["step"], note["text"]) == (16, "from a hook")
+    assert "INFO    a line from a hook" in (run / "train.log").read_text(encoding="utf-8")
