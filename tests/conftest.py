@@ -88,6 +88,13 @@ def wait_for_event(run_dir: Path, kind: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"no {kind} event in {path} after {timeout} s")
 
 
+# Black to move in check, in the enemy camp with every piece a 27-point declaration needs:
+# each of its four evasions and each of White's replies leave Black a won nyugyoku at ply 2
+# (checked with cshogi over all 22 lines). WON_BY_WHITE is the same position turned round.
+WON_BY_BLACK = "RRBBpGGGG/SSS1K4/PPPPPPPPP/9/9/9/9/9/4k4 b - 1"
+WON_BY_WHITE = "4K4/9/9/9/9/9/ppppppppp/4k1sss/ggggPbbrr w - 1"
+
+
 class FailsOnCall:
     """An actor (keisei.training.actors.Actor) that raises on its ``n``-th move choice and
     otherwise is ``actor``: the seam for a failure inside a ply."""

@@ -25,7 +25,7 @@ from keisei.training.league import (
     pfsp_weights,
 )
 from keisei.training.pipeline import PlyPipeline
-from tests.conftest import Train, read_events
+from tests.conftest import WON_BY_BLACK, Train, read_events
 from tests.test_train import assert_consistent, final_info, interrupt_after
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -302,3 +302,95 @@ def test_league_state_refusals(tiny_config: TrainConfig) -> None:
         "saved actor state ['learner', 'opponent', 'pending'] belongs to a league run "
         "(league.fraction > 0); this run has no league"
     )
+
+
+@pytest.mark.parametrize(
+    ("seed", "colour", "counted", "score"),
+    [(1, 0, [1.0, 0.0, 0.0], 1.0), (0, 1, [0.0, 0.0, 1.0], 0.0)],
+)
+def test_a_decided_league_game_is_the_learners_win_or_loss(
+    tiny_config: TrainConfig, seed: int, colour: int, counted: list[float], score: float
+) -> None:
+    """One league game of four (fraction 0.25) from a position Black wins by nyugyoku at
+    ply 2 whatever is played: the generator's first colour draw makes the learner black
+    (seed 1: a win) or white (seed 0: a loss), and the update reports that one game."""
+    cfg = tiny_config.league.model_copy(update={"fraction": 0.25, "snapshot_every_updates": 1})
+    model = ActorCritic(tiny_config.model)
+    league = League(cfg, model, 4, torch.device("cpu"))
+    league.after_update(1)
+    actor = LeagueActor(
+        PPOAgent(model, tiny_config.ppo, total_updates=1),
+        torch.Generator().manual_seed(seed),
+        league,
+    )
+    env = ShogiEnv(4, max_plies=8, start_sfens=[WON_BY_BLACK])
+    step = env.reset(0)
+    for _ in range(2):
+        step = env.step(actor.act(step).actions)
+    assert league.games.learner.tolist() == [colour]
+    assert [g is not None and (g.winner, g.reason) for g in step.finished] == [(0, "nyugyoku")] * 4
+    actor.act(step)
+    assert {k: v.tolist() for k, v in league.games.pending.items()} == {1: counted}
+    metrics = league.after_update(2)
+    assert metrics == {"league_opponents": 2.0, "league_games": 1.0, "league_score": score}
+
+
+def test_the_second_half_of_an_overlapped_ply_draws_for_its_own_league_games(
+    tiny_config: TrainConfig,
+) -> None:
+    """Three league games of four (fraction 0.75), the games in halves of two: the second
+    half holds league game 2 only, so it draws one (opponent, colour) pair for it, leaves
+    games 0 and 1 alone, and names its row 0 (game 2) when the opponent is to move."""
+    cfg = tiny_config.league.model_copy(update={"fraction": 0.75, "snapshot_every_updates": 1})
+    league = League(cfg, ActorCritic(tiny_config.model), 4, torch.device("cpu"))
+    league.after_update(1)
+    second = ShogiEnv(4, max_plies=8).reset(0).part(slice(2, 4))
+    generator = torch.Generator().manual_seed(1)  # colour 0.22: the learner is black
+    league.begin(second, generator)
+    assert league.games.opponent.tolist() == [SELF_PLAY, SELF_PLAY, 1]
+    assert league.games.learner.tolist() == [0, 0, 0]
+    one_pair = torch.Generator().manual_seed(1)
+    torch.rand((1, 2), generator=one_pair, dtype=torch.float64)
+    assert torch.equal(generator.get_state(), one_pair.get_state())
+    assert league.opponent_moves(second) == []  # black (the learner) is to move
+    league.games.learner[2] = 1
+    ((index, rows),) = league.opponent_moves(second)
+    assert (index, rows.tolist()) == (0, [0])
+
+
+def test_the_pool_and_the_games_survive_a_checkpoint(tiny_config: TrainConfig) -> None:
+    """``League.state_dict`` holds every snapshot (weights, results, name) and
+    ``LeagueGames.state_dict`` each game's opponent, colour and uncounted results; loaded
+    into another league they are the same, frozen."""
+    cfg = tiny_config.league.model_copy(
+        update={"fraction": 0.5, "snapshot_every_updates": 2, "pool_size": 2}
+    )
+    model = ActorCritic(tiny_config.model)
+    league = League(cfg, model, 4, torch.device("cpu"))
+    assert league.after_update(1) == {"league_opponents": 0.0}  # no snapshot yet
+    league.after_update(2)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # the learner moves on
+    league.after_update(4)
+    league.pool[0].results = np.array([3.0, 1.0, 2.0])
+    league.games = LeagueGames(
+        np.array([2, SELF_PLAY]), np.array([1, 0], np.int8), {4: np.array([0.0, 1.0, 0.0])}
+    )
+    other = League(cfg, ActorCritic(tiny_config.model), 4, torch.device("cpu"))
+    other.load_state_dict(league.state_dict())
+    other.games = LeagueGames.from_state(league.games.state_dict(), other.slots)
+    assert [o.update for o in other.pool] == [2, 4]
+    assert [o.results.tolist() for o in other.pool] == [[3.0, 1.0, 2.0], [0.0, 0.0, 0.0]]
+    for mine, theirs in zip(league.pool, other.pool, strict=True):
+        ours, saved = mine.model.state_dict(), theirs.model.state_dict()
+        assert list(ours) == list(saved)
+        assert all(torch.equal(ours[k], saved[k]) for k in ours)
+        for frozen in (mine.model, theirs.model):
+            assert not frozen.training
+            assert not any(p.requires_grad for p in frozen.parameters())
+    first = next(other.pool[0].model.parameters())
+    assert not torch.equal(first, next(other.pool[1].model.parameters()))
+    games = other.games
+    assert (games.opponent.tolist(), games.learner.tolist()) == ([2, SELF_PLAY], [1, 0])
+    assert {k: v.tolist() for k, v in games.pending.items()} == {4: [0.0, 1.0, 0.0]}
+    assert other.learner_model is not league.learner_model

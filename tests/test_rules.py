@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from keisei.game.encoding import move_label
 from keisei.game.env import GameResult, ShogiEnv
 from keisei.game.rules import Game, why_illegal
+from tests.conftest import WON_BY_BLACK, WON_BY_WHITE
 from tests.test_env import (
     KINGS_CYCLE,
     KINGS_ONLY,
@@ -307,3 +308,21 @@ def test_every_move_is_judged_as_cshogi_judges_it(seed: int) -> None:
         if game.push(moves[int(rng.integers(len(moves)))]) is not None:
             break
     assert len(reasons) >= 8, reasons
+
+
+def test_the_positions_won_by_nyugyoku_at_the_second_ply() -> None:
+    """tests/conftest.py's WON_BY_BLACK (and WON_BY_WHITE, turned round): the side to move is
+    in check, so it has not won yet; after each of its evasions and each reply, it has."""
+    for sfen in (WON_BY_BLACK, WON_BY_WHITE):
+        board = cshogi.Board(sfen)
+        assert board.is_check() and not board.is_nyugyoku()
+        lines = 0
+        for move in list(board.legal_moves):
+            board.push(move)
+            for reply in list(board.legal_moves):
+                board.push(reply)
+                assert board.is_nyugyoku(), (sfen, move, reply)
+                lines += 1
+                board.pop()
+            board.pop()
+        assert lines == 22

@@ -31,7 +31,7 @@ from keisei.training.trainer import (
     _in_collective,
     run_session,
 )
-from tests.conftest import FailsOnCall, read_events
+from tests.conftest import WON_BY_BLACK, WON_BY_WHITE, FailsOnCall, read_events
 
 # 2 games of at most 6 plies, 8 plies a game per rollout: an update every 16 steps, every
 # game a draw at the ply limit (an untrained network mates no one in 6 plies).
@@ -452,13 +452,6 @@ def test_a_failure_that_cannot_be_logged_goes_to_stderr(
     assert err.count("Traceback (most recent call last):\n") == 2
     assert err.count("Unprintable: odd\n") == 2
     assert "ERROR   Training failed at step 16:\nTraceback" in (run / "train.log").read_text()
-
-
-# Black to move in check, in the enemy camp with every piece a 27-point declaration needs:
-# each of its four evasions and each of White's replies leave Black a won nyugyoku at ply 2
-# (checked with cshogi over all 22 lines). WON_BY_WHITE is the same position turned round.
-WON_BY_BLACK = "RRBBpGGGG/SSS1K4/PPPPPPPPP/9/9/9/9/9/4k4 b - 1"
-WON_BY_WHITE = "4K4/9/9/9/9/9/ppppppppp/4k1sss/ggggPbbrr w - 1"
 
 
 def test_win_rates_count_each_colours_decided_games(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ class League:
         starting: list[int] = []
         for slot in range(lo, hi):
             row = slot - lo
-            finished = step.finished[row] if row < len(step.finished) else None
+            finished = step.finished[row]  # one entry per game, None if it goes on
             if finished is not None and games.opponent[slot] != SELF_PLAY:
                 self._count(int(games.opponent[slot]), int(games.learner[slot]), finished)
             if step.plies[row] == 0:
