@@ -183,7 +183,7 @@ def test_a_failing_hook_fails_the_run_with_a_checkpoint(tmp_path: Path) -> None:
     assert [e["kind"] for e in events[-4:]] == ["update", "error", "checkpoint", "end"]
     error, ckpt, end = events[-3:]
     assert (error["step"], error["error"]) == (32, "RuntimeError('hook broke')")
-    assert error["traceback"].startswith("Traceback (most recent call last):")
+    assert error["traceback"].startswith("Traceback (most recent call last):\n  File ")
     assert error["traceback"].endswith("RuntimeError: hook broke\n")
     failed = run / "checkpoints" / "step_0000000032.pt"
     assert (ckpt["path"], ckpt["status"], end["exit_code"]) == (str(failed), "failed", 1)
@@ -339,6 +339,10 @@ def test_what_counts_as_lost_contact_with_another_rank() -> None:
     assert _in_collective(dist.DistError("peer gone"))
     assert _in_collective(RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534]"))
     assert not _in_collective(RuntimeError("hook broke"))
+    try:
+        raise RuntimeError("hook broke")  # raised here: a traceback without torch.distributed
+    except RuntimeError as exc:
+        assert not _in_collective(exc)
     try:
         dist.barrier()  # no process group: raised from torch/distributed/
     except Exception as exc:
@@ -519,6 +523,8 @@ def test_no_move_is_chosen_ahead_of_the_update_it_follows(tmp_path: Path) -> Non
 
 def test_run_says_how_it_ended(tmp_path: Path) -> None:
     trainer = trainer_for(tmp_path / "a", small())
+    with pytest.raises(AssertionError, match=r"^call start_fresh\(\) or restore\(\) first$"):
+        trainer.run()
     trainer.start_fresh()
     assert trainer.run() == "finished"
     assert trainer.state.global_step == 48
@@ -575,3 +581,103 @@ def test_a_hook_is_handed_the_trainers_parts(tmp_path: Path) -> None:
     (note,) = [e for e in read_events(run) if e["kind"] == "note"]
     assert (note["step"], note["text"]) == (16, "from a hook")
     assert "INFO    a line from a hook" in (run / "train.log").read_text(encoding="utf-8")
+
+
+class Clock:
+    """Half a second later at each reading."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 0.5
+        return self.now
+
+
+def test_the_log_lines_rate_is_the_steps_over_the_clocks_seconds(tmp_path: Path) -> None:
+    """The trainer reads its clock when the loop starts and at each log line: 16 steps
+    per update over half a second is 32 steps/s, at every line."""
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small())
+    trainer.clock = clock = Clock()
+    trainer.start_fresh()
+    assert run_session(trainer, None) == 0
+    log = (run / "train.log").read_text(encoding="utf-8").splitlines()
+    rates = [line.split(" | ")[1] for line in log if "INFO    step " in line]
+    assert rates == ["32 steps/s"] * 3
+    assert clock.now == 102.0  # four readings
+
+
+def test_an_undefined_explained_variance_is_logged_as_nan(tmp_path: Path) -> None:
+    """With gamma 0 every return is the ply's reward, 0 in these drawn games: the returns do
+    not vary, so the explained variance is undefined, absent from the event, nan in the log."""
+    run = tmp_path / "run"
+    code, _ = session(run, "ppo.gamma=0")
+    assert code == 0
+    updates = [e for e in read_events(run) if e["kind"] == "update"]
+    assert len(updates) == 3 and all("explained_variance" not in u for u in updates)
+    log = (run / "train.log").read_text(encoding="utf-8").splitlines()
+    lines = [line for line in log if "INFO    step " in line]
+    assert len(lines) == 3 and all(line.endswith(" ev nan") for line in lines)
+
+
+def test_the_rates_of_a_single_decided_game(tmp_path: Path) -> None:
+    """One game of 6 plies, an update every 8: the first update has one game decided, a
+    draw, so its draw rate is 1."""
+    run = tmp_path / "run"
+    code, _ = session(run, "env.num_games=1")
+    assert code == 0
+    updates = [e for e in read_events(run) if e["kind"] == "update"]
+    assert [(u["step"], u["episodes"]) for u in updates] == [
+        (8, 1), (16, 2), (24, 4), (32, 5), (40, 6), (48, 8),
+    ]  # fmt: skip
+    for u in updates:
+        assert (u["black_win_rate"], u["white_win_rate"], u["draw_rate"]) == (0.0, 0.0, 1.0)
+
+
+def test_a_failure_inside_the_update_is_checkpointed_as_inconsistent(tmp_path: Path) -> None:
+    """The first update fails in its first forward pass with gradients on (a torch hook on
+    the real network; acting and the bootstrap values run without gradients): some
+    minibatches may have stepped, so the failed run's checkpoint is not consistent."""
+
+    def fail(module: torch.nn.Module, args: Any) -> None:
+        if torch.is_grad_enabled():
+            raise RuntimeError("update broke")
+
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small())
+    trainer.agent.model.register_forward_pre_hook(fail)
+    trainer.start_fresh()
+    assert run_session(trainer, None) == EXIT_FAILED
+    failed = read_checkpoint(run / "checkpoints" / "step_0000000016.pt")
+    assert (failed["status"], failed["consistent"]) == ("failed", False)
+    assert failed["state"]["updates"] == 0
+    error = [e for e in read_events(run) if e["kind"] == "error"]
+    assert [e["error"] for e in error] == ["RuntimeError('update broke')"]
+
+
+def test_a_failure_with_neither_log_nor_checkpoint_goes_to_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The hook closes every sink (as a lost disk would) and puts a file where the
+    checkpoints go, then fails: the traceback and the checkpoint's failure reach stderr."""
+
+    def break_everything(ctx: HookContext) -> None:
+        trainer.sinks.close()
+        ctx.checkpoint_dir.write_text("in the way", encoding="utf-8")
+        raise RuntimeError("hook broke")
+
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small(), [Act(16, break_everything)])
+    trainer.start_fresh()
+    capfd.readouterr()
+    assert run_session(trainer, None) == EXIT_FAILED
+    err = capfd.readouterr().err
+    echoed, failure = err.split("Traceback (most recent call last):\n  File ")
+    assert [line.split(" ", 3)[2] for line in echoed.splitlines()] == ["INFO"] * 2  # the log
+    traceback, checkpoint = failure.split("\nkeisei: ")
+    assert traceback.endswith("RuntimeError: hook broke\n")
+    assert checkpoint == (
+        f"could not write a final checkpoint in {run / 'checkpoints'}: "
+        "FileExistsError(17, 'File exists')\n"
+    )

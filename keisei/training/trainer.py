@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -143,7 +144,9 @@ class Trainer:
     # Rank 0 only: the other ranks' snapshots (``rank_snapshot``) gathered at this safe point.
     peer_snapshots: list[dict[str, Any]] | None = None
     stop_signum: int | None = None  # the signal every rank agreed to stop for
-    _rate_mark: tuple[float, int] = (0.0, 0)  # (monotonic time, step) of the last log line
+    # Seconds for the log line's steps/s (a test's clock makes the rate exact).
+    clock: Callable[[], float] = time.monotonic
+    _rate_mark: tuple[float, int] = (0.0, 0)  # (clock, step) of the last log line
     # One ply of every game: the actor's moves, then the environment's step (overlapped).
     pipeline: PlyPipeline = field(init=False)
 
@@ -229,7 +232,7 @@ class Trainer:
         self.current = self.env.load_state_dict(payload["env"])
         self.rng.load_state_dict(payload["rng"])
         self.actor.load_state_dict(payload.get("actor") or {})  # older checkpoints: none
-        if self.league is not None and payload.get("league") is not None:
+        if self.league is not None:  # resume_plan refuses a changed league.fraction
             self.league.load_state_dict(payload["league"])
         self.state = TrainState.from_dict(payload["state"])
         self.wandb_run_id = payload.get("wandb_run_id")
@@ -297,7 +300,7 @@ class Trainer:
             **metrics,
         )
         if s.updates % self.config.logging.log_every_updates == 0:
-            now = time.monotonic()
+            now = self.clock()
             rate = (s.global_step - self._rate_mark[1]) / max(now - self._rate_mark[0], 1e-9)
             self._rate_mark = (now, s.global_step)
             self.sinks.info(
@@ -340,7 +343,7 @@ class Trainer:
     def _loop(self, parts: list[StepResult]) -> str:
         total = self.config.run.total_steps
         num_games = self.env.num_games * self.collective.world_size
-        self._rate_mark = (time.monotonic(), self.state.global_step)
+        self._rate_mark = (self.clock(), self.state.global_step)
         while True:
             if self.buffer.full:
                 self._update(parts)
