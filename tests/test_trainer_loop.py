@@ -231,7 +231,9 @@ def test_a_stop_request_interrupts_after_the_update(tmp_path: Path) -> None:
 def test_weights_gone_non_finite_are_never_written(tmp_path: Path) -> None:
     def poison_and_save(ctx: HookContext) -> None:
         with torch.no_grad():
-            dict(ctx.model.named_parameters())["policy_bias"][0] = float("nan")
+            params = dict(ctx.model.named_parameters())
+            params["policy_bias"][0] = float("nan")
+            params["value_head.6.bias"][0] = float("inf")
         ctx.save_checkpoint("running")
 
     run = tmp_path / "run"
@@ -239,7 +241,10 @@ def test_weights_gone_non_finite_are_never_written(tmp_path: Path) -> None:
     assert code == EXIT_FAILED
     assert list_checkpoints(run) == []
     (error,) = [e for e in read_events(run) if e["kind"] == "error"]
-    message = "no checkpoint written at step 16: the weights policy_bias are not finite"
+    message = (
+        "no checkpoint written at step 16: the weights policy_bias, value_head.6.bias are "
+        "not finite"
+    )
     assert error["error"] == f"Diverged('{message}')"
     log = (run / "train.log").read_text(encoding="utf-8")
     assert log.splitlines()[-1].endswith(
