@@ -9,9 +9,11 @@ is the fast subset that mutation testing runs on the module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -686,3 +688,30 @@ def test_a_failure_with_neither_log_nor_checkpoint_goes_to_stderr(
         f"could not write a final checkpoint in {run / 'checkpoints'}: "
         "FileExistsError(17, 'File exists')\n"
     )
+
+
+def test_a_failure_with_no_log_no_checkpoint_and_no_stderr_still_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, with stderr a pipe whose reader has gone (each write fails with EPIPE, as
+    after `keisei train 2>&1 | head`): the run still ends with the failure's exit code."""
+
+    def break_everything(ctx: HookContext) -> None:
+        trainer.sinks.close()
+        ctx.checkpoint_dir.write_text("in the way", encoding="utf-8")
+        raise RuntimeError("hook broke")
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    broken = os.fdopen(writer, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", broken)
+    run = tmp_path / "run"
+    trainer = trainer_for(run, small(), [Act(16, break_everything)])
+    trainer.start_fresh()
+    try:
+        assert run_session(trainer, None) == EXIT_FAILED
+        with pytest.raises(BrokenPipeError):  # the pipe was broken all along
+            print("still broken", file=broken)
+    finally:
+        with contextlib.suppress(OSError):
+            broken.close()
