@@ -25,6 +25,7 @@ import torch.distributed as dist
 from keisei.config import TrainConfig, load_config
 from keisei.training.build import build_trainer, open_sinks
 from keisei.training.checkpoint import list_checkpoints, read_checkpoint
+from keisei.training.console import ConsoleSink
 from keisei.training.hooks import CheckpointHook, HookContext
 from keisei.training.trainer import (
     EXIT_FAILED,
@@ -68,6 +69,15 @@ def session(run: Path, *overrides: str, hooks: list[Any] | None = None) -> tuple
     trainer = trainer_for(run, small(*overrides), hooks)
     trainer.start_fresh()
     return run_session(trainer, None), trainer
+
+
+def live_view(trainer: Trainer) -> ConsoleSink:
+    """The live view beside the trainer's sinks, as ``logging.console=auto`` adds on a
+    terminal; stopped at once, it still keeps what it would show."""
+    view = ConsoleSink(trainer.config)
+    view.close()
+    trainer.sinks.sinks.append(view)
+    return view
 
 
 def brief(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -263,9 +273,11 @@ def test_an_update_that_diverges_names_the_last_good_checkpoint(tmp_path: Path) 
                     p.fill_(float("inf"))
 
     run = tmp_path / "run"
-    hooks = [CheckpointHook(16), Act(16, poison_value_head)]
-    code, _ = session(run, hooks=hooks)
-    assert code == EXIT_FAILED
+    trainer = trainer_for(run, small(), [CheckpointHook(16), Act(16, poison_value_head)])
+    view = live_view(trainer)
+    trainer.start_fresh()
+    assert run_session(trainer, None) == EXIT_FAILED
+    assert view.messages[-1].startswith("error: Training failed at step 32: update 2 ")
     good = run / "checkpoints" / "step_0000000016.pt"
     assert list_checkpoints(run) == [good]
     (error,) = [e for e in read_events(run) if e["kind"] == "error"]
@@ -429,10 +441,17 @@ def test_a_final_checkpoint_that_cannot_be_written_is_logged(tmp_path: Path) -> 
         raise RuntimeError("hook broke")
 
     run = tmp_path / "run"
-    code, _ = session(run, hooks=[Act(32, break_and_fail)])
-    assert code == EXIT_FAILED
-    last = (run / "train.log").read_text(encoding="utf-8").splitlines()[-1]
+    trainer = trainer_for(run, small(), [Act(32, break_and_fail)])
+    view = live_view(trainer)
+    trainer.start_fresh()
+    assert run_session(trainer, None) == EXIT_FAILED
     target = run / "checkpoints" / "step_0000000032.pt"
+    assert view.messages[-2:] == [
+        "error: Training failed at step 32:",
+        f"error: Could not write a final checkpoint in {target.parent}: "
+        "FileExistsError(17, 'File exists')",
+    ]
+    last = (run / "train.log").read_text(encoding="utf-8").splitlines()[-1]
     assert last.endswith(
         f"ERROR   Could not write a final checkpoint in {target.parent}: "
         "FileExistsError(17, 'File exists')"
