@@ -7,6 +7,7 @@ invocations) with the tiny preset, so each costs a few seconds of process start-
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -303,7 +304,17 @@ def test_raising_rank_ends_the_run_naming_it(tmp_path: Path) -> None:
     code, out = finish(launcher)
     assert time.monotonic() - start < 60
     assert code == 1, out
-    assert "rank 0 of 2 exited with code 1" in out
+    # Rank 0 says why it failed (its traceback once, echoed from train.log), then the
+    # launcher names it.
+    said = [line for line in out.splitlines() if line.startswith("keisei train: rank ")]
+    assert len(said) == 2, out
+    assert re.fullmatch(
+        r"keisei train: rank 0 of 2 failed at step \d+: FileExistsError\(17, 'File exists'\); "
+        r"no final checkpoint is written \(resume from the newest one\)",
+        said[0],
+    ), said
+    assert said[1].startswith("keisei train: rank 0 of 2 exited with code 1; the other ranks ")
+    assert out.count("Traceback (most recent call last)") == 1
     log = (run / "train.log").read_text()
     assert "Training failed on rank 0 at step" in log and "FileExistsError" in log
     assert [e["kind"] for e in read_events(run)][-2:] == ["error", "end"]
