@@ -317,7 +317,14 @@ def test_raising_rank_ends_the_run_naming_it(tmp_path: Path) -> None:
     assert out.count("Traceback (most recent call last)") == 1
     log = (run / "train.log").read_text()
     assert "Training failed on rank 0 at step" in log and "FileExistsError" in log
-    assert [e["kind"] for e in read_events(run)][-2:] == ["error", "end"]
+    error, end = read_events(run)[-2:]
+    assert (error["kind"], end["kind"], end["exit_code"]) == ("error", "end", 1)
+    assert end["step"] == error["step"] > 0
+    assert sorted(end) == [
+        "black_wins", "draws", "episodes", "exit_code", "kind", "reasons", "step", "time",
+        "white_wins",
+    ]  # fmt: skip
+    assert end["episodes"] == end["black_wins"] + end["white_wins"] + end["draws"] > 0
     assert read_checkpoint(sorted((tmp_path / "kept").glob("step_*.pt"))[-1])["status"] == (
         "running"
     )
