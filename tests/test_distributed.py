@@ -34,14 +34,20 @@ def spawn(run_dir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "keisei", *args(run_dir, *extra)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
 
+def finish_streams(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out or "", err or ""
+
+
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=timeout)
-    return proc.returncode, out
+    """The exit code and everything written, stdout then stderr."""
+    code, out, err = finish_streams(proc, timeout)
+    return code, out + err
 
 
 def rank_pid(launcher: subprocess.Popen[str], rank: int) -> int:
@@ -138,9 +144,11 @@ def test_killed_rank_ends_the_run_and_restarts_resume(tmp_path: Path) -> None:
     before = list_checkpoints(run / "checkpoints")
     os.kill(rank_pid(launcher, 1), signal.SIGKILL)
     start = time.monotonic()
-    code, out = finish(launcher)
+    code, stdout, stderr = finish_streams(launcher)
+    out = stdout + stderr
     assert time.monotonic() - start < 60
     assert code == 1, out
+    assert "keisei train: rank 1 of 2 was killed by SIGKILL" in stderr
     # The cause once, from the launcher; rank 0's failure (it lost contact with rank 1) is
     # a consequence: its traceback is in train.log, not on the terminal.
     lines = out.splitlines()
@@ -301,12 +309,13 @@ def test_raising_rank_ends_the_run_naming_it(tmp_path: Path) -> None:
     (run / "checkpoints").rename(tmp_path / "kept")
     (run / "checkpoints").write_text("not a directory")
     start = time.monotonic()
-    code, out = finish(launcher)
+    code, stdout, stderr = finish_streams(launcher)
+    out = stdout + stderr
     assert time.monotonic() - start < 60
     assert code == 1, out
     # Rank 0 says why it failed (its traceback once, echoed from train.log), then the
     # launcher names it.
-    said = [line for line in out.splitlines() if line.startswith("keisei train: rank ")]
+    said = [line for line in stderr.splitlines() if line.startswith("keisei train: rank ")]
     assert len(said) == 2, out
     assert re.fullmatch(
         r"keisei train: rank 0 of 2 failed at step \d+: FileExistsError\(17, 'File exists'\); "

@@ -68,8 +68,9 @@ def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
         rdzv_backend="c10d",
         rdzv_endpoint="localhost:0",
         max_restarts=max_restarts,
-        monitor_interval=0.1,
-        start_method="spawn",
+        monitor_interval=0.1,  # seconds between the agent's looks at the ranks
+        # No start_method: the ranks are a command (python -m keisei), which torch starts as
+        # subprocesses whatever the method.
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
     )
     try:
