@@ -682,20 +682,28 @@ def test_a_failure_inside_the_update_is_checkpointed_as_inconsistent(tmp_path: P
     assert [e["error"] for e in error] == ["RuntimeError('update broke')"]
 
 
-def test_a_failure_with_neither_log_nor_checkpoint_goes_to_stderr(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """The hook closes every sink (as a lost disk would) and puts a file where the
-    checkpoints go, then fails: the traceback and the checkpoint's failure reach stderr."""
+def losing_log_and_checkpoints(run: Path) -> Trainer:
+    """A started trainer whose hook at step 16 closes every sink (as a lost disk would),
+    puts a file where the checkpoints go, then fails."""
 
     def break_everything(ctx: HookContext) -> None:
         trainer.sinks.close()
         ctx.checkpoint_dir.write_text("in the way", encoding="utf-8")
         raise RuntimeError("hook broke")
 
-    run = tmp_path / "run"
     trainer = trainer_for(run, small(), [Act(16, break_everything)])
     trainer.start_fresh()
+    return trainer
+
+
+def test_a_failure_with_neither_log_nor_checkpoint_goes_to_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The hook closes every sink (as a lost disk would) and puts a file where the
+    checkpoints go, then fails: the traceback and the checkpoint's failure reach stderr."""
+
+    run = tmp_path / "run"
+    trainer = losing_log_and_checkpoints(run)
     capfd.readouterr()
     assert run_session(trainer, None) == EXIT_FAILED
     err = capfd.readouterr().err
@@ -715,18 +723,12 @@ def test_a_failure_with_no_log_no_checkpoint_and_no_stderr_still_ends(
     """As above, with stderr a pipe whose reader has gone (each write fails with EPIPE, as
     after `keisei train 2>&1 | head`): the run still ends with the failure's exit code."""
 
-    def break_everything(ctx: HookContext) -> None:
-        trainer.sinks.close()
-        ctx.checkpoint_dir.write_text("in the way", encoding="utf-8")
-        raise RuntimeError("hook broke")
-
     reader, writer = os.pipe()
     os.close(reader)
     broken = os.fdopen(writer, "w", buffering=1)
     monkeypatch.setattr(sys, "stderr", broken)
     run = tmp_path / "run"
-    trainer = trainer_for(run, small(), [Act(16, break_everything)])
-    trainer.start_fresh()
+    trainer = losing_log_and_checkpoints(run)
     try:
         assert run_session(trainer, None) == EXIT_FAILED
         with pytest.raises(BrokenPipeError):  # the pipe was broken all along
