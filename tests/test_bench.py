@@ -287,7 +287,7 @@ def test_bench_onnx_measures_both_runtimes_at_the_search_batches(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "onnx.json"
-    args = ["bench", "onnx", "--seconds", "0.4", "--rounds", "1", "--json", str(out)]
+    args = ["bench", "onnx", "--seconds", "0.1", "--rounds", "1", "--json", str(out)]
     assert main(args) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["sections"] == ["onnx"] and "train_config" not in data

@@ -337,24 +337,31 @@ def comparable_ratings(run_dir: Path) -> dict[str, Any]:
 
 
 def test_interrupted_run_rates_like_an_unbroken_one(train: Train, tmp_path: Path) -> None:
-    common = ["--total-steps", "3072", "evaluation.enabled=true", "logging.tensorboard=false"]
+    common = [
+        "--total-steps",
+        "1024",
+        "checkpoint.every_steps=256",
+        "evaluation.every_steps=256",
+        "evaluation.enabled=true",
+        "logging.tensorboard=false",
+    ]
     unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
     assert train.run(unbroken, *common) == 0
-    # SIGINT at step 2368, not a multiple of checkpoint.every_steps (768), then resume.
-    assert run_with_hooks(train, broken, [SignalAt(2368)], *common) == 130
+    # SIGINT at step 832, not a multiple of checkpoint.every_steps (256), then resume.
+    assert run_with_hooks(train, broken, [SignalAt(832)], *common) == 130
     assert checkpoint_info(broken)["status"] == "interrupted"
-    assert step_names(broken) == [768, 1536, 2304, 2368]
+    assert step_names(broken) == [256, 512, 768, 832]
     assert train.run(broken, "--resume", "latest") == 0
 
     evaluations = [e for e in read_events(broken) if e["kind"] == "evaluation"]
-    assert [e["step"] for e in evaluations] == [768, 1536, 2304, 3072]
-    # Before the fix, step_2368 replaced step_1536 among the past opponents at step 3072.
-    assert set(evaluations[-1]["scores"]) == {"random", "greedy", "step_768", "step_2304"}
+    assert [e["step"] for e in evaluations] == [256, 512, 768, 1024]
+    # Before the fix, the off-schedule step_832 was taken among the past opponents.
+    assert set(evaluations[-1]["scores"]) == {"random", "greedy", "step_256", "step_768"}
     assert comparable_ratings(broken) == comparable_ratings(unbroken)
     best = [read_checkpoint(d / "checkpoints" / "best.pt") for d in (unbroken, broken)]
     assert best[0]["state"]["global_step"] == best[1]["state"]["global_step"]
     assert best[0]["weights_sha256"] == best[1]["weights_sha256"]
-    assert step_names(broken) == step_names(unbroken) == [1536, 2304, 3072]
+    assert step_names(broken) == step_names(unbroken) == [512, 768, 1024]
 
 
 def test_checkpoint_at_an_evaluated_step_holds_its_best_score(train: Train, tmp_path: Path) -> None:

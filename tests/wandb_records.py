@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2
 
 BLOCK = 32768
@@ -30,6 +31,8 @@ def records(path: Path) -> list[Any]:
             pos += left_in_block
             continue
         _crc, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
+        if pos + HEADER + length > len(data):
+            break  # wandb-core is still writing this chunk
         chunk = data[pos + HEADER : pos + HEADER + length]
         pos += HEADER + length
         if kind == 0 and length == 0:
@@ -37,7 +40,12 @@ def records(path: Path) -> list[Any]:
         pending += chunk
         if kind in (1, 4):
             record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
+            try:
+                record.ParseFromString(pending)
+            except DecodeError:
+                if pos + HEADER <= len(data):
+                    raise
+                break  # the file's last record, read while wandb-core writes it
             out.append(record)
             pending = b""
     return out
