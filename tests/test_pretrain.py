@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import cshogi
+import numpy as np
+import numpy.typing as npt
 import pytest
+import torch
 
 from keisei.cli.main import main
-from keisei.config import load_config
-from keisei.game.records import read_record, record_files
+from keisei.config import TrainConfig, load_config
+from keisei.game.encoding import (
+    PACKED_MASK_BYTES,
+    PACKED_OBS_BYTES,
+    move_label,
+    unpack_mask,
+    unpack_obs,
+)
+from keisei.game.env import ShogiEnv
+from keisei.game.records import RecordGame, read_record, record_files
+from keisei.rl.network import ActorCritic
 from keisei.training.checkpoint import Diverged, list_checkpoints, load_model, read_checkpoint
-from keisei.training.pretrain import positions, pretrain, unique
+from keisei.training.pretrain import Positions, positions, pretrain, split, unique
 from tests.conftest import Train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -58,9 +72,9 @@ def test_pretrain_learns_the_records_and_writes_a_player(pretrained: Path) -> No
     ("target", "diverged"),
     [
         # The value loss overflows; its gradient is clipped to nothing.
-        (1e30, "a non-finite loss (loss inf)"),
-        (float("nan"), "a non-finite loss (loss nan) and non-finite weights in 21 tensors "
-         "(policy_bias, stem.0.weight, stem.1.weight, ...)"),
+        (1e30, "a non-finite loss (loss inf, value_loss inf)"),
+        (float("nan"), "a non-finite loss (loss nan, value_loss nan) and non-finite weights "
+         "in 21 tensors (policy_bias, stem.0.weight, stem.1.weight, ...)"),
     ],
 )  # fmt: skip
 def test_pretrain_stops_at_the_batch_that_diverges(
@@ -255,3 +269,174 @@ def test_pretrain_strict_stops_at_a_bad_record(
         f"keisei pretrain: error: {records / 'e_truncated.csa'}: line 5 is truncated: '-3334F'"
     ]
     assert not out.exists()
+
+
+# -- the math, by hand (issue 24) ----------------------------------------------------------
+# Bishop handicap: White, without its bishop, moves first.
+BISHOP_HANDICAP = "lnsgkgsnl/1r7/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL w - 1"
+
+
+def some_moves(sfen: str, plies: int) -> tuple[int, ...]:
+    """``plies`` legal moves from ``sfen``, picked by a fixed rule."""
+    board, moves = cshogi.Board(sfen), []
+    for ply in range(plies):
+        legal = sorted(board.legal_moves)
+        moves.append(legal[(7 * ply + 3) % len(legal)])
+        board.push(moves[-1])
+    return tuple(moves)
+
+
+def test_positions_are_the_environments_observations_with_each_sides_result() -> None:
+    won = RecordGame(Path("won.csa"), BISHOP_HANDICAP, some_moves(BISHOP_HANDICAP, 9), 0)
+    drawn = RecordGame(
+        Path("drawn.csa"), cshogi.STARTING_SFEN, some_moves(cshogi.STARTING_SFEN, 4), None
+    )
+    data = positions([won, drawn])
+    # What the C++ environment shows the network before each move of the same games.
+    obs, masks, actions = [], [], []
+    for game in (won, drawn):
+        env = ShogiEnv(1, start_sfens=[game.start_sfen])
+        step = env.reset()
+        for move in game.moves:
+            obs.append(step.packed_obs[0])
+            masks.append(step.packed_mask[0])
+            actions.append(move_label(move, int(step.to_move[0])))
+            step = env.step([actions[-1]])
+    assert data.obs.dtype == data.masks.dtype == np.uint8 and len(data) == 13
+    assert np.array_equal(data.obs, np.stack(obs)) and np.array_equal(data.masks, np.stack(masks))
+    assert data.moves.dtype == np.int64 and data.moves.tolist() == actions
+    # Black (0) won the handicap game White started: -1 on White's moves, +1 on Black's.
+    assert data.results.dtype == np.float32
+    assert data.results.tolist() == [-1.0, 1.0] * 4 + [-1.0] + [0.0] * 4
+    empty = positions([])
+    assert (empty.obs.shape, empty.obs.dtype) == ((0, PACKED_OBS_BYTES), np.uint8)
+    assert (empty.masks.shape, empty.masks.dtype) == ((0, PACKED_MASK_BYTES), np.uint8)
+    assert (empty.moves.dtype, empty.results.dtype) == (np.int64, np.float32)
+
+
+def test_split_holds_out_the_last_games_and_never_all() -> None:
+    games = [RecordGame(Path(f"{i}.csa"), cshogi.STARTING_SFEN, (), None) for i in range(10)]
+
+    def held(n: int, fraction: float) -> int:
+        train, validation = split(games[:n], fraction)
+        assert train + validation == games[:n]
+        return len(validation)
+
+    assert [held(0, 0.2), held(1, 0.5), held(2, 0.0), held(2, 0.2), held(2, 0.99)] == [
+        0,
+        0,
+        0,
+        1,
+        1,
+    ]
+    assert [held(3, 0.99), held(5, 0.2), held(10, 0.25)] == [2, 1, 3]
+
+
+def tiny(**ppo: float) -> TrainConfig:
+    config = load_config("tiny")
+    return config.model_copy(update={"ppo": config.ppo.model_copy(update=ppo)})
+
+
+def with_value_head(config: TrainConfig, value_head: str) -> TrainConfig:
+    model = config.model.model_copy(update={"value_head": value_head})
+    return config.model_copy(update={"model": model})
+
+
+@torch.no_grad()
+def by_hand(model: ActorCritic, data: Positions, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The masked cross-entropy of the moves, the value loss (MSE, or the W/D/L
+    cross-entropy of the results 1/0/-1 as win/draw/loss) and the moves predicted."""
+    out = model(torch.as_tensor(unpack_obs(data.obs[rows]), dtype=torch.float32))
+    legal = torch.as_tensor(unpack_mask(data.masks[rows]))
+    log_p = torch.log_softmax(out.logits.masked_fill(~legal, float("-inf")), dim=1)
+    moves, results = torch.as_tensor(data.moves[rows]), torch.as_tensor(data.results[rows])
+    policy = -log_p[torch.arange(len(rows)), moves].mean()
+    if out.wdl_logits is None:
+        value = ((out.value - results) ** 2).mean()
+    else:
+        outcome = (1 - results).long()  # won 0, drawn 1, lost 2
+        value = -torch.log_softmax(out.wdl_logits, dim=1)[torch.arange(len(rows)), outcome].mean()
+    correct = int((log_p.argmax(dim=1) == moves).sum())
+    return {"policy_loss": float(policy), "value_loss": float(value), "correct": correct}
+
+
+def weighted(parts: list[tuple[int, dict[str, Any]]], value_coef: float) -> dict[str, float]:
+    """Row-weighted means of minibatch metrics, as an epoch's row has them."""
+    n = sum(rows for rows, _ in parts)
+    mean = {k: sum(rows * p[k] for rows, p in parts) / n for k in ("policy_loss", "value_loss")}
+    return {
+        "loss": mean["policy_loss"] + value_coef * mean["value_loss"],
+        **mean,
+        "accuracy": sum(p["correct"] for _, p in parts) / n,
+    }
+
+
+def held_out(model: ActorCritic, data: Positions) -> dict[str, float]:
+    model.eval()
+    row = weighted([(len(data), by_hand(model, data, np.arange(len(data))))], 0.0)
+    return {f"validation_{k}": v for k, v in row.items() if k != "loss"}
+
+
+@pytest.fixture(scope="module")
+def split_records(records: Path) -> tuple[Positions, Positions]:
+    games = unique([g for f in record_files([records]) for g in read_record(f)])
+    train, validation = split(games, 0.34)
+    return positions(train), positions(validation)
+
+
+@pytest.mark.parametrize("value_head", ["scalar", "wdl"])
+def test_one_batch_epochs_are_the_losses_by_hand_and_one_adamw_step(
+    split_records: tuple[Positions, Positions], value_head: str
+) -> None:
+    data, validation = split_records
+    lr, decay = 0.01, 0.25
+    config = with_value_head(tiny(learning_rate=lr, weight_decay=decay), value_head)
+    one, first = pretrain(config, data, validation, 1, len(data), 7)
+    _, history = pretrain(config, data, validation, 2, len(data), 7)
+    assert len(first) == 1 and len(history) == 2 and history[0] == first[0]
+    torch.manual_seed(7)
+    initial = ActorCritic(config.model)  # the weights pretrain starts from
+    start = {name: p.detach().clone() for name, p in initial.named_parameters()}
+    rows = np.arange(len(data))
+    coef = config.ppo.value_coef
+    expected = weighted([(len(data), by_hand(initial, data, rows))], coef)
+    assert history[0]["epoch"] == 1.0 and history[1]["epoch"] == 2.0
+    # Epoch 1's training metrics are the initial weights' (in train mode, before the step);
+    # its held-out ones are the stepped weights' in eval mode; epoch 2's training metrics
+    # are those weights' again, in train mode.
+    assert {k: history[0][k] for k in expected} == pytest.approx(expected, rel=1e-5)
+    assert {k: v for k, v in history[0].items() if k.startswith("validation_")} == (
+        pytest.approx(held_out(copy.deepcopy(one), validation), rel=1e-5)
+    )
+    after = weighted([(len(data), by_hand(copy.deepcopy(one).train(), data, rows))], coef)
+    assert {k: history[1][k] for k in after} == pytest.approx(after, rel=1e-5)
+    assert 0 < history[1]["accuracy"] < 1
+    # AdamW's first step: decay by lr * weight_decay, then lr * g / (|g| + eps), which is lr
+    # in size wherever the gradient is not tiny.
+    steps = [p.detach() - start[name] * (1 - lr * decay) for name, p in one.named_parameters()]
+    assert max(float(s.abs().max()) for s in steps) == pytest.approx(lr, rel=1e-4)
+    assert all(float(s.abs().max()) <= lr * (1 + 1e-4) for s in steps)
+
+
+def test_an_epoch_of_minibatches_weighs_each_by_its_rows(
+    split_records: tuple[Positions, Positions],
+) -> None:
+    """At a learning rate of 1e-12 no step moves a float32 weight measurably: the epoch's
+    metrics are the initial weights' on each minibatch of the seeded permutation (in train
+    mode, so each with its own batch statistics), weighted by their rows."""
+    data, validation = split_records
+    config, batch = tiny(learning_rate=1e-12), 32
+    assert len(data) % batch and len(validation) > 2 * batch  # a short last batch; 3+ held out
+    model, (row,) = pretrain(config, data, validation, 1, batch, 5)
+    torch.manual_seed(5)
+    initial = ActorCritic(config.model)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(5)).numpy()
+    parts = [
+        (len(order[i : i + batch]), by_hand(initial, data, order[i : i + batch]))
+        for i in range(0, len(data), batch)
+    ]
+    expected = weighted(parts, config.ppo.value_coef)
+    assert {k: row[k] for k in expected} == pytest.approx(expected, rel=1e-5)
+    # Held out in batches of 32, in eval mode: the same as all at once.
+    held = {k: v for k, v in row.items() if k.startswith("validation_")}
+    assert held == pytest.approx(held_out(model, validation), rel=1e-5)

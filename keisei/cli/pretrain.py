@@ -116,14 +116,14 @@ def run(args: argparse.Namespace) -> int:
 
     def progress(row: dict[str, float]) -> None:
         held_part = (
-            f", held out: policy {row['validation_policy_loss']:.4f} accuracy "
-            f"{row['validation_accuracy']:.3f}"
+            f", held out: policy {row['validation_policy_loss']:.4f} value "
+            f"{row['validation_value_loss']:.4f} accuracy {row['validation_accuracy']:.3f}"
             if "validation_accuracy" in row
             else ""
         )
         print(
             f"epoch {int(row['epoch'])}: loss {row['loss']:.4f} policy {row['policy_loss']:.4f} "
-            f"accuracy {row['accuracy']:.3f}{held_part}",
+            f"value {row['value_loss']:.4f} accuracy {row['accuracy']:.3f}{held_part}",
             file=sys.stderr,
         )
 

@@ -67,7 +67,7 @@ def positions(games: list[RecordGame]) -> Positions:
         for move in game.moves:
             turn = int(board.turn)
             write_features(board, planes)
-            obs.append(np.packbits(planes.astype(np.uint8).reshape(-1)))
+            obs.append(np.packbits(planes.astype(np.uint8)))  # flattened, as pack_obs
             mask = np.zeros(NUM_ACTIONS, dtype=bool)
             mask[[move_label(m, turn) for m in board.legal_moves]] = True
             masks.append(np.packbits(mask))
@@ -84,9 +84,10 @@ def positions(games: list[RecordGame]) -> Positions:
 
 
 def _losses(
-    model: ActorCritic, data: Positions, rows: npt.NDArray[np.int64], value_coef: float
+    model: ActorCritic, data: Positions, rows: npt.NDArray[np.int64]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(loss, policy loss, correct top-1 predictions) of one minibatch."""
+    """(policy loss, value loss, correct top-1 predictions) of one minibatch: the means
+    over its rows and a count."""
     out = model(obs_to_tensor(unpack_obs(data.obs[rows]), "cpu"))
     dist = MaskedCategorical(out.logits, torch.as_tensor(unpack_mask(data.masks[rows])))
     moves = torch.as_tensor(data.moves[rows])
@@ -97,20 +98,23 @@ def _losses(
     else:
         value_loss = F.mse_loss(out.value, results)
     correct = (dist.mode() == moves).sum()
-    return policy_loss + value_coef * value_loss, policy_loss, correct
+    return policy_loss, value_loss, correct
 
 
-def _evaluate(model: ActorCritic, data: Positions, batch: int) -> dict[str, float]:
+def _evaluate(model: ActorCritic, data: Positions, batch_size: int) -> dict[str, float]:
+    """Policy and value loss and accuracy of ``model`` (in eval mode) over ``data``."""
     if len(data) == 0:
         return {}
-    policy = correct = 0.0
+    policy = value = correct = 0.0
     with torch.no_grad():
-        for start in range(0, len(data), batch):
-            rows = np.arange(start, min(start + batch, len(data)))
-            _loss, p, c = _losses(model, data, rows, 0.0)
+        for start in range(0, len(data), batch_size):
+            rows = np.arange(start, min(start + batch_size, len(data)))
+            p, v, c = _losses(model, data, rows)
             policy += float(p) * len(rows)
+            value += float(v) * len(rows)
             correct += float(c)
-    return {"policy_loss": policy / len(data), "accuracy": correct / len(data)}
+    n = len(data)
+    return {"policy_loss": policy / n, "value_loss": value / n, "accuracy": correct / n}
 
 
 def unique(games: list[RecordGame]) -> list[RecordGame]:
@@ -128,9 +132,8 @@ def unique(games: list[RecordGame]) -> list[RecordGame]:
 
 def split(games: list[RecordGame], validation_fraction: float) -> tuple[list[Any], list[Any]]:
     """(training games, validation games): the last ``validation_fraction`` of the games,
-    at least one when there are two or more and the fraction is not 0."""
-    held = math.ceil(len(games) * validation_fraction) if len(games) > 1 else 0
-    held = min(held, len(games) - 1) if games else 0
+    at least one when there are two or more and the fraction is not 0, and never all."""
+    held = max(0, min(math.ceil(len(games) * validation_fraction), len(games) - 1))
     return games[: len(games) - held], games[len(games) - held :]
 
 
@@ -144,8 +147,13 @@ def pretrain(
     progress: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[ActorCritic, list[dict[str, float]]]:
     """A network of ``config.model`` trained on ``train``; one metrics row per epoch.
-    ``Diverged`` (naming the epoch and batch) at the first batch whose loss or resulting
-    weights are not finite."""
+
+    An epoch is one pass over a permutation of ``train`` (``torch.randperm`` of a generator
+    seeded with ``seed``) in minibatches of ``batch_size``, one AdamW step each. Its row has
+    the row-weighted means of the minibatches' losses and accuracy, each measured in train
+    mode before its step, then the same of ``validation`` (``validation_*``) after the
+    epoch, in eval mode. ``Diverged`` (naming the epoch and batch) at the first batch whose
+    loss or resulting weights are not finite."""
     torch.manual_seed(seed)
     model = ActorCritic(config.model)
     optimizer = torch.optim.AdamW(
@@ -156,29 +164,31 @@ def pretrain(
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(len(train), generator=generator).numpy()
-        loss_sum = policy_sum = correct = 0.0
+        sums = {"loss": 0.0, "policy_loss": 0.0, "value_loss": 0.0, "accuracy": 0.0}
         batches = math.ceil(len(train) / batch_size)
         for batch, start in enumerate(range(0, len(train), batch_size), start=1):
             rows = order[start : start + batch_size]
-            loss, policy_loss, right = _losses(model, train, rows, config.ppo.value_coef)
-            optimizer.zero_grad(set_to_none=True)
+            policy_loss, value_loss, right = _losses(model, train, rows)
+            loss = policy_loss + config.ppo.value_coef * value_loss
+            optimizer.zero_grad()
             torch.autograd.backward(loss)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.ppo.max_grad_norm)
             optimizer.step()
-            losses = {"loss": float(loss.detach()), "policy_loss": float(policy_loss.detach())}
+            losses = {
+                "loss": float(loss.detach()),
+                "policy_loss": float(policy_loss.detach()),
+                "value_loss": float(value_loss.detach()),
+            }
             # As the trainer does after each update: a NaN would be written as the result.
             check_finite(f"epoch {epoch}, batch {batch} of {batches}", losses, model.state_dict())
-            loss_sum += losses["loss"] * len(rows)
-            policy_sum += losses["policy_loss"] * len(rows)
-            correct += float(right)
+            for key, value in losses.items():
+                sums[key] += value * len(rows)
+            sums["accuracy"] += float(right)
         model.eval()
-        row = {
-            "epoch": float(epoch),
-            "loss": loss_sum / len(train),
-            "policy_loss": policy_sum / len(train),
-            "accuracy": correct / len(train),
-        }
-        row.update({f"validation_{k}": v for k, v in _evaluate(model, validation, 1024).items()})
+        row = {"epoch": float(epoch), **{key: total / len(train) for key, total in sums.items()}}
+        row.update(
+            {f"validation_{k}": v for k, v in _evaluate(model, validation, batch_size).items()}
+        )
         history.append(row)
         if progress is not None:
             progress(row)
