@@ -421,22 +421,33 @@ def test_one_batch_epochs_are_the_losses_by_hand_and_one_adamw_step(
 def test_an_epoch_of_minibatches_weighs_each_by_its_rows(
     split_records: tuple[Positions, Positions],
 ) -> None:
-    """At a learning rate of 1e-12 no step moves a float32 weight measurably: the epoch's
-    metrics are the initial weights' on each minibatch of the seeded permutation (in train
-    mode, so each with its own batch statistics), weighted by their rows."""
+    """At a learning rate of 1e-12 no step moves a float32 weight measurably, and the
+    network normalises each position alone (GroupNorm): an epoch's metrics over minibatches
+    of 32 are the initial weights' over all the rows at once, each row counted once."""
     data, validation = split_records
     config, batch = tiny(learning_rate=1e-12), 32
     assert len(data) % batch and len(validation) > 2 * batch  # a short last batch; 3+ held out
     model, (row,) = pretrain(config, data, validation, 1, batch, 5)
     torch.manual_seed(5)
     initial = ActorCritic(config.model)
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(5)).numpy()
-    parts = [
-        (len(order[i : i + batch]), by_hand(initial, data, order[i : i + batch]))
-        for i in range(0, len(data), batch)
-    ]
-    expected = weighted(parts, config.ppo.value_coef)
+    expected = weighted([(len(data), by_hand(initial, data, np.arange(len(data))))], 0.5)
+    assert config.ppo.value_coef == 0.5
     assert {k: row[k] for k in expected} == pytest.approx(expected, rel=1e-5)
     # Held out in batches of 32, in eval mode: the same as all at once.
     held = {k: v for k, v in row.items() if k.startswith("validation_")}
     assert held == pytest.approx(held_out(model, validation), rel=1e-5)
+
+
+def test_the_epochs_order_is_the_seeded_permutation(records: Path) -> None:
+    """A position whose result is NaN stops the run at the minibatch that holds it: the
+    one torch.randperm of a generator seeded with the run's seed puts it in."""
+    games = unique([g for f in record_files([records]) for g in read_record(f)])
+    n, batch = len(positions(games)), 32
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(9)).tolist()
+    for poisoned in (0, 1, 2):
+        data = positions(games)
+        data.results[poisoned] = float("nan")
+        with pytest.raises(Diverged) as info:
+            pretrain(load_config("tiny"), data, positions([]), 1, batch, 9)
+        where = order.index(poisoned) // batch + 1
+        assert str(info.value).startswith(f"epoch 1, batch {where} of {math.ceil(n / batch)} gave")
