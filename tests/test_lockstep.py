@@ -78,6 +78,35 @@ def test_lockstep_gives_each_game_its_search_alone_with_one_call_per_round() -> 
         PUCTSearch.lockstep([jobs[0], jobs[0]], LeafBatch(forward, 1))
 
 
+def test_lockstep_reuses_each_trees_subtree_and_evaluates_no_mated_root() -> None:
+    """A root kept from the last search (the move played was searched) is not evaluated
+    again; a mated root (no legal move) is not evaluated at all: as in ``search``."""
+    model = tiny_model(2)
+    mated = ("4k4/4G4/4P4/9/9/9/9/9/4K4 w - 2", [])
+
+    def first(search: PUCTSearch) -> None:
+        search.search(positioned(search, cshogi.STARTING_SFEN, []), Limits(playouts=60))
+
+    later = [(cshogi.STARTING_SFEN, ["7g7f"]), mated]
+    alone = []
+    for sfen, moves in later:
+        search = PUCTSearch(model, SETTINGS, seed=3)
+        first(search)
+        result = search.search(positioned(search, sfen, moves), Limits(playouts=30))
+        alone.append((*summary(result), result.value, np.nan_to_num(result.q, nan=9.0).tolist()))
+    searches = [PUCTSearch(model, SETTINGS, seed=3) for _ in later]
+    for search in searches:
+        first(search)
+    jobs = [
+        (search, positioned(search, sfen, moves), Limits(playouts=30))
+        for search, (sfen, moves) in zip(searches, later, strict=True)
+    ]
+    results = PUCTSearch.lockstep(jobs, LeafBatch(NetworkForward(model), 1))
+    together = [(*summary(r), r.value, np.nan_to_num(r.q, nan=9.0).tolist()) for r in results]
+    assert together == alone
+    assert alone[1][0] is None and alone[1][-2] == 0.0  # the mated root: no move, no value
+
+
 class OneByOne(SearchPlayer):
     """The reference: the games the player is to move in searched one after the other."""
 

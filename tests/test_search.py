@@ -22,7 +22,7 @@ from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer, PlayerError
 from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.specs import parse_player
-from keisei.game.encoding import NUM_ACTIONS
+from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, move_label, write_features
 from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.leaves import LeafBatch, NetworkForward, check_device
@@ -629,3 +629,248 @@ def test_two_legal_moves_are_searched_and_one_is_under_go_infinite() -> None:
     board = search.set_position(ONE_MOVE, [])
     result = search.search(board, Limits(infinite=True))
     assert result.playouts > 0 and search.nodes >= 12
+
+
+def network_outputs(model: Any, boards: list[cshogi.Board]) -> tuple[Any, Any]:
+    """The network's (logits, values) of ``boards``, called directly (no LeafBatch)."""
+    planes = np.zeros((len(boards), NUM_PLANES, 81), dtype=np.float32)
+    for i, board in enumerate(boards):
+        write_features(board, planes[i])
+    with torch.no_grad():
+        out = model(torch.from_numpy(planes.reshape(len(boards), NUM_PLANES, 9, 9)))
+    return out.logits.numpy(), out.value.numpy()
+
+
+def test_every_node_holds_its_networks_priors_and_value_and_its_childrens_backups() -> None:
+    """After a batched search with collisions: each evaluated node's priors are the softmax
+    (at ``policy_temperature``) of the network's logits at its own position and legal
+    moves, its value sum is the network's value plus its moves' value sums, and each move's
+    visits and value sum are its child's (negated: negamax), with no virtual loss left."""
+    model = tiny_model(3)
+    search = PUCTSearch(model, SearchSettings(batch_size=16, policy_temperature=0.7))
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    calls = search.leaves.calls
+    began = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0 / 0 of the unvisited moves' q shows
+        result = search.search(board, Limits(playouts=300))
+    assert result.playouts == 300 and 0 < result.seconds <= time.monotonic() - began
+    assert search.leaves.calls - calls > 1 + 300 // 16  # collisions ended batches early
+    nodes: list[tuple[Node, cshogi.Board]] = []
+
+    def walk(node: Node, board: cshogi.Board) -> None:
+        nodes.append((node, board.copy()))
+        for idx, child in node.children.items():
+            board.push(int(node.moves[idx]))
+            walk(child, board)
+            board.pop()
+
+    assert search.root is not None
+    walk(search.root, board)
+    evaluated = [(node, b) for node, b in nodes if node.terminal is None]
+    assert len(nodes) > 250 and len(evaluated) < len(nodes)  # a repetition or two
+    for node, _ in nodes:
+        if node.terminal is not None:  # scored without the network, each visit the same
+            assert (node.priors, node.n) == (None, None)
+            assert node.value_sum == node.visits * node.terminal
+    logits, values = network_outputs(model, [b for _, b in evaluated])
+    for (node, b), row, value in zip(evaluated, logits, values, strict=True):
+        assert node.priors is not None and node.priors.dtype == np.float32
+        labels = [move_label(int(m), int(b.turn)) for m in node.moves]
+        expected = np.exp((row[labels] - row[labels].max()) / 0.7)
+        assert node.priors.tolist() == pytest.approx((expected / expected.sum()).tolist(), abs=1e-6)
+        n, w = node.stats()
+        assert node.visits == 1 + n.sum()
+        assert node.value_sum == pytest.approx(float(value) + w.sum(), abs=1e-5)
+        for idx in range(len(node.moves)):
+            child = node.children.get(idx)
+            if child is None:
+                assert (n[idx], w[idx]) == (0.0, 0.0)
+            else:
+                assert n[idx] == child.visits
+                assert w[idx] == pytest.approx(-child.value_sum, abs=1e-9)
+
+
+def test_a_batch_goes_to_the_network_when_stopped_or_when_its_cost_would_pass_the_deadline() -> (
+    None
+):
+    """On the clock, a batch of ``rows`` leaves is sent once one more leaf, at the last
+    call's seconds per position, would end its evaluation past the deadline."""
+    leaves = LeafBatch(NetworkForward(tiny_model(0), "cpu"), 8)
+    leaves.seconds_per_position = 1.0  # as measured by a (slow) last call
+    late = PUCTSearch._batch_late
+    assert not late(Limits(), leaves, 4)  # no deadline, not stopped
+    stopped = Limits()
+    stopped.stop.set()
+    assert late(stopped, leaves, 0)
+    # 4 rows and one more: 5 s of evaluation.
+    assert late(Limits(deadline=time.monotonic() + 4.5), leaves, 4)
+    assert not late(Limits(deadline=time.monotonic() + 5.5), leaves, 4)
+    assert late(Limits(deadline=time.monotonic() + 5.5), leaves, 5)
+
+
+def test_the_tree_stops_growing_at_max_nodes() -> None:
+    """Each new leaf is one node (the root is the first); the search stops when the tree
+    holds ``max_nodes``, even with playouts left."""
+    search = searcher(batch_size=1, max_nodes=20)
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    result = search.search(board, Limits(playouts=1000))
+    assert (search.nodes, result.playouts, result.evaluations) == (20, 19, 19)
+
+
+def test_choose_with_temperature_draws_by_priors_before_any_visit() -> None:
+    """A root decided without playouts has no visits: the move is drawn by its priors.
+    With visits, by the visits alone (a single visit included)."""
+    search = searcher(seed=2)
+    result = search.search(search.set_position(cshogi.STARTING_SFEN, []), Limits(playouts=1))
+    k = len(result.moves)
+    result.visits = np.zeros(k, dtype=np.int64)
+    result.priors = np.zeros(k)
+    result.priors[5] = 1.0
+    assert {search.choose(result, 1.0) for _ in range(10)} == {result.moves[5]}
+    result.visits[7] = 1  # one playout: its move, whatever the priors say
+    assert {search.choose(result, 1.0) for _ in range(10)} == {result.moves[7]}
+
+
+def test_policy_is_the_networks_alone() -> None:
+    model = tiny_model(4)
+    search = PUCTSearch(model, SearchSettings(policy_temperature=2.0))
+    board = cshogi.Board(BLUNDER)
+    moves, priors, value = search.policy(board)
+    assert moves == [int(m) for m in board.legal_moves]
+    logits, values = network_outputs(model, [board])
+    labels = [move_label(m, int(board.turn)) for m in moves]
+    expected = np.exp(logits[0][labels] - logits[0][labels].max())  # at temperature 1
+    assert priors.tolist() == pytest.approx((expected / expected.sum()).tolist(), abs=1e-6)
+    assert value == pytest.approx(float(values[0]), abs=1e-6)
+    # No legal move: nothing to play, and lost.
+    moves, priors, value = search.policy(cshogi.Board("4k4/4G4/4P4/9/9/9/9/9/4K4 w - 2"))
+    assert (moves, priors.shape, value) == ([], (0,), -1.0)
+
+
+def test_on_info_reports_the_search_so_far_every_interval() -> None:
+    search = searcher()
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    infos: list[Any] = []
+    calls = search.leaves.calls
+    result = search.search(board, Limits(playouts=200), on_info=infos.append, info_interval=0.0)
+    # Interval 0: after every batch the network evaluated (not the root's call).
+    assert len(infos) == search.leaves.calls - calls - 1 > 5
+    playouts = [info.playouts for info in infos]
+    assert playouts == sorted(set(playouts)) and playouts[-1] == result.playouts == 200
+    for info in infos:
+        assert int(info.visits.sum()) == info.playouts and info.best in info.moves
+        assert 0 < info.evaluations <= info.playouts and info.seldepth >= 1
+    assert [i.evaluations for i in infos][-1] == result.evaluations
+    assert infos[-1].seldepth == result.seldepth
+    assert [i.seconds for i in infos] == sorted(i.seconds for i in infos)
+    # No report before the first interval has passed ...
+    search.reset()
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    search.search(board, Limits(playouts=50), on_info=infos.append, info_interval=600.0)
+    assert len(infos) == len(playouts)
+    # ... and then one per interval: at most 3 in a search of 0.5 s (and its last batch).
+    infos.clear()
+    search.reset()
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    deadline = Limits(deadline=time.monotonic() + 0.5)
+    search.search(board, deadline, on_info=infos.append, info_interval=0.2)
+    assert 1 <= len(infos) <= 3
+
+
+def test_one_playout_is_played_past_the_deadline_and_none_once_stopped() -> None:
+    """A move is never chosen on the priors alone because the clock was already short: one
+    batch is played out past the deadline, which the clock cuts after its first playout.
+    Stopped before it starts, the search plays none."""
+    past = time.monotonic() - 1.0
+    search = searcher(batch_size=8)
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    assert search.search(board, Limits(deadline=past)).playouts == 1
+    assert search.search(board, Limits(playouts=1, deadline=past)).playouts == 1
+    stopped = Limits(playouts=100)
+    stopped.stop.set()
+    assert search.search(board, stopped).playouts == 0
+
+
+def test_set_position_keeps_the_subtree_of_the_moves_played_and_drops_the_rest() -> None:
+    search = searcher()
+    board = search.set_position(cshogi.STARTING_SFEN, [])
+    result = search.search(board, Limits(playouts=60))
+    nodes, root = search.nodes, search.root
+    assert root is not None and nodes == 1 + result.evaluations
+    best, reply = result.pv[0], result.pv[1]
+    # The game goes on with two moves the tree searched: their node is the new root, and the
+    # node count stays (an upper bound).
+    search.set_position(cshogi.STARTING_SFEN, [best, reply])
+    kept = root.child(best)
+    assert kept is not None and search.root is kept.child(reply) is not None
+    assert search.nodes == nodes
+    # A move the tree never searched, then any reply: nothing to keep.
+    unvisited = next(int(m) for i, m in enumerate(root.moves) if i not in root.children)
+    after = cshogi.Board()
+    after.push(unvisited)
+    search.set_position(cshogi.STARTING_SFEN, [unvisited, next(iter(after.legal_moves))])
+    assert (search.root, search.nodes) == (None, 0)
+
+
+def test_the_roots_value_before_and_after_its_first_visit() -> None:
+    """With no playout the root's value is the network's; with one, the visited move's q."""
+    model = tiny_model(6)
+    search = PUCTSearch(model, SearchSettings(batch_size=1, mate_nodes=0))
+    board = search.set_position(ONE_MOVE, [])
+    _, values = network_outputs(model, [board])
+    result = search.search(board, Limits(playouts=10))  # one legal move: not searched
+    assert result.playouts == 0 and result.value == pytest.approx(float(values[0]), abs=1e-6)
+    search.reset()
+    board = search.set_position(BLUNDER, [])
+    result = search.search(board, Limits(playouts=1))
+    assert result.best is not None and result.visits.max() == 1
+    assert result.value == result.q[result.moves.index(result.best)] != search.root.q
+    # No legal move: no move, line or lines.
+    result = search.search(search.set_position("4k4/4G4/4P4/9/9/9/9/9/4K4 w - 2", []), Limits())
+    assert (result.best, result.pv, result.lines) == (None, [], [])
+
+
+# White to move has two legal moves, and Black mates in one after either (random play).
+EVERY_MOVE_LOSES = (
+    "1+P2p2pG/P1+BL5/+Pr+Np1p+RP1/L1p1k4/1p+b2Gs1P/4GP1l+p/+p2NnK1n1/1+l1P1S1s1/3+s2+p2 w g2p 246"
+)
+
+
+def allows_a_mate_in_one(board: cshogi.Board, moves: list[int]) -> npt.NDArray[np.bool_]:
+    bad = np.zeros(len(moves), dtype=bool)
+    for i, move in enumerate(moves):
+        board.push(move)
+        bad[i] = not board.is_check() and bool(board.mate_move_in_1ply())
+        board.pop()
+    return bad
+
+
+def test_root_filter_by_hand() -> None:
+    """The root filter on chosen priors: the moves that allow a mate in one get 0 and the
+    rest share the mass they had, or share it evenly if they had none; with none or all of
+    the moves allowing a mate the priors are left as they are."""
+    search = searcher()
+    board = cshogi.Board(BLUNDER)
+    moves = [int(m) for m in board.legal_moves]
+    bad = allows_a_mate_in_one(board, moves)
+    assert 0 < bad.sum() < len(moves)
+    chosen = np.linspace(1.0, 2.0, len(moves))
+    for priors, expected in [
+        (chosen / chosen.sum(), np.where(bad, 0.0, chosen) / chosen[~bad].sum()),
+        (np.where(bad, 1.0 / bad.sum(), 0.0), np.where(bad, 0.0, 1.0 / (~bad).sum())),
+    ]:
+        root = Node(moves)
+        root.priors = priors.astype(np.float32)
+        search._filter_root(board, root)
+        assert root.priors.dtype == np.float32
+        assert root.priors.tolist() == pytest.approx(expected.tolist(), abs=1e-7)
+    assert board.sfen() == BLUNDER
+    for sfen in (EVERY_MOVE_LOSES, cshogi.STARTING_SFEN):
+        board = cshogi.Board(sfen)
+        root = Node([int(m) for m in board.legal_moves])
+        bad = allows_a_mate_in_one(board, root.moves.tolist())
+        assert bad.all() if sfen == EVERY_MOVE_LOSES else not bad.any()
+        root.priors = before = np.full(len(root.moves), 1 / len(root.moves), dtype=np.float32)
+        search._filter_root(board, root)
+        assert root.priors is before, sfen

@@ -127,13 +127,13 @@ class _Run:
 def score_cp(value: float) -> int:
     """A value in [-1, 1] as centipawns: ``600 * ln(p / (1 - p))`` with ``p = (1 + value) / 2``.
 
-    The Ponanza-style logistic mapping (a 600 cp advantage is a 73 % winning probability),
-    clipped to +-30000.
+    The Ponanza-style logistic mapping (a 600 cp advantage is a 73 % winning probability);
+    +-30000 at p = 1 or 0. (Short of those, a float64 ``p`` gives at most about 22000.)
     """
     p = (1.0 + value) / 2.0
     if p <= 0.0 or p >= 1.0:
         return 30000 if p >= 1.0 else -30000
-    return round(max(-30000.0, min(30000.0, 600.0 * math.log(p / (1.0 - p)))))
+    return round(600.0 * math.log(p / (1.0 - p)))
 
 
 class PUCTSearch:
@@ -505,8 +505,8 @@ class PUCTSearch:
         moves = [int(m) for m in root.moves]
         n, w = root.stats()
         visits = np.rint(n).astype(np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q = np.where(n > 0, w / n, np.nan)
+        with np.errstate(invalid="ignore"):
+            q = w / n  # 0 / 0: NaN where never visited
         priors = root.priors.astype(np.float64) if root.priors is not None else np.zeros(len(moves))
         best: int | None = None
         value = root.q
@@ -547,9 +547,7 @@ class PUCTSearch:
         line = [int(root.moves[i])]
         node = root.children.get(i)
         while node is not None and node.n is not None and node.visits > 1:
-            j = int(np.argmax(node.n))
-            if node.n[j] <= 0:
-                break
+            j = int(np.argmax(node.n))  # visited: visits > 1 means a playout went through
             line.append(int(node.moves[j]))
             node = node.children.get(j)
         return line
