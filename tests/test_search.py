@@ -26,7 +26,7 @@ from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, move_label, write_feat
 from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.leaves import LeafBatch, NetworkForward, check_device
-from keisei.search.mcts import Limits, PUCTSearch, score_cp
+from keisei.search.mcts import MATE_PROBE, Limits, PUCTSearch, score_cp, search_rate
 from keisei.search.select import puct_child
 from keisei.search.tree import (
     Node,
@@ -874,3 +874,50 @@ def test_root_filter_by_hand() -> None:
         root.priors = before = np.full(len(root.moves), 1 / len(root.moves), dtype=np.float32)
         search._filter_root(board, root)
         assert root.priors is before, sfen
+
+
+def test_search_rate_measures_one_search_from_a_fresh_tree() -> None:
+    """(playouts/s, mean leaves per network call, the root's call left out) of one search of
+    the position given, and the tree forgotten after it."""
+    model = tiny_model(0)
+    calls: list[npt.NDArray[np.float32]] = []
+    model.register_forward_hook(lambda _m, inp, _out: calls.append(inp[0].numpy().copy()))
+    search = PUCTSearch(model, SearchSettings(batch_size=8, mate_nodes=0))
+    search.search(search.set_position(cshogi.STARTING_SFEN, []), Limits(playouts=20))
+    calls.clear()
+    began = time.monotonic()
+    nps, per_call = search_rate(search, BLUNDER, 0.3)
+    elapsed = time.monotonic() - began
+    sizes = [len(c) for c in calls]
+    assert len(sizes) > 3 and per_call == sum(sizes[1:]) / (len(sizes) - 1)
+    planes = np.zeros((NUM_PLANES, 81), dtype=np.float32)
+    write_features(cshogi.Board(BLUNDER), planes)
+    assert np.array_equal(calls[0][0].reshape(NUM_PLANES, 81), planes)  # a fresh root
+    assert nps >= sum(sizes[1:]) / elapsed
+    assert (search.root, search.nodes) == (None, 0)
+
+
+# Black to move checks a lone king in many ways and mates in none: df-pn spends any budget.
+NO_MATE_MANY_CHECKS = "9/9/9/9/4k4/9/9/9/4K4 b RGSN 1"
+
+
+def test_the_root_mate_check_spends_its_node_budget_as_the_clock_allows() -> None:
+    """Without a clock: one df-pn search of ``mate_nodes``. On the clock, a first probe of
+    MATE_PROBE nodes measures df-pn's rate; then budgets of MATE_SHARE of the time left, up
+    to ``mate_nodes``, while they grow. cshogi's DfPn counts the nodes of its last search."""
+    nodes = 4 * MATE_PROBE
+
+    def check(limits: Limits, search: PUCTSearch | None = None) -> tuple[PUCTSearch, int]:
+        search = search or searcher(mate_nodes=nodes)
+        result = search.search(search.set_position(NO_MATE_MANY_CHECKS, []), limits)
+        assert (result.mate, result.playouts) == (None, 1)
+        return search, int(search._dfpn.searched_node)
+
+    assert check(Limits(playouts=1))[1] == nodes
+    # A deadline 100 s away: the probe, then all of mate_nodes.
+    assert check(Limits(playouts=1, deadline=time.monotonic() + 100))[1] == nodes
+    # A deadline already passed: the probe only; and once the rate is known, no time is no
+    # budget (one node, the least df-pn searches).
+    search, searched = check(Limits(playouts=1, deadline=time.monotonic() - 1))
+    assert searched == MATE_PROBE and search._dfpn_rate is not None
+    assert check(Limits(playouts=1, deadline=time.monotonic() - 1), search)[1] == 1
