@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+import keisei
 from keisei.cli.checkpoint import checkpoint_info
 from keisei.cli.main import main
 from keisei.training.checkpoint import latest_valid, list_checkpoints, read_checkpoint
@@ -30,12 +31,17 @@ def args(run_dir: Path, *extra: str) -> list[str]:
     return ["train", "--preset", "tiny", "--run-dir", str(run_dir), *extra]
 
 
-def spawn(run_dir: Path, *extra: str) -> subprocess.Popen[str]:
+def spawn(run_dir: Path, *extra: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+    """``keisei train`` as a user starts it, from ``cwd`` (default: the repository's root).
+    The package is this test's own (a mutated copy's, under scripts/mutation)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(keisei.__file__).parents[1])}
     return subprocess.Popen(
         [sys.executable, "-m", "keisei", *args(run_dir, *extra)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -125,7 +131,8 @@ def test_signal_to_one_rank_stops_all_at_one_checkpoint(tmp_path: Path) -> None:
     """SIGTERM to rank 1 alone (SIGINT takes the same path: see the launcher's test)."""
     signum, code = signal.SIGTERM, 143
     run = tmp_path / "run"
-    launcher = spawn(run, "--nproc", "2", LONG)
+    # Started from another directory than the repository's: the ranks find keisei anyway.
+    launcher = spawn(run, "--nproc", "2", LONG, cwd=tmp_path)
     wait_for_event(run, "checkpoint")
     os.kill(rank_pid(launcher, 1), signum)
     exit_code, out = finish(launcher)
