@@ -793,19 +793,26 @@ def test_one_playout_is_played_past_the_deadline_and_none_once_stopped() -> None
 
 
 def test_set_position_keeps_the_subtree_of_the_moves_played_and_drops_the_rest() -> None:
-    search = searcher()
-    board = search.set_position(cshogi.STARTING_SFEN, [])
-    result = search.search(board, Limits(playouts=60))
-    nodes, root = search.nodes, search.root
-    assert root is not None and nodes == 1 + result.evaluations
-    best, reply = result.pv[0], result.pv[1]
+    def searched() -> tuple[PUCTSearch, Any]:
+        search = searcher()
+        result = search.search(search.set_position(cshogi.STARTING_SFEN, []), Limits(playouts=60))
+        assert search.root is not None and search.nodes == 1 + result.evaluations
+        return search, result
+
     # The game goes on with two moves the tree searched: their node is the new root, and the
     # node count stays (an upper bound).
+    search, result = searched()
+    nodes, root = search.nodes, search.root
+    assert root is not None
+    best, reply = result.pv[0], result.pv[1]
     search.set_position(cshogi.STARTING_SFEN, [best, reply])
     kept = root.child(best)
     assert kept is not None and search.root is kept.child(reply) is not None
     assert search.nodes == nodes
-    # A move the tree never searched, then any reply: nothing to keep.
+    # It goes on with a move the tree never searched, then any reply: nothing to keep.
+    search, _ = searched()
+    root = search.root
+    assert root is not None
     unvisited = next(int(m) for i, m in enumerate(root.moves) if i not in root.children)
     after = cshogi.Board()
     after.push(unvisited)
