@@ -673,6 +673,13 @@ def test_every_node_holds_its_networks_priors_and_value_and_its_childrens_backup
 
     assert search.root is not None
     walk(search.root, board)
+    # The PV: the best move, then at each node the most visited move, while one is visited.
+    line, node = [result.best], search.root.child(result.best)
+    while node is not None and node.n is not None and node.n.max() > 0:
+        j = int(np.argmax(node.n))
+        line.append(int(node.moves[j]))
+        node = node.children.get(j)
+    assert result.pv == line
     evaluated = [(node, b) for node, b in nodes if node.terminal is None]
     assert len(nodes) > 250
     if sfen == cshogi.STARTING_SFEN:
