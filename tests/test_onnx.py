@@ -101,6 +101,7 @@ def test_export_bundled_writes_dlshogi_layout(
         ("output_policy", f32, ["batch_size", 2187]),
         ("output_value", f32, ["batch_size", 1]),
     ]
+    assert model.doc_string == f"keisei {__version__}: policy-value network, dlshogi's layout"
     payload = read_checkpoint(BUNDLED_PATH)
     props = {p.key: p.value for p in model.metadata_props}
     assert props == {
@@ -227,3 +228,24 @@ def test_bundled_onnx_plays_a_legal_game(bundled_onnx: Path) -> None:
     result = step.finished[0]
     assert result is not None and result.plies == plies == len(result.moves)
     assert result.reason in ("checkmate", "repetition", "perpetual_check", "max_plies", "nyugyoku")
+
+
+def test_check_positions_are_the_start_then_every_seventh_ply_of_random_games() -> None:
+    """What the export is checked on: the start position, then after every 7th ply the
+    positions of 4 random games (seeded; restarted at their end or at 200 plies)."""
+    env = ShogiEnv(4, max_plies=200)
+    step = env.reset(3)
+    rng = np.random.default_rng(3)
+    expected = [step.obs[0]]
+    for ply in range(1, 15):
+        step = env.step(random_legal(step, rng))
+        if ply % 7 == 0:
+            expected.extend(step.obs)
+    obs = positions(9, seed=3)
+    assert obs.dtype == np.uint8 and np.array_equal(obs, np.stack(expected[:9]))
+    assert np.array_equal(positions(9, seed=3), obs) and not np.array_equal(positions(9), obs)
+
+
+def test_onnx_forward_runs_one_thread_unless_told(bundled_onnx: Path) -> None:
+    for forward, threads in ((OnnxForward(bundled_onnx), 1), (OnnxForward(bundled_onnx, 2), 2)):
+        assert forward.session.get_session_options().intra_op_num_threads == threads
