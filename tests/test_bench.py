@@ -51,7 +51,7 @@ def test_bench_env_writes_positive_rates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "env", "--seconds", "0.5", "--games", "8", "--json", str(out)]) == 0
+    assert main(["bench", "env", "--seconds", "0.2", "--games", "8", "--json", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     env = data["env"]
     for key in ("plies_per_s", "cshogi_plies_per_s", "ratio"):
@@ -105,7 +105,7 @@ def test_bench_train_with_the_search_counts_its_forward_passes(
 def test_bench_all_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every section on the tiny preset, as short as the options allow."""
     out = tmp_path / "all.json"
-    args = ["bench", "all", "--preset", "tiny", "--seconds", "0.2", "--rounds", "1"]
+    args = ["bench", "all", "--preset", "tiny", "--seconds", "0.1", "--rounds", "1"]
     args += ["--updates", "1", "--memory-updates", "1", "--games", "4", "--json", str(out)]
     assert main(args) == 0
     data = json.loads(out.read_text(encoding="utf-8"))

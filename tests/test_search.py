@@ -302,7 +302,7 @@ def test_search_player_plays_a_match_and_through_keisei_evaluate(
 
 def test_keisei_bench_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    args = ["bench", "search", "--preset", "tiny", "--seconds", "0.6", "--rounds", "1"]
+    args = ["bench", "search", "--preset", "tiny", "--seconds", "0.2", "--rounds", "1"]
     assert main([*args, "--json", str(out)]) == 0
     figures = json.loads(out.read_text(encoding="utf-8"))["search"]
     assert figures["batch_size"] == 16 and figures["playouts_per_s"] > 0
