@@ -302,6 +302,12 @@ def test_set_aside_moves_what_came_after_the_step(tiny_config: TrainConfig, tmp_
     # Nothing after the last step: nothing moved, no directory made.
     assert set_aside(run, 64, 3, tmp_path / "again") == []
     assert not (tmp_path / "again").exists()
+    # One of each, in the singular.
+    with open(run / "events.jsonl", "a", encoding="utf-8") as f:
+        f.write(event_line(128))
+    (run / "games" / "episode_000004.csa").write_text("x")
+    said = set_aside(run, 64, 3, tmp_path / "one")
+    assert said == ["1 line of events.jsonl", "1 file of games/"]
 
 
 def test_a_best_checkpoint_that_cannot_be_read_stays(

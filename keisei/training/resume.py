@@ -265,12 +265,12 @@ def set_aside(run_dir: Path, step: int, episodes: int, directory: Path) -> list[
                 os.fsync(f.fileno())
             os.truncate(events, offset)
             lines = len(tail.splitlines())
-            said.append(f"{lines} lines of {EVENTS_FILE}")
+            said.append(f"{lines} line{'s' if lines != 1 else ''} of {EVENTS_FILE}")
     records = _numbered_after(run.games, _EPISODE_RECORD, episodes)
     for path in records:
         aside.move(path)
     if records:
-        said.append(f"{len(records)} files of games/")
+        said.append(f"{len(records)} file{'s' if len(records) != 1 else ''} of games/")
     dirs = _numbered_after(run.evaluations, _EVALUATION_DIR, step)
     for path in dirs:
         aside.move(path)
