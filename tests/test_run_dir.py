@@ -279,6 +279,7 @@ def test_branch_sets_aside_later_evaluations_and_best(train: Train, tmp_path: Pa
     assert train.run(run_dir, "--resume", str(branch_point), "--total-steps", "2304") == 0
     aside = only_aside(run_dir)
     assert (aside / "ratings.json").read_bytes() == ratings
+    assert "; 2 evaluations from ratings.json (another line" in (run_dir / "train.log").read_text()
     moved = {p.name for p in (aside / "checkpoints").iterdir()}
     later = {"step_0000002304.pt", "step_0000003072.pt"}
     assert moved == (later | {"best.pt"} if best_step > 1536 else later)

@@ -633,13 +633,18 @@ def test_two_legal_moves_are_searched_and_one_is_under_go_infinite() -> None:
     assert result.playouts > 0 and search.nodes >= 12
 
 
-def network_outputs(model: Any, boards: list[cshogi.Board]) -> tuple[Any, Any]:
-    """The network's (logits, values) of ``boards``, called directly (no LeafBatch)."""
+def board_planes(boards: list[cshogi.Board]) -> npt.NDArray[np.float32]:
+    """The network's input (len(boards), 119, 9, 9) of ``boards``, as float32."""
     planes = np.zeros((len(boards), NUM_PLANES, 81), dtype=np.float32)
     for i, board in enumerate(boards):
         write_features(board, planes[i])
+    return planes.reshape(len(boards), NUM_PLANES, 9, 9)
+
+
+def network_outputs(model: Any, boards: list[cshogi.Board]) -> tuple[Any, Any]:
+    """The network's (logits, values) of ``boards``, called directly (no LeafBatch)."""
     with torch.no_grad():
-        out = model(torch.from_numpy(planes.reshape(len(boards), NUM_PLANES, 9, 9)))
+        out = model(torch.from_numpy(board_planes(boards)))
     return out.logits.numpy(), out.value.numpy()
 
 
@@ -914,9 +919,7 @@ def test_search_rate_measures_one_search_from_a_fresh_tree() -> None:
     elapsed = time.monotonic() - began
     sizes = [len(c) for c in calls]
     assert len(sizes) > 3 and per_call == sum(sizes[1:]) / (len(sizes) - 1)
-    planes = np.zeros((NUM_PLANES, 81), dtype=np.float32)
-    write_features(cshogi.Board(BLUNDER), planes)
-    assert np.array_equal(calls[0][0].reshape(NUM_PLANES, 81), planes)  # a fresh root
+    assert np.array_equal(calls[0], board_planes([cshogi.Board(BLUNDER)]))  # a fresh root
     assert nps >= sum(sizes[1:]) / elapsed
     assert (search.root, search.nodes) == (None, 0)
 

@@ -446,7 +446,7 @@ def set_aside_evaluations(run_dir: Path, step: int, aside: Path) -> list[str]:
             table.history = kept.history
     except (RatingsError, KeyError, TypeError, ValueError, AttributeError):
         return []
-    return [f"{dropped} evaluations from {RATINGS_FILE}"]
+    return [f"{dropped} evaluation{'s' if dropped != 1 else ''} from {RATINGS_FILE}"]
 
 
 def _score(res: dict[str, int]) -> float | None:
