@@ -275,6 +275,20 @@ class CheckpointSection(_Section):
     )
 
 
+class AverageSection(_Section):
+    """The weight average the run plays with (keisei.training.averaging)."""
+
+    enabled: bool = Field(
+        True, description="players use the average of the late weights, not the last ones"
+    )
+    start_fraction: float = Field(
+        0.67, ge=0, le=1, description="averaging starts at this share of run.total_steps"
+    )
+    every_steps: int = Field(
+        20_480, ge=1, le=INT64_MAX, description="the live weights join the average this often"
+    )
+
+
 class EvaluationSection(_Section):
     enabled: bool = Field(True, description="periodic evaluation during training")
     every_steps: int = Field(61_440, ge=1, le=INT64_MAX, description="evaluation interval")
@@ -321,6 +335,7 @@ class TrainConfig(_Section):
     league: LeagueSection = Field(default_factory=LeagueSection)
     rollout: RolloutSection = Field(default_factory=RolloutSection)
     checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
+    average: AverageSection = Field(default_factory=AverageSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     wandb: WandbSection = Field(default_factory=WandbSection)

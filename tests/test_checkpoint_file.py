@@ -214,6 +214,11 @@ def written(tmp_path: Path, payload: Any) -> Path:
         (lambda p: p | {"model": [1]}, "no model weights (a dict of named tensors)"),
         (lambda p: p | {"model": {"w": [1.0]}}, "no model weights (a dict of named tensors)"),
         (lambda p: p | {"model": {1: torch.ones(1)}}, "no model weights (a dict of named tensors)"),
+        (lambda p: p | {"average": [1]}, "an average that is not {weights, count}"),
+        (lambda p: p | {"average": {"weights": p["model"], "count": 0}},
+         "an average of 0 snapshots"),
+        (lambda p: p | {"average": {"weights": {}, "count": 2}},
+         "an average whose tensors are not the model's"),
         (lambda p: p | {"state": []}, "no training state"),
         (lambda p: p | {"state": {"updates": 1}}, "training state has no counter 'global_step'"),
         (lambda p: p | {"state": STATE | {"global_step": 1.0}},
@@ -316,7 +321,11 @@ def test_split_ranks_and_export(tiny_config: TrainConfig, tmp_path: Path) -> Non
 
     small = exported(payload, tmp_path / "src.pt")
     assert list(small) == [*EXPORTED_KEYS, "exported_from"]
-    assert small["exported_from"] == {"path": str(tmp_path / "src.pt"), "status": "finished"}
+    assert small["exported_from"] == {
+        "path": str(tmp_path / "src.pt"),
+        "status": "finished",
+        "averaged": 0,
+    }
     for name, tensor in payload["model"].items():
         copy = small["model"][name]
         assert torch.equal(copy, tensor) and copy.data_ptr() != tensor.data_ptr()

@@ -15,6 +15,7 @@ from keisei.training.checkpoint import (
     exported,
     load_model,
     model_path,
+    playing_weights,
     resolve,
     weights_problem,
     weights_sha256,
@@ -63,6 +64,7 @@ def checkpoint_info(path: Path | str) -> dict[str, Any]:
     ckpt, payload = resolve(model_path(path))
     state = TrainState.from_dict(payload["state"])
     weights = weights_sha256(payload["model"])
+    average = payload.get("average")
     problems = state.check_invariants()
     if weights != payload.get("weights_sha256"):
         problems.append("weights_sha256 does not match the stored weights")
@@ -88,6 +90,9 @@ def checkpoint_info(path: Path | str) -> dict[str, Any]:
         "reasons": state.reasons,
         "finished_plies": state.finished_plies,
         "weights_sha256": weights,
+        # the weights it plays with: its weight average, once that holds a snapshot
+        "averaged": 0 if average is None else average["count"],
+        "playing_sha256": weights_sha256(playing_weights(payload)),
         "config_sha256": payload.get("config_sha256"),
         "model": payload["config"]["model"],
         "invariants_ok": not problems,

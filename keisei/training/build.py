@@ -18,6 +18,7 @@ from keisei.rl.ppo import ClippedSurrogate, PPOAgent, SearchCrossEntropy
 from keisei.rl.rollout import RolloutBuffer
 from keisei.search.gumbel import GumbelSearch
 from keisei.training.actors import Actor, GumbelActor, LeagueActor, SamplingActor
+from keisei.training.averaging import WeightAverage
 from keisei.training.console import ConsoleSink
 from keisei.training.hooks import Hook
 from keisei.training.league import League
@@ -134,6 +135,11 @@ def build_trainer(
     loss = SearchCrossEntropy() if searching else ClippedSurrogate(ppo.clip)
     agent = PPOAgent(model, ppo, total_updates, device, ranks, policy_loss=loss)
     league = League(config.league, model, games, device, ranks) if config.league.fraction else None
+    average = (
+        WeightAverage(model, config.average, config.run.total_steps)
+        if config.average.enabled
+        else None
+    )
     buffer = RolloutBuffer(
         config.rollout.steps_per_game,
         games,
@@ -165,6 +171,7 @@ def build_trainer(
         rng=rng,
         actor=actor,
         league=league,
+        average=average,
         hooks=list(hooks or []),
         stop=stop or StopRequest(),
         collective=ranks,

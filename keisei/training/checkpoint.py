@@ -157,6 +157,9 @@ def weights_problem(payload: dict[str, Any]) -> str | None:
     """Why a checkpoint's weights cannot be used (NaN or infinity: a run that diverged),
     or None."""
     bad = nonfinite(payload["model"])
+    average = payload.get("average")
+    if not bad and average is not None:  # the weights that play (playing_weights)
+        bad = [f"average {name}" for name in nonfinite(average["weights"])]
     if not bad:
         return None
     names = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
@@ -231,6 +234,9 @@ def _payload_problem(payload: Any) -> str | None:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
     ):
         return "no model weights (a dict of named tensors)"
+    problem = _average_problem(payload.get("average"), model)
+    if problem is not None:
+        return problem
     state = payload.get("state")
     if not isinstance(state, dict):
         return "no training state"
@@ -252,6 +258,32 @@ def _payload_problem(payload: Any) -> str | None:
     if extra:
         return f"training state has unknown fields {sorted(extra)}"
     return None
+
+
+def _average_problem(average: Any, model: dict[str, torch.Tensor]) -> str | None:
+    """What is wrong with a payload's "average" (``WeightAverage.state_dict``), or None."""
+    if average is None:  # none yet, or keisei before the average
+        return None
+    if not isinstance(average, dict) or set(average) != {"weights", "count"}:
+        return "an average that is not {weights, count}"
+    count = average["count"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return f"an average of {count!r} snapshots"
+    weights = average["weights"]
+    if not isinstance(weights, dict) or list(weights) != list(model):
+        return "an average whose tensors are not the model's"
+    for name, tensor in weights.items():
+        if not isinstance(tensor, torch.Tensor) or tensor.shape != model[name].shape:
+            return f"an average whose {name} is not shaped as the model's"
+    return None
+
+
+def playing_weights(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights a checkpoint plays with: its weight average once that holds a snapshot
+    (keisei.training.averaging), else its network's. Resume alone takes "model"."""
+    average = payload.get("average")
+    weights: dict[str, torch.Tensor] = payload["model"] if average is None else average["weights"]
+    return weights
 
 
 def step_of(path: Path) -> int:
@@ -337,8 +369,16 @@ def exported(payload: dict[str, Any], source: Path) -> dict[str, Any]:
     rollout, the games in progress and the RNGs: loads everywhere a checkpoint does
     (players, ``keisei usi``, ``keisei play``), about a third of the size, not resumable."""
     out = {key: payload[key] for key in EXPORTED_KEYS if key in payload}
-    out["model"] = {name: t.detach().clone().contiguous() for name, t in payload["model"].items()}
-    out["exported_from"] = {"path": str(source), "status": payload.get("status")}
+    weights = playing_weights(payload)
+    out["model"] = {name: t.detach().clone().contiguous() for name, t in weights.items()}
+    out["weights_sha256"] = weights_sha256(out["model"])
+    average = payload.get("average")
+    out["exported_from"] = {
+        "path": str(source),
+        "status": payload.get("status"),
+        # the snapshots its weights average (0: the network's own weights)
+        "averaged": 0 if average is None else average["count"],
+    }
     return out
 
 
@@ -359,7 +399,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[ActorCritic, dict
     try:
         model_config = ModelSection.model_validate(payload["config"]["model"])
         model = ActorCritic(model_config)
-        load_weights(model, payload["model"], payload["config"]["model"])
+        load_weights(model, playing_weights(payload), payload["config"]["model"])
     except (KeyError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt_path}: cannot build its network ({exc})") from None
     model.to(device)

@@ -35,6 +35,7 @@ from keisei.game.encoding import NUM_PLANES
 from keisei.game.env import ShogiEnv, random_legal
 from keisei.rl.network import ActorCritic
 from keisei.search.leaves import Outputs
+from keisei.training.checkpoint import playing_weights, weights_sha256
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -119,7 +120,8 @@ def metadata_for(model: ActorCritic, payload: dict[str, Any], source: Path) -> d
     """The file's metadata properties (``METADATA_KEYS``) for a checkpoint's network."""
     return {
         "keisei_version": __version__,
-        "weights_sha256": str(payload.get("weights_sha256", "")),
+        # the weights exported: the checkpoint's weight average where it has one
+        "weights_sha256": weights_sha256(playing_weights(payload)),
         "global_step": str(payload["state"]["global_step"]),
         "model": model.config.describe(),
         "source": str(source),

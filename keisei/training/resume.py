@@ -29,6 +29,7 @@ from keisei.training.checkpoint import (
     latest_valid,
     list_checkpoints,
     model_path,
+    playing_weights,
     read_checkpoint,
     remove_stale_temporaries,
     resolve,
@@ -126,7 +127,7 @@ def init_weights(spec: str, config: TrainConfig) -> dict[str, Any]:
                 f"has {mine.get(key)!r}: give the run the same model (e.g. model.{key}="
                 f"{saved.get(key)})"
             )
-    return {"path": str(path), "model": payload["model"], "config": saved}
+    return {"path": str(path), "model": playing_weights(payload), "config": saved}
 
 
 def nothing_to_do(

@@ -38,6 +38,7 @@ from keisei.rl.network import load_weights
 from keisei.rl.ppo import PPOAgent
 from keisei.rl.rollout import RolloutBuffer
 from keisei.training.actors import Actor
+from keisei.training.averaging import WeightAverage
 from keisei.training.checkpoint import (
     Diverged,
     check_finite,
@@ -133,6 +134,8 @@ class Trainer:
     actor: Actor
     # Past selves as opponents (league.fraction > 0), which the actor plays them with.
     league: League | None = None
+    # The late weights' average that players use (average.enabled); training never reads it.
+    average: WeightAverage | None = None
     state: TrainState = field(default_factory=TrainState)
     hooks: list[Hook] = field(default_factory=list)
     stop: StopRequest = field(default_factory=StopRequest)
@@ -204,6 +207,7 @@ class Trainer:
             "rng": self.rng.state_dict(),
             "actor": self.actor.state_dict(),
             "league": None if self.league is None else self.league.state_dict(),
+            "average": None if self.average is None else self.average.state_dict(),
             "state": self.state.to_dict(),
             "wandb_run_id": self.wandb_run_id,
             **ranks,
@@ -234,6 +238,8 @@ class Trainer:
         self.actor.load_state_dict(payload.get("actor") or {})  # older checkpoints: none
         if self.league is not None:  # resume_plan refuses a changed league.fraction
             self.league.load_state_dict(payload["league"])
+        if self.average is not None:
+            self.average.load_state_dict(payload.get("average"))
         self.state = TrainState.from_dict(payload["state"])
         self.wandb_run_id = payload.get("wandb_run_id")
 
@@ -246,11 +252,17 @@ class Trainer:
         write_checkpoint(path, self.payload("running"))
         return path
 
+    @property
+    def playing_model(self) -> torch.nn.Module:
+        """The network a checkpoint of this moment plays with (``playing_weights``)."""
+        averaged = None if self.average is None else self.average.network
+        return self.agent.model if averaged is None else averaged
+
     def _context(self) -> HookContext:
         return HookContext(
             state=self.state,
             run_dir=self.run_dir,
-            model=self.agent.model,
+            model=self.playing_model,
             config=self.config,
             emit=self.sinks.emit,
             checkpoint_dir=self.checkpoint_dir,
@@ -288,6 +300,15 @@ class Trainer:
         if self.league is not None:  # after the check: no diverged network joins the pool
             metrics |= self.league.after_update(self.state.updates)
         s = self.state
+        before = s.global_step - self.config.steps_per_update
+        added = self.average is not None and self.average.after_update(
+            self.agent.model, before, s.global_step
+        )
+        if added and self.average is not None and self.average.count == 1:
+            self.sinks.info(
+                f"Weight average started at step {s.global_step}: players now use the "
+                f"average of the weights every {self.average.every_steps} plies"
+            )
         decided = max(s.episodes, 1)
         self.sinks.emit(
             "update",
@@ -311,7 +332,6 @@ class Trainer:
                 f"kl {metrics['approx_kl']:.4f} "
                 f"ev {metrics.get('explained_variance', float('nan')):.3f}"
             )
-        before = s.global_step - self.config.steps_per_update
         ready = [hook for hook in self.hooks if due(hook, before, s.global_step)]
         if ready:
             # Hooks run on rank 0; the checkpoints they write hold every rank's games.

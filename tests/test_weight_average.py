@@ -1,0 +1,73 @@
+"""The weight average (keisei.training.averaging): what it averages, who plays with it,
+that training is the same bits with and without it, and that it resumes exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from keisei.cli.main import main
+from keisei.training.checkpoint import (
+    list_checkpoints,
+    load_model,
+    read_checkpoint,
+    weights_sha256,
+)
+from tests.conftest import Train
+from tests.test_train import final_info
+
+# The tiny preset (6144 plies, 64 per update): snapshots at 3072, 3840, 4608, 5376, 6144,
+# which are also checkpoint steps (every 768), all kept.
+AVERAGE = ("average.every_steps=768", "average.start_fraction=0.5", "checkpoint.keep_last=20")
+
+
+def test_the_average_is_the_mean_of_the_snapshots_and_plays(train: Train, tmp_path: Path) -> None:
+    run, plain = tmp_path / "run", tmp_path / "plain"
+    assert train.run(run, *AVERAGE) == 0
+    assert train.run(plain, *AVERAGE, "average.enabled=false") == 0
+    final = read_checkpoint(run / "checkpoints" / "step_0000006144.pt")
+    assert final["average"]["count"] == 5
+    snapshots = [
+        read_checkpoint(p)["model"]
+        for p in list_checkpoints(run)
+        if 3072 <= int(p.stem.split("_")[1]) <= 6144
+    ]
+    assert len(snapshots) == 5
+    for name, tensor in final["average"]["weights"].items():
+        mean = torch.stack([s[name].double() for s in snapshots]).mean(0)
+        if tensor.is_floating_point():
+            assert torch.allclose(tensor.double(), mean, rtol=0, atol=1e-6), name
+    # The checkpoint before the first snapshot has none; the average never feeds back.
+    assert read_checkpoint(run / "checkpoints" / "step_0000002304.pt").get("average") is None
+    off = read_checkpoint(plain / "checkpoints" / "step_0000006144.pt")
+    assert off.get("average") is None
+    assert weights_sha256(final["model"]) == weights_sha256(off["model"])
+    # Players load the average; an export carries it as its weights.
+    model, _ = load_model(run)
+    played = model.state_dict()
+    assert all(torch.equal(played[k], t) for k, t in final["average"]["weights"].items())
+    info = final_info(run)
+    assert info["averaged"] == 5
+    assert info["playing_sha256"] == weights_sha256(final["average"]["weights"])
+    assert info["playing_sha256"] != info["weights_sha256"]
+    out = tmp_path / "small.pt"
+    assert main(["checkpoint", "export", str(run), "--out", str(out)]) == 0
+    small = read_checkpoint(out)
+    assert small["exported_from"]["averaged"] == 5
+    assert small["weights_sha256"] == info["playing_sha256"]
+    assert "average" not in small
+
+
+def test_a_run_stopped_mid_average_resumes_bit_for_bit(train: Train, tmp_path: Path) -> None:
+    argv = ("average.every_steps=128", "average.start_fraction=0")
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert train.run(whole, "--total-steps", "1024", *argv) == 0
+    assert train.run(split, "--total-steps", "512", *argv) == 0
+    assert read_checkpoint(split / "checkpoints" / "step_0000000512.pt")["average"]["count"] == 4
+    assert train.run(split, "--total-steps", "1024", "--resume", "latest", *argv) == 0
+    a = read_checkpoint(whole / "checkpoints" / "step_0000001024.pt")
+    b = read_checkpoint(split / "checkpoints" / "step_0000001024.pt")
+    assert a["average"]["count"] == b["average"]["count"] == 8
+    assert weights_sha256(a["average"]["weights"]) == weights_sha256(b["average"]["weights"])
+    assert weights_sha256(a["model"]) == weights_sha256(b["model"])
