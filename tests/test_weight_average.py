@@ -8,6 +8,9 @@ from pathlib import Path
 import torch
 
 from keisei.cli.main import main
+from keisei.config import AverageSection, TrainConfig
+from keisei.rl.network import ActorCritic
+from keisei.training.averaging import WeightAverage
 from keisei.training.checkpoint import (
     list_checkpoints,
     load_model,
@@ -71,3 +74,36 @@ def test_a_run_stopped_mid_average_resumes_bit_for_bit(train: Train, tmp_path: P
     assert a["average"]["count"] == b["average"]["count"] == 8
     assert weights_sha256(a["average"]["weights"]) == weights_sha256(b["average"]["weights"])
     assert weights_sha256(a["model"]) == weights_sha256(b["model"])
+
+
+def test_snapshots_at_each_crossing_from_the_start_step(tiny_config: TrainConfig) -> None:
+    torch.manual_seed(0)
+    model = ActorCritic(tiny_config.model)
+    section = AverageSection(every_steps=100, start_fraction=0.25)
+    average = WeightAverage(model, section, total_steps=1000)
+    assert (average.start_step, average.count, average.network) == (250, 0, None)
+    assert average.state_dict() is None
+    first = {k: t.clone() for k, t in model.state_dict().items()}
+    # Updates ending before the start do not count (their crossings of 100 and 200);
+    # 240 -> 260 crosses no multiple.
+    steps = [(60, 120), (190, 240), (240, 260)]
+    assert [average.after_update(model, a, b) for a, b in steps] == [False, False, False]
+    assert average.after_update(model, 260, 300)  # lands on the multiple: counts
+    assert average.count == 1 and average.network is not None
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    assert not average.after_update(model, 300, 399)
+    assert average.after_update(model, 399, 460)
+    state = average.state_dict()
+    assert state is not None and state["count"] == 2
+    for name, _ in model.named_parameters():
+        assert torch.allclose(state["weights"][name], first[name] + 0.5), name
+    # A fresh average restored from the state holds the same; None empties it.
+    other = WeightAverage(ActorCritic(tiny_config.model), section, total_steps=1000)
+    other.load_state_dict(state)
+    restored = other.state_dict()
+    assert restored is not None and restored["count"] == 2
+    assert all(torch.equal(restored["weights"][k], t) for k, t in state["weights"].items())
+    other.load_state_dict(None)
+    assert (other.count, other.network, other.state_dict()) == (0, None, None)
