@@ -12,6 +12,7 @@ from keisei.errors import UsageError
 from keisei.files import atomic_write, check_new_file
 from keisei.training.checkpoint import (
     CheckpointError,
+    averaged,
     exported,
     load_model,
     model_path,
@@ -64,7 +65,6 @@ def checkpoint_info(path: Path | str) -> dict[str, Any]:
     ckpt, payload = resolve(model_path(path))
     state = TrainState.from_dict(payload["state"])
     weights = weights_sha256(payload["model"])
-    average = payload.get("average")
     problems = state.check_invariants()
     if weights != payload.get("weights_sha256"):
         problems.append("weights_sha256 does not match the stored weights")
@@ -91,7 +91,7 @@ def checkpoint_info(path: Path | str) -> dict[str, Any]:
         "finished_plies": state.finished_plies,
         "weights_sha256": weights,
         # the weights it plays with: its weight average, once that holds a snapshot
-        "averaged": 0 if average is None else average["count"],
+        "averaged": averaged(payload),
         "playing_sha256": weights_sha256(playing_weights(payload)),
         "config_sha256": payload.get("config_sha256"),
         "model": payload["config"]["model"],

@@ -28,7 +28,7 @@ class WeightAverage:
 
     def __init__(self, model: nn.Module, config: AverageSection, total_steps: int) -> None:
         self.every_steps = config.every_steps
-        # The first multiple of every_steps at or after start_fraction of the run.
+        # Updates that end before this step add nothing.
         self.start_step = int(config.start_fraction * total_steps)
         self.averaged = AveragedModel(model)
 

@@ -68,7 +68,8 @@ EXPORTED_KEYS = (*HEADER_KEYS, "state")
 RANK_KEYS = ("rollout", "env", "rng", "actor")
 PEER_KEYS = ("peer_ranks", "world_size")
 # What a resumed run needs besides the header and the state ("league": the pool of a
-# run with league.fraction > 0, which all ranks share; None or missing without one).
+# run with league.fraction > 0, which all ranks share; None or missing without one;
+# "average": the weight average, None or missing before its first snapshot).
 RESUME_KEYS = ("agent", "rollout", "env", "rng")
 
 
@@ -278,6 +279,12 @@ def _average_problem(average: Any, model: dict[str, torch.Tensor]) -> str | None
     return None
 
 
+def averaged(payload: dict[str, Any]) -> int:
+    """How many snapshots a checkpoint's playing weights average (0: the network's own)."""
+    average = payload.get("average")
+    return 0 if average is None else int(average["count"])
+
+
 def playing_weights(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The weights a checkpoint plays with: its weight average once that holds a snapshot
     (keisei.training.averaging), else its network's. Resume alone takes "model"."""
@@ -372,12 +379,10 @@ def exported(payload: dict[str, Any], source: Path) -> dict[str, Any]:
     weights = playing_weights(payload)
     out["model"] = {name: t.detach().clone().contiguous() for name, t in weights.items()}
     out["weights_sha256"] = weights_sha256(out["model"])
-    average = payload.get("average")
     out["exported_from"] = {
         "path": str(source),
         "status": payload.get("status"),
-        # the snapshots its weights average (0: the network's own weights)
-        "averaged": 0 if average is None else average["count"],
+        "averaged": averaged(payload),
     }
     return out
 
