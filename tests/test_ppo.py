@@ -556,6 +556,71 @@ def test_agent_checkpoint_resumes_identically() -> None:
     assert a["learning_rate"] == pytest.approx(0.9e-3)
 
 
+@pytest.mark.parametrize("search", [False, True], ids=["ppo", "search-targets"])
+def test_unpacking_on_the_device_acts_and_updates_as_unpacking_on_the_host(search: bool) -> None:
+    """The path a GPU takes (packed observations and masks sent, the rollout kept packed on
+    the device and expanded there, ``unpack_on_device``) run on the CPU against the host
+    path: the same actions, log-probs and values, the same metrics and weights, bit for
+    bit. On a CUDA device it is the default; this keeps its code under test without one."""
+    cfg = PPOSection(epochs=2, minibatch_size=8, learning_rate=1e-3)
+    loss = SearchCrossEntropy() if search else None
+    agents = []
+    for on_device in (False, True):
+        torch.manual_seed(0)
+        agent = PPOAgent(
+            ActorCritic(TINY), cfg, total_updates=2, policy_loss=loss, unpack_on_device=on_device
+        )
+        agents.append(agent)
+    host, device = agents
+    assert (host.unpack_on_device, device.unpack_on_device) == (False, True)
+    assert make_agent().unpack_on_device is False  # the CPU's default
+
+    envs, steps = 4, 6
+    env = ShogiEnv(envs, max_plies=512)
+    step = env.reset(0)
+    rng = np.random.default_rng(0)
+    buf = RolloutBuffer(steps, envs, targets=search)
+    gen_host, gen_device = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    while not buf.full:
+        packed = (step.packed_obs, step.packed_mask)
+        a = host.act(step.obs, step.mask, gen_host, packed)
+        b = device.act(step.obs, step.mask, gen_device, packed)
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x, y)
+        assert np.array_equal(host.values(step.obs), device.values(step.obs, step.packed_obs))
+        assert np.array_equal(host.greedy(step.obs, step.mask), device.greedy(step.obs, step.mask))
+        for x, y in zip(
+            host.outputs(step.obs), device.outputs(step.obs, step.packed_obs), strict=True
+        ):
+            assert np.array_equal(x, y)
+        targets = None
+        if search:  # a made-up improved policy over the legal moves of each row
+            targets = np.where(step.mask, rng.random(step.mask.shape), 0.0).astype(np.float32)
+            targets /= targets.sum(axis=1, keepdims=True)
+        buf.add(
+            Row(
+                packed_obs=step.packed_obs,
+                packed_mask=step.packed_mask,
+                actions=a[0],
+                logp=a[1],
+                values=a[2],
+                rewards=rng.choice(np.array([-1.0, 0.0, 1.0], np.float32), size=envs),
+                dones=rng.random(envs) < 0.25,
+                targets=targets,
+            )
+        )
+        step = env.step(a[0])
+    last = np.zeros(envs, np.float32)
+    m_host = host.update(buf, last, torch.Generator().manual_seed(1))
+    m_device = device.update(buf, last, torch.Generator().manual_seed(1))
+    assert m_device == m_host
+    assert m_host["minibatch_steps"] == 2 * 3
+    for (name, p), q in zip(
+        host.model.state_dict().items(), device.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(p, q), name
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast and compile need CUDA")
 def test_bf16_and_compile_on_cuda() -> None:
     cfg = PPOSection(epochs=1, minibatch_size=16, bf16=True, compile=True)

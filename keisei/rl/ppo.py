@@ -181,14 +181,21 @@ class PPOAgent:
         device: torch.device | str = "cpu",
         collective: Collective | None = None,
         policy_loss: PolicyLoss | None = None,
+        unpack_on_device: bool | None = None,
     ) -> None:
         """``collective``: the ranks of a run of several processes (``keisei.distributed``);
         each rank's agent then learns from its own rollout with gradients, advantage
         statistics and metrics taken over all of them. ``policy_loss``: the update's policy
-        term, PPO's ``ClippedSurrogate`` by default."""
+        term, PPO's ``ClippedSurrogate`` by default. ``unpack_on_device``: send observations
+        and masks bit-packed (an eighth of the bytes), keep the update's rollout packed on
+        the device and expand it there; None: on a CUDA device. The results are the same
+        either way (the CPU runs both paths in the tests)."""
         if total_updates < 1:
             raise ValueError(f"total_updates must be >= 1, got {total_updates}")
         self.device = torch.device(device)
+        self.unpack_on_device = (
+            self.device.type == "cuda" if unpack_on_device is None else unpack_on_device
+        )
         self.model = model.to(self.device)
         self.cfg = cfg
         self.collective = collective or Collective()
@@ -233,14 +240,17 @@ class PPOAgent:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def _upload(self, packed: npt.NDArray[np.uint8]) -> torch.Tensor:
+    def _upload(self, host: npt.NDArray[Any]) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(host))
+        if self.device.type != "cuda":
+            return tensor.to(self.device)
         # Pinned host memory lets the copy run without the host waiting for it.
-        return torch.from_numpy(packed).pin_memory().to(self.device, non_blocking=True)
+        return tensor.pin_memory().to(self.device, non_blocking=True)
 
     def _run(
         self, obs: npt.NDArray[np.uint8], packed_obs: npt.NDArray[np.uint8] | None = None
     ) -> PolicyValue:
-        if packed_obs is not None and self.device.type == "cuda":
+        if packed_obs is not None and self.unpack_on_device:
             x = packed_obs_to_tensor(self._upload(packed_obs))
         else:
             x = obs_to_tensor(obs, self.device)
@@ -251,11 +261,9 @@ class PPOAgent:
     def _mask(
         self, mask: npt.NDArray[np.bool_], packed_mask: npt.NDArray[np.uint8] | None = None
     ) -> torch.Tensor:
-        if self.device.type != "cuda":
-            return torch.as_tensor(mask).to(self.device)
-        if packed_mask is not None:
+        if packed_mask is not None and self.unpack_on_device:
             return unpack_bits(self._upload(packed_mask), NUM_ACTIONS).bool()
-        return torch.as_tensor(mask).pin_memory().to(self.device, non_blocking=True)
+        return self._upload(mask)
 
     @torch.inference_mode()
     def act(
@@ -336,7 +344,7 @@ class PPOAgent:
         targets: npt.NDArray[np.float16] | torch.Tensor | None = None
         if buffer.targets is not None:
             targets = buffer.targets[:t].reshape(-1, NUM_ACTIONS)
-        if self.device.type == "cuda":
+        if self.unpack_on_device:
             obs = torch.as_tensor(np.ascontiguousarray(obs), device=self.device)
             masks = torch.as_tensor(np.ascontiguousarray(masks), device=self.device)
             if targets is not None:
