@@ -988,3 +988,51 @@ def test_each_malformed_sfen_is_refused_with_its_problem(sfen: str, problem: str
     with pytest.raises(ValueError) as info:
         validate_sfen(sfen)
     assert str(info.value) == f"start position is not a valid SFEN: {sfen!r} ({problem})"
+
+
+NOT_TO_MOVE_WHITE = "4k4/4R4/9/9/9/9/9/9/4K4 b - 1"
+NOT_TO_MOVE_BLACK = "4k4/9/9/9/9/9/9/4r4/4K4 w - 1"
+THREE_CHECKERS = "4r3b/9/3n5/9/4K4/9/9/9/k8 b - 1"  # cshogi reads it; is_ok refuses it
+WHITE_MATED = "4k4/4G4/4G4/9/9/9/9/9/4K4 w - 1"
+WON_NYUGYOKU = "RBBRGGSS1/4K4/P7P/9/9/9/9/9/5k3 b 2G 2"
+
+
+@pytest.mark.parametrize(
+    ("sfen", "message"),
+    [
+        (5, "here is not a valid SFEN: 5 (not a string)"),
+        (
+            NOT_TO_MOVE_WHITE,
+            f"here is not a legal position: {NOT_TO_MOVE_WHITE!r} "
+            "(white, not to move, is in check)",
+        ),
+        (
+            NOT_TO_MOVE_BLACK,
+            f"here is not a legal position: {NOT_TO_MOVE_BLACK!r} "
+            "(black, not to move, is in check)",
+        ),
+        (THREE_CHECKERS, f"here is not a legal position: {THREE_CHECKERS!r} (cshogi's is_ok)"),
+        (WHITE_MATED, f"here has no legal move for the side to move: {WHITE_MATED!r}"),
+        (WON_NYUGYOKU, f"here is already a won nyugyoku position: {WON_NYUGYOKU!r}"),
+    ],
+)
+def test_each_unplayable_position_is_refused_with_its_reason(sfen: Any, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_sfen(sfen, "here")
+    assert str(info.value) == message
+
+
+def test_validate_sfen_normalizes_and_cuts_long_input_in_its_message(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    assert validate_sfen(START.rsplit(" ", 1)[0]) == START  # the move number added
+    assert validate_sfen(WON_NYUGYOKU, won_ok=True) == WON_NYUGYOKU
+    for length, shown in ((120, "x" * 120), (121, "x" * 117 + "...")):
+        with pytest.raises(ValueError) as info:
+            validate_sfen("x" * length)
+        assert str(info.value).startswith(f"start position is not a valid SFEN: {shown!r} (")
+    # cshogi's is_ok reports to file descriptor 1 (not through sys.stdout): kept quiet.
+    capfd.readouterr()
+    with pytest.raises(ValueError, match="is_ok"):
+        validate_sfen(THREE_CHECKERS)
+    assert capfd.readouterr() == ("", "")
