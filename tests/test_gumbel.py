@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from keisei.config import GumbelSection, ModelSection, PPOSection
-from keisei.game.encoding import NUM_ACTIONS, move_label, pack_mask, pack_obs, write_features
+from keisei.game.encoding import NUM_ACTIONS, move_label, pack_mask, pack_obs
 from keisei.game.env import ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy
@@ -23,6 +23,7 @@ from keisei.search.gumbel import GumbelSearch
 from keisei.search.select import considered_visits
 from keisei.training.actors import GumbelActor
 from keisei.training.checkpoint import read_checkpoint
+from tests.boardutil import legal_masks, observations
 from tests.conftest import Train, read_events
 from tests.test_train import assert_consistent, final_info
 
@@ -84,10 +85,7 @@ def untrained_agent(seed: int = 0, lr: float = 1e-3) -> PPOAgent:
 
 
 def root_outputs(agent: PPOAgent, boards: list[cshogi.Board]) -> tuple[np.ndarray, np.ndarray]:
-    planes = np.zeros((len(boards), 119, 81), np.float32)
-    for board, out in zip(boards, planes, strict=True):
-        write_features(board, out)
-    return agent.outputs(planes.astype(np.uint8).reshape(-1, 119, 9, 9))
+    return agent.outputs(observations(boards))
 
 
 def terminal_children(board: cshogi.Board) -> int:
@@ -170,13 +168,7 @@ def test_update_learns_mate_in_one_from_the_search_alone() -> None:
     agent = untrained_agent(lr=3e-3)
     cfg = GumbelSection(simulations=48, considered=48, c_scale=1.0)
     search = GumbelSearch(cfg, agent.outputs)
-    planes = np.zeros((n, 119, 81), np.float32)
-    for board, out in zip(boards, planes, strict=True):
-        write_features(board, out)
-    obs = planes.astype(np.uint8).reshape(-1, 119, 9, 9)
-    masks = np.zeros((n, NUM_ACTIONS), bool)
-    for b, board in enumerate(boards):
-        masks[b, [move_label(m, board.turn) for m in board.legal_moves]] = True
+    obs, masks = observations(boards), legal_masks(boards)
     mates = [mating_labels(board) for board in boards]
 
     def accuracy() -> float:

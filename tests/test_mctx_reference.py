@@ -21,10 +21,11 @@ import pytest
 import torch
 
 from keisei.config import GumbelSection
-from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, write_features
+from keisei.game.encoding import NUM_ACTIONS
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.select import considered_visits
 from keisei.search.tree import labels_of
+from tests.boardutil import observations
 
 DATA = json.loads((Path(__file__).parent / "data" / "mctx_gumbel.json").read_text())
 
@@ -44,9 +45,7 @@ class TableForward:
 
     @staticmethod
     def planes(board: cshogi.Board) -> npt.NDArray[np.uint8]:
-        out = np.zeros((NUM_PLANES, 81), np.float32)
-        write_features(board, out)
-        return out.astype(np.uint8).reshape(NUM_PLANES, 9, 9)
+        return observations([board])[0]
 
     def __call__(
         self, obs: npt.NDArray[np.uint8]

@@ -19,13 +19,13 @@ from keisei.game.encoding import (
     pack_obs,
     unpack_mask,
     unpack_obs,
-    write_features,
 )
 from keisei.game.env import GameResult, ShogiEnv
 from keisei.rl.network import ActorCritic
 from keisei.rl.policy import MaskedCategorical
 from keisei.rl.ppo import PPOAgent, SearchCrossEntropy, explained_variance, wdl_targets
 from keisei.rl.rollout import RolloutBuffer, Row, compute_gae
+from tests.boardutil import legal_masks, observations
 
 TINY = ModelSection(blocks=1, channels=8)
 
@@ -463,18 +463,14 @@ def mate_in_one_positions(count: int = 32) -> tuple[np.ndarray, np.ndarray, np.n
         while not board.is_game_over():
             if not board.is_check() and board.mate_move_in_1ply() and board.sfen() not in sfens:
                 sfens.add(board.sfen())
-                planes = np.zeros((119, 81), np.float32)
-                write_features(board, planes)
-                legal = np.zeros(NUM_ACTIONS, bool)
                 mating = np.zeros(NUM_ACTIONS, bool)
                 for move in board.legal_moves:
                     label = move_label(move, board.turn)
-                    legal[label] = True
                     board.push(move)
                     mating[label] = board.is_game_over()
                     board.pop()
-                obs.append(planes.astype(np.uint8).reshape(119, 9, 9))
-                masks.append(legal)
+                obs.append(observations([board])[0])
+                masks.append(legal_masks([board])[0])
                 wins.append(mating)
                 break
             moves = list(board.legal_moves)

@@ -22,7 +22,7 @@ from keisei.evaluation.match import play_match
 from keisei.evaluation.players import GreedyPlayer, PlayerError
 from keisei.evaluation.search_player import SearchPlayer, describe_search, parse_search_spec
 from keisei.evaluation.specs import parse_player
-from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, move_label, write_features
+from keisei.game.encoding import NUM_ACTIONS, move_label
 from keisei.game.env import ShogiEnv
 from keisei.search.gumbel import GumbelSearch
 from keisei.search.leaves import LeafBatch, NetworkForward, check_device
@@ -40,6 +40,7 @@ from keisei.search.tree import (
     softmax,
 )
 from keisei.search.usi_engine import USIEngine
+from tests.boardutil import observations
 from tests.evalutil import save_tiny_checkpoint, tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -633,18 +634,10 @@ def test_two_legal_moves_are_searched_and_one_is_under_go_infinite() -> None:
     assert result.playouts > 0 and search.nodes >= 12
 
 
-def board_planes(boards: list[cshogi.Board]) -> npt.NDArray[np.float32]:
-    """The network's input (len(boards), 119, 9, 9) of ``boards``, as float32."""
-    planes = np.zeros((len(boards), NUM_PLANES, 81), dtype=np.float32)
-    for i, board in enumerate(boards):
-        write_features(board, planes[i])
-    return planes.reshape(len(boards), NUM_PLANES, 9, 9)
-
-
 def network_outputs(model: Any, boards: list[cshogi.Board]) -> tuple[Any, Any]:
     """The network's (logits, values) of ``boards``, called directly (no LeafBatch)."""
     with torch.no_grad():
-        out = model(torch.from_numpy(board_planes(boards)))
+        out = model(torch.from_numpy(observations(boards)).float())
     return out.logits.numpy(), out.value.numpy()
 
 
@@ -919,7 +912,7 @@ def test_search_rate_measures_one_search_from_a_fresh_tree() -> None:
     elapsed = time.monotonic() - began
     sizes = [len(c) for c in calls]
     assert len(sizes) > 3 and per_call == sum(sizes[1:]) / (len(sizes) - 1)
-    assert np.array_equal(calls[0], board_planes([cshogi.Board(BLUNDER)]))  # a fresh root
+    assert np.array_equal(calls[0], observations([cshogi.Board(BLUNDER)]))  # a fresh root
     assert nps >= sum(sizes[1:]) / elapsed
     assert (search.root, search.nodes) == (None, 0)
 

@@ -20,19 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import cshogi
-import numpy as np
 import pytest
 import torch
 
 from keisei.cli.main import main
 from keisei.evaluation.players import CheckpointPlayer
 from keisei.evaluation.ratings import RatingsError, RatingTable
-from keisei.game.encoding import NUM_ACTIONS, NUM_PLANES, move_label, write_features
+from keisei.game.encoding import move_label
 from keisei.game.records import read_record
 from keisei.rl.network import obs_to_tensor
 from keisei.training.checkpoint import load_model
 from keisei.training.rundir import RunDir
 from keisei.watch.run import RunView
+from tests.boardutil import legal_masks, observations
 from tests.conftest import read_events, wait_for_event
 from tests.watchutil import Watch, tree_hashes
 
@@ -136,12 +136,8 @@ def test_the_network_on_the_shown_position(finished_run: Path) -> None:
         board.push(move)
     # The same position through the evaluation's network player, as a match plays it.
     model, _ = load_model(RunDir(finished_run).best)
-    planes = np.zeros((NUM_PLANES, 81), dtype=np.float32)
-    write_features(board, planes)
-    obs = planes.astype(np.uint8).reshape(1, NUM_PLANES, 9, 9)
-    mask = np.zeros((1, NUM_ACTIONS), dtype=bool)
+    obs, mask = observations([board]), legal_masks([board])
     legal = list(board.legal_moves)
-    mask[0, [move_label(m, board.turn) for m in legal]] = True
     probs = CheckpointPlayer(model, "best").policy(obs, mask).probs[0]
     with torch.inference_mode():
         value = float(model(obs_to_tensor(obs, "cpu")).value[0])
