@@ -217,8 +217,19 @@ def written(tmp_path: Path, payload: Any) -> Path:
         (lambda p: p | {"average": [1]}, "an average that is not {weights, count}"),
         (lambda p: p | {"average": {"weights": p["model"], "count": 0}},
          "an average of 0 snapshots"),
+        (lambda p: p | {"average": {"weights": p["model"]}},
+         "an average that is not {weights, count}"),
+        (lambda p: p | {"average": {"weights": p["model"], "count": True}},
+         "an average of True snapshots"),
+        (lambda p: p | {"average": {"weights": p["model"], "count": "2"}},
+         "an average of '2' snapshots"),
         (lambda p: p | {"average": {"weights": {}, "count": 2}},
          "an average whose tensors are not the model's"),
+        (lambda p: p | {"average": {"weights": dict.fromkeys(p["model"], 0.0), "count": 2}},
+         "an average whose FIRST is not shaped as the model's"),
+        (lambda p: p | {"average": {"weights": {k: v[:0] for k, v in p["model"].items()},
+                                    "count": 2}},
+         "an average whose FIRST is not shaped as the model's"),
         (lambda p: p | {"state": []}, "no training state"),
         (lambda p: p | {"state": {"updates": 1}}, "training state has no counter 'global_step'"),
         (lambda p: p | {"state": STATE | {"global_step": 1.0}},
@@ -240,9 +251,11 @@ def written(tmp_path: Path, payload: Any) -> Path:
 def test_payload_problems_are_named(
     tiny_config: TrainConfig, tmp_path: Path, change: Any, problem: str
 ) -> None:
-    path = written(tmp_path, change(payload_of(tiny_config)))
+    payload = payload_of(tiny_config)
+    path = written(tmp_path, change(payload))
     with pytest.raises(CheckpointError) as info:
         read_checkpoint(path)
+    problem = problem.replace("FIRST", next(iter(payload["model"])))  # the first tensor's name
     assert str(info.value) == f"{path} is not a keisei training checkpoint ({problem})"
 
 
