@@ -406,6 +406,12 @@ def test_parse_go_reads_each_limit_and_names_what_it_ignores() -> None:
     assert ignored == []
     assert parse_go(["mate", "1000", "nodes", "5"]) == (Go(nodes=5, mate=True), [])
     assert parse_go(["mate"]) == (Go(mate=True), [])
+    # mate's time is skipped wherever it stands; mate last skips to the end.
+    assert parse_go(["ponder", "mate", "5", "nodes", "3"]) == (
+        Go(nodes=3, ponder=True, mate=True),
+        [],
+    )
+    assert parse_go(["nodes", "3", "mate"]) == (Go(nodes=3, mate=True), [])
     assert parse_go(["nodes", "-1", "btime", "1.5", "searchmoves", "7g7f"]) == (
         Go(),
         ["nodes -1", "btime 1.5", "searchmoves", "7g7f"],
@@ -435,6 +441,7 @@ def test_any_time_field_makes_a_go_clocked(go: Go) -> None:
         (Go(btime=1000, wtime=0, binc=5000), cshogi.BLACK, 200, 0.8),
         # The margin eats it all: half of what is left, at most 50 ms.
         (Go(btime=60, wtime=0), cshogi.BLACK, 400, 0.03),
+        (Go(btime=0, wtime=0, byoyomi=60), cshogi.BLACK, 400, 0.03),  # byoyomi counts there
         (Go(btime=10_000, wtime=0), cshogi.BLACK, 20_000, 0.05),
         (Go(btime=None, wtime=5000, winc=100), cshogi.BLACK, 0, 0.0),  # own clock absent: 0
     ],
