@@ -250,6 +250,51 @@ def test_info_and_bestmove_lines_have_the_fields_a_gui_parses() -> None:
         board.push_usi(move)
 
 
+TWO_MOVES = "8k/9/9/9/9/9/9/PP7/KL7 b - 1"  # 9h9g and 8h8g
+ONE_MOVE = "l7k/9/9/9/9/9/9/9/K7r b - 1"  # in check, 9i8h its one escape
+MATE_IN_ONE = "4k4/9/4P4/9/9/9/9/9/4K4 b G 1"  # G*5b
+
+
+def test_multipv_lines_mate_scores_and_the_time_field() -> None:
+    usi, out = engine()
+    multipv = r"info multipv (\d) depth \d+ seldepth \d+ nodes 16 nps \d+ time \d+ "
+    multipv += r"score cp -?\d+ pv (.+)"
+    single = r"info depth (\d+) seldepth \d+ nodes (\d+) nps \d+ time (\d+) score (.+) pv (.+)"
+    blocks = []
+    for setup in (
+        ["setoption name MultiPV value 2", "position startpos", "go nodes 16"],
+        ["setoption name MultiPV value 3", f"position sfen {TWO_MOVES}", "go nodes 16"],
+        [f"position sfen {ONE_MOVE}", "go nodes 16", "go nodes 1"],
+        [f"position sfen {MATE_IN_ONE}", "go nodes 16"],
+        ["setoption name MultiPV value 1", "go nodes 16"],
+        ["setoption name MarginMs value 0", "position startpos", "go movetime 300"],
+    ):
+        before = len(out.getvalue().splitlines())
+        blocks.append(talk(usi, out, setup)[before:])
+
+    # MultiPV 2, and MultiPV 3 with two legal moves: a line per move, most visited first.
+    for block in blocks[:2]:
+        *info, best = block
+        last = [re.fullmatch(multipv, ln) for ln in info[-2:]]
+        assert last[0] is not None and last[1] is not None, info
+        assert (last[0].group(1), last[1].group(1)) == ("1", "2")
+        assert best == "bestmove " + last[0].group(2).split()[0]
+        assert not any(ln.startswith("info depth") for ln in info)
+        assert not any(ln.startswith("info multipv 3") for ln in info)
+    assert {ln.split(" pv ")[1].split()[0] for ln in blocks[1][-3:-1]} == {"9h9g", "8h8g"}
+    # One legal move: the one-line form whatever MultiPV says; a 1-move pv is depth 1.
+    assert all(ln.startswith(("info depth", "bestmove")) for ln in blocks[2])
+    one_node = re.fullmatch(single, blocks[2][-2])
+    assert one_node is not None and one_node.group(1) == "1" and one_node.group(5) == "9i8h"
+    # A mate found at the root: its score in plies, with MultiPV 3 and 1.
+    for block in blocks[3:5]:
+        assert re.fullmatch(single, block[0]) is not None
+        assert block[0].endswith(" score mate 1 pv G*5b") and block[-1] == "bestmove G*5b"
+    # 300 ms on the clock (no margin): the time field counts milliseconds.
+    last = re.fullmatch(single, blocks[5][-2])
+    assert last is not None and 250 <= int(last.group(3)) < 5000, blocks[5][-2]
+
+
 def test_greedy_selection_plays_the_policys_most_probable_move_at_once() -> None:
     usi, out = engine()
     lines = talk(
@@ -297,6 +342,60 @@ def test_stop_ponderhit_and_gameover_out_of_turn() -> None:
     assert not usi.searching()
 
 
+def scripted(engine: USIEngine, out: io.StringIO, script: list[tuple[float, str]]) -> list[str]:
+    """Run ``script`` (pause in seconds, line) through ``engine``; for each line, what the
+    engine had written when it was sent."""
+    before: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for pause, line in script:
+            time.sleep(pause)
+            before.append(out.getvalue())
+            yield line + "\n"
+
+    assert engine.run(lines()) == 0
+    return before
+
+
+def test_ponderhit_starts_the_clock_of_the_side_to_move() -> None:
+    """Pondering has no deadline; ponderhit gives it the time of the side to move: black's
+    0 + 1000 - 400 ms here, not white's 15.6 s."""
+    usi, out = engine()
+    before = scripted(
+        usi,
+        out,
+        [
+            (0.0, "position startpos"),
+            (0.0, "go ponder btime 0 wtime 600000 byoyomi 1000"),
+            (0.3, "ponderhit"),
+            (0.2, "isready"),  # not before its 0.6 s
+            (2.8, "isready"),  # but well within 15 s
+        ],
+    )
+    assert [text.count("bestmove") for text in before] == [0, 0, 0, 0, 1]
+
+
+def test_a_ponder_or_infinite_search_done_early_waits_for_ponderhit_or_stop() -> None:
+    usi, out = engine()
+    before = scripted(
+        usi,
+        out,
+        [
+            (0.0, "position startpos"),
+            (0.0, "go ponder nodes 4"),  # the 4 playouts end at once; the answer waits
+            (0.4, "ponderhit"),
+            (0.4, "go ponder infinite nodes 4"),
+            (0.4, "ponderhit"),  # still infinite: no answer until stop
+            (0.4, "stop"),
+            (0.4, "ponderhit"),  # nothing is pondering now
+        ],
+    )
+    assert [text.count("bestmove") for text in before] == [0, 0, 0, 1, 1, 1, 2]
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "info string ignored ponderhit: not pondering"
+    assert len(notes(lines)) == 1
+
+
 def test_go_mate_says_nomate_in_check_and_timeout_past_its_budget() -> None:
     # Black, with a piece of each kind in hand, mates in 245 df-pn nodes (cshogi's count).
     drops = "4k4/9/9/9/9/9/9/9/4K4 b RBGSNLP 1"
@@ -310,7 +409,7 @@ def test_go_mate_says_nomate_in_check_and_timeout_past_its_budget() -> None:
             f"position sfen {drops}",
             "setoption name MateNodes value 1",  # 100 nodes
             "go mate infinite",
-            "setoption name MateNodes value 0",  # still 100 (never none)
+            "setoption name MateNodes value 0",  # one node (never none)
             "go mate",
             "setoption name MateNodes value 3",
             "go mate 1000",

@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import cshogi
@@ -361,8 +361,7 @@ class USIEngine:
         if not self.searching() or limits is None or go is None or not go.ponder:
             self.note("ignored ponderhit: not pondering")
             return
-        turn = self._turn
-        seconds = think_time(replace(go, ponder=False), turn, int(self.values["MarginMs"]))
+        seconds = think_time(go, self._turn, int(self.values["MarginMs"]))
         if seconds is not None:
             limits.deadline = time.monotonic() + seconds
         limits.infinite = go.infinite
