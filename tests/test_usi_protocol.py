@@ -156,6 +156,25 @@ def test_setoption_notes_every_value_it_refuses_and_keeps_the_old_one() -> None:
     }
 
 
+def test_the_options_that_alias_search_settings_reach_the_search() -> None:
+    usi, out = engine()
+    lines = [
+        "setoption name BatchSize value 7",
+        "setoption name MateNodes value 5",
+        "setoption name CPuct value 2.5",
+        "setoption name Temperature value 0.5",
+        "isready",
+    ]
+    talk(usi, out, lines)
+    config = usi.search.config
+    assert (config.batch_size, config.mate_nodes, config.c_puct, config.temperature) == (
+        7,
+        5,
+        2.5,
+        0.5,
+    )
+
+
 def test_a_seed_restarts_the_engines_generator() -> None:
     usi, out = engine()
     talk(usi, out, ["setoption name Seed value 7"])
@@ -209,14 +228,20 @@ def test_go_turns_its_limits_and_the_playouts_option_into_a_node_count() -> None
             "setoption name Playouts value 0",
             "go nodes 4 wibble -3",
             "go nodes 4 movetime",
+            "go nodes 4 " + "y" * 100,
+            "position sfen 9/9 b - 1",
+            "go nodes 4",
         ],
     )
-    assert notes(lines) == [
+    assert notes(lines)[:4] == [
         "go before position: searching the start position",
         "ignored in go: wibble -3",
         "ignored in go: movetime",
+        "ignored in go: " + "y" * 80,
     ]
-    assert nodes_of(lines) == [9, 5, 3, 5, 4, 4]
+    assert notes(lines)[5:] == ["no usable position (see the note on the last position command)"]
+    assert nodes_of(lines) == [9, 5, 3, 5, 4, 4, 4, None]  # the last: no search
+    assert lines[-1] == "bestmove resign"
 
 
 def test_go_without_any_limit_searches_the_default_playouts() -> None:

@@ -57,7 +57,6 @@ class Option:
     low: int = 0
     high: int = 0
     choices: tuple[str, ...] = ()
-    help: str = ""
     setting: str | None = None
     check: Callable[[str], str] | None = None
 
@@ -91,29 +90,30 @@ class Option:
         return value
 
 
-def _setting(name: str, setting: str, help: str = "") -> Option:
+def _setting(name: str, setting: str) -> Option:
     """An option that sets ``SearchSettings.<setting>``: a spin over the field's range
     for an integer, else a string holding a number."""
     default = SearchSettings.model_fields[setting].default
     if SearchSettings.model_fields[setting].annotation is int:
         low, high = SearchSettings.bound(setting, "ge"), SearchSettings.bound(setting, "le")
-        return Option(name, "spin", f"{default}", low, high, help=help, setting=setting)
-    return Option(name, "string", f"{default:g}", help=help, setting=setting)
+        return Option(name, "spin", f"{default}", low, high, setting=setting)
+    return Option(name, "string", f"{default:g}", setting=setting)
 
 
+# What each option does: docs/usi.md.
 OPTIONS: tuple[Option, ...] = (
-    Option("Playouts", "spin", "0", 0, MAX_SPIN, help="cap per move (0: none)"),
+    Option("Playouts", "spin", "0", 0, MAX_SPIN),  # cap per move (0: none)
     Option("MoveSelection", "combo", "search", choices=SELECTIONS),
-    _setting("Temperature", "temperature", help="0: most visits / most probable"),
-    Option("Threads", "spin", "1", 1, 256, help="torch intra-op threads"),
-    _setting("BatchSize", "batch_size", help="leaves per network call"),
-    Option("Device", "string", "cpu", help="cpu, cuda or cuda:N", check=check_device),
-    Option("ResignValue", "spin", "-100", -100, 100, help="resign below value*100"),
-    Option("MarginMs", "spin", "400", 0, 60_000, help="time kept back per move"),
+    _setting("Temperature", "temperature"),  # 0: most visits / most probable
+    Option("Threads", "spin", "1", 1, 256),  # torch intra-op threads
+    _setting("BatchSize", "batch_size"),  # leaves per network call
+    Option("Device", "string", "cpu", check=check_device),  # cpu, cuda or cuda:N
+    Option("ResignValue", "spin", "-100", -100, 100),  # resign below value * 100
+    Option("MarginMs", "spin", "400", 0, 60_000),  # time kept back per move
     _setting("CPuct", "c_puct"),
-    _setting("MateNodes", "mate_nodes", help="df-pn nodes at the root"),
+    _setting("MateNodes", "mate_nodes"),  # df-pn nodes of the root's mate check (go mate: x100)
     Option("Seed", "spin", "0", 0, 2**31 - 1),
-    Option("MultiPV", "spin", "1", 1, 64, help="lines shown per info (most visited first)"),
+    Option("MultiPV", "spin", "1", 1, 64),  # lines shown per info (most visited first)
     Option("USI_Ponder", "check", "false"),
 )
 _BY_NAME = {o.name.lower(): o for o in OPTIONS}
