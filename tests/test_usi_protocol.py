@@ -231,6 +231,7 @@ def test_go_turns_its_limits_and_the_playouts_option_into_a_node_count() -> None
             "go nodes 4 " + "y" * 100,
             "position sfen 9/9 b - 1",
             "go nodes 4",
+            "go mate 1000",
         ],
     )
     assert notes(lines)[:4] == [
@@ -239,9 +240,11 @@ def test_go_turns_its_limits_and_the_playouts_option_into_a_node_count() -> None
         "ignored in go: movetime",
         "ignored in go: " + "y" * 80,
     ]
-    assert notes(lines)[5:] == ["no usable position (see the note on the last position command)"]
+    unusable = "no usable position (see the note on the last position command)"
+    assert notes(lines)[5:] == [unusable, unusable]
     assert nodes_of(lines) == [9, 5, 3, 5, 4, 4, 4, None]  # the last: no search
-    assert lines[-1] == "bestmove resign"
+    note = f"info string {unusable}"
+    assert lines[-4:] == [note, "bestmove resign", note, "checkmate nomate"]
 
 
 def test_go_without_any_limit_searches_the_default_playouts() -> None:
