@@ -292,7 +292,7 @@ def test_multipv_lines_mate_scores_and_the_time_field() -> None:
     for setup in (
         ["setoption name MultiPV value 2", "position startpos", "go nodes 16"],
         ["setoption name MultiPV value 3", f"position sfen {TWO_MOVES}", "go nodes 16"],
-        [f"position sfen {ONE_MOVE}", "go nodes 16", "go nodes 1"],
+        [f"position sfen {ONE_MOVE}", "go nodes 16", "position startpos", "go nodes 1"],
         [f"position sfen {MATE_IN_ONE}", "go nodes 16"],
         ["setoption name MultiPV value 1", "go nodes 16"],
         ["setoption name MarginMs value 0", "position startpos", "go movetime 300"],
@@ -311,9 +311,13 @@ def test_multipv_lines_mate_scores_and_the_time_field() -> None:
         assert not any(ln.startswith("info multipv 3") for ln in info)
     assert {ln.split(" pv ")[1].split()[0] for ln in blocks[1][-3:-1]} == {"9h9g", "8h8g"}
     # One legal move: the one-line form whatever MultiPV says; a 1-move pv is depth 1.
+    # A search of one playout still sends its info before the bestmove.
     assert all(ln.startswith(("info depth", "bestmove")) for ln in blocks[2])
-    one_node = re.fullmatch(single, blocks[2][-2])
-    assert one_node is not None and one_node.group(1) == "1" and one_node.group(5) == "9i8h"
+    escape = re.fullmatch(single, blocks[2][0])
+    assert escape is not None and (escape.group(1), escape.group(5)) == ("1", "9i8h")
+    one = re.fullmatch(single, blocks[2][-2])
+    assert one is not None and (one.group(1), one.group(2)) == ("1", "1")
+    assert blocks[2][-1] == "bestmove " + one.group(5)
     # A mate found at the root: its score in plies, with MultiPV 3 and 1.
     for block in blocks[3:5]:
         assert re.fullmatch(single, block[0]) is not None
@@ -397,31 +401,33 @@ def test_ponderhit_starts_the_clock_of_the_side_to_move() -> None:
             (0.0, "go ponder btime 0 wtime 600000 byoyomi 1000"),
             (0.3, "ponderhit"),
             (0.2, "isready"),  # not before its 0.6 s
-            (2.8, "isready"),  # but well within 15 s
+            (2.8, "go btime 0 wtime 600000 byoyomi 1000"),  # but well within 15 s; again
+            (3.0, "isready"),
         ],
     )
-    assert [text.count("bestmove") for text in before] == [0, 0, 0, 0, 1]
+    assert [text.count("bestmove") for text in before] == [0, 0, 0, 0, 1, 2]
 
 
 def test_a_ponder_or_infinite_search_done_early_waits_for_ponderhit_or_stop() -> None:
+    # A mate found at the root ends the search at once; the answer still waits.
     usi, out = engine()
     before = scripted(
         usi,
         out,
         [
-            (0.0, "position startpos"),
-            (0.0, "go ponder nodes 4"),  # the 4 playouts end at once; the answer waits
+            (0.0, f"position sfen {MATE_IN_ONE}"),
+            (0.0, "go ponder"),
             (0.4, "ponderhit"),
-            (0.4, "go ponder infinite nodes 4"),
-            (0.4, "ponderhit"),  # still infinite: no answer until stop
+            (0.4, "go infinite"),
+            (0.4, "ponderhit"),  # infinite is not ponder: ignored
             (0.4, "stop"),
             (0.4, "ponderhit"),  # nothing is pondering now
         ],
     )
     assert [text.count("bestmove") for text in before] == [0, 0, 0, 1, 1, 1, 2]
     lines = out.getvalue().splitlines()
-    assert lines[-1] == "info string ignored ponderhit: not pondering"
-    assert len(notes(lines)) == 1
+    assert [ln for ln in lines if ln.startswith("bestmove")] == ["bestmove G*5b"] * 2
+    assert notes(lines) == ["ignored ponderhit: not pondering"] * 2
 
 
 def test_go_mate_says_nomate_in_check_and_timeout_past_its_budget() -> None:
