@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import time
 from collections.abc import Iterable, Iterator
 
@@ -115,6 +116,9 @@ def test_setoption_notes_every_value_it_refuses_and_keeps_the_old_one() -> None:
             "setoption name USI_Ponder value yes",
             "setoption name USI_Ponder",
             "setoption name Multi PV value 3",
+            "setoption name Multi PV",
+            "setoption name Device value no such",
+            "setoption nam " + "w" * 100,
             "setoption name USI_Hash value 256",  # a USI_ option keisei lacks: quietly
             "setoption name usi_ponder value TRUE",  # names and true/false in any case
             "setoption name playouts value 1000000000",
@@ -139,6 +143,9 @@ def test_setoption_notes_every_value_it_refuses_and_keeps_the_old_one() -> None:
         "ignored setoption USI_Ponder 'yes': not true or false",
         "ignored setoption USI_Ponder '': not true or false",
         "ignored unknown option Multi PV",
+        "ignored unknown option Multi PV",
+        "ignored setoption Device 'no such': unknown device 'no such' (use cpu, cuda or cuda:N)",
+        "ignored malformed setoption: " + ("nam " + "w" * 100)[:80],
         "ignored setoption Threads '0': 0 is outside [1, 256]",
         "ignored setoption ResignValue '101': 101 is outside [-100, 100]",
         "ignored setoption BatchSize '4097': 4097 is outside [1, 4096]",
@@ -191,6 +198,12 @@ def test_position_keeps_what_it_can_and_says_what_it_dropped() -> None:
 
     lines = talk(usi, out, ["position startpos 7g7f 3c3d"])
     assert notes(lines)[-1] == "ignored text after the position: 7g7f 3c3d"
+    long = " ".join(["7g7f"] * 30)
+    lines = talk(usi, out, [f"position startpos {long}", "position startpos moves " + "7" * 30])
+    assert notes(lines)[-2:] == [
+        f"ignored text after the position: {long[:80].strip()}",
+        f"illegal move {'7' * 20} at ply 1 in position: kept the 0 moves before it",
+    ]
     assert (usi.moves, usi.position_ok) == ([], True)
 
     lines = talk(usi, out, ["position startpos moves 3c3d"])  # white's move with black to move
@@ -207,6 +220,7 @@ def test_position_keeps_what_it_can_and_says_what_it_dropped() -> None:
     for line, note in (
         ("position", "ignored position without startpos or sfen"),
         ("position fen 9/9 b - 1", "ignored position fen: expected startpos or sfen"),
+        ("position " + "f" * 50, f"ignored position {'f' * 40}: expected startpos or sfen"),
     ):
         usi.position_ok = True
         assert notes(talk(usi, out, [line]))[-1] == note
@@ -475,19 +489,51 @@ def test_a_network_that_fails_still_gets_a_legal_move_out_and_the_engine_goes_on
     log = io.StringIO()
     out = io.StringIO()
     usi = USIEngine(Broken(), out=out, log=log)
-    lines = talk(usi, out, ["isready", "position startpos", "go nodes 8", "usi"])
+    ready = "isready " + "z" * 100
+    lines = talk(usi, out, [ready, "position startpos", "go nodes 8", "usi"])
     board = cshogi.Board()
     first_legal = cshogi.move_to_usi(next(iter(board.legal_moves)))
     assert lines[:3] == [
-        "info string error handling 'isready': RuntimeError",
+        f"info string error handling {ready[:80]!r}: RuntimeError",
         "info string search failed (RuntimeError): playing a legal move",
         f"bestmove {first_legal}",
     ]
-    assert lines[3] == "id name keisei" and lines[-1] == "usiok"
+    # The engine's default name and author.
+    assert lines[3:5] == ["id name keisei", "id author keisei"] and lines[-1] == "usiok"
     text = log.getvalue()
     assert "keisei usi: RuntimeError: out of memory (a test's network)" in text
     assert "keisei usi: search failed: RuntimeError: out of memory (a test's network)" in text
     assert text.count("Traceback (most recent call last)") == 2
+
+
+def test_the_engine_talks_on_stdout_and_stderr_by_default_from_the_cpu() -> None:
+    usi = USIEngine(MODEL)
+    assert (usi.out, usi.log, usi.device) == (sys.stdout, sys.stderr, "cpu")
+
+
+def test_sampled_moves_follow_the_seed_option() -> None:
+    script = [
+        "setoption name MoveSelection value sample",
+        "setoption name Temperature value 1",
+        "position startpos",
+        *["go nodes 1"] * 12,
+    ]
+    runs = []
+    for seed in (None, None, "5"):
+        usi, out = engine()
+        lines = talk(
+            usi, out, script if seed is None else [f"setoption name Seed value {seed}", *script]
+        )
+        runs.append([ln for ln in lines if ln.startswith("bestmove")])
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+    assert len(set(runs[0])) > 1  # sampled, not the most probable every time
+
+
+def test_the_end_of_the_input_stops_a_search_without_an_answer() -> None:
+    usi, out = engine()
+    lines = talk(usi, out, ["position startpos", "go infinite"])
+    assert not any(ln.startswith("bestmove") for ln in lines)
+    assert not usi.searching()
 
 
 def test_a_closed_output_ends_the_loop_without_reading_on() -> None:
