@@ -295,6 +295,7 @@ def test_info_and_bestmove_lines_have_the_fields_a_gui_parses() -> None:
 TWO_MOVES = "8k/9/9/9/9/9/9/PP7/KL7 b - 1"  # 9h9g and 8h8g
 ONE_MOVE = "l7k/9/9/9/9/9/9/9/K7r b - 1"  # in check, 9i8h its one escape
 MATE_IN_ONE = "4k4/9/4P4/9/9/9/9/9/4K4 b G 1"  # G*5b
+WON_NYUGYOKU = "RBBRGGSS1/4K4/P7P/9/9/9/9/9/5k3 b 2G 2"  # black to move has won
 
 
 def test_multipv_lines_mate_scores_and_the_time_field() -> None:
@@ -353,7 +354,86 @@ def test_greedy_selection_plays_the_policys_most_probable_move_at_once() -> None
     )
     assert match is not None and match.group(2) == best
     assert int(match.group(1)) == round(600 * np.log((1 + value) / (1 - value)))
+    assert int(lines[0].split()[8]) < 10_000  # milliseconds since go
     assert lines[1:] == [f"bestmove {best}"]
+    # Greedy whatever the temperature, and sample at temperature 0 is greedy too; a mated
+    # side resigns, a won nyugyoku is declared.
+    mated = "position sfen 4k4/9/4G4/9/9/9/9/9/4K4 b G 1 moves G*5b"
+    lines = talk(
+        usi,
+        out,
+        [
+            "setoption name Temperature value 1",
+            *["go nodes 1"] * 4,
+            "setoption name MoveSelection value sample",
+            "setoption name Temperature value 0",
+            *["go nodes 1"] * 4,
+            mated,
+            "go nodes 1",
+            f"position sfen {WON_NYUGYOKU}",
+            "go nodes 1",
+        ],
+    )
+    answers = [ln for ln in lines if ln.startswith("bestmove")]
+    assert answers == [f"bestmove {best}"] * 9 + ["bestmove resign", "bestmove win"]
+
+
+def test_search_selection_at_temperature_1_draws_by_visits() -> None:
+    usi, out = engine()
+    script = ["setoption name Temperature value 1", "position startpos", *["go nodes 16"] * 12]
+    lines = talk(usi, out, script)
+    assert len({ln for ln in lines if ln.startswith("bestmove")}) > 1
+
+
+def test_resign_value_compares_the_root_value_in_hundredths() -> None:
+    # This network values the start position at about -0.32 for black (score cp -402).
+    usi, out = engine()
+    lines = talk(
+        usi,
+        out,
+        [
+            "position startpos",
+            "go nodes 1",
+            "setoption name ResignValue value -40",
+            "go nodes 1",
+            "setoption name ResignValue value -20",
+            "go nodes 1",
+        ],
+    )
+    cp = int(lines[0].split()[lines[0].split().index("cp") + 1])
+    assert -480 < cp < -240  # a value between -0.39 and -0.2 (-402 on an AMD EPYC)
+    answers = [ln for ln in lines if ln.startswith("bestmove")]
+    assert (
+        answers == [answers[0], answers[0], "bestmove resign"] and answers[0] != "bestmove resign"
+    )
+
+
+def test_won_nyugyoku_is_noted_and_declared_and_ponder_needs_a_second_pv_move() -> None:
+    usi, out = engine()
+    lines = talk(
+        usi,
+        out,
+        [
+            "setoption name USI_Ponder value true",
+            f"position sfen {WON_NYUGYOKU}",
+            "go nodes 4",
+            f"position sfen {ONE_MOVE}",
+            "go nodes 1",
+        ],
+    )
+    assert notes(lines) == ["nyugyoku: declaring the win"]
+    assert [ln for ln in lines if ln.startswith("bestmove")] == ["bestmove win", "bestmove 9i8h"]
+
+
+def test_a_long_search_reports_every_second() -> None:
+    usi, out = engine()
+    lines = talk(
+        usi, out, ["setoption name MarginMs value 0", "position startpos", "go movetime 1500"]
+    )
+    infos = [ln for ln in lines if ln.startswith("info depth")]
+    assert len(infos) == 2  # at 1 s, and the last
+    nodes = [int(ln.split()[ln.split().index("nodes") + 1]) for ln in infos]
+    assert 0 < nodes[0] < nodes[1]
 
 
 def test_stop_ponderhit_and_gameover_out_of_turn() -> None:
