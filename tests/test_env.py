@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 import cshogi
@@ -1035,4 +1036,5 @@ def test_validate_sfen_normalizes_and_cuts_long_input_in_its_message(
     capfd.readouterr()
     with pytest.raises(ValueError, match="is_ok"):
         validate_sfen(THREE_CHECKERS)
-    assert capfd.readouterr() == ("", "")
+    os.write(1, b"fd 1 is stdout again\n")  # restored, not left on /dev/null or stderr
+    assert capfd.readouterr() == ("fd 1 is stdout again\n", "")
