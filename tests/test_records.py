@@ -499,3 +499,13 @@ def test_records_are_written_all_or_none(tmp_path: Path) -> None:
     assert not any((tmp_path / "g.kif").iterdir())
     write_records(game, tmp_path, "h")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.kif", "h.csa", "h.kif", "h.usi"]
+
+
+def test_a_promotion_outside_the_zone_is_not_a_legal_move(tmp_path: Path) -> None:
+    # cshogi's Board.is_legal takes 7g7f+ from the start position: the reader let the
+    # pawn promote on 7f. (keisei.game.rules.is_legal_move is the check now.)
+    path = tmp_path / "promoted.csa"
+    path.write_text("V2.2\nPI\n+\n+2726FU\n-3334FU\n+7776TO\n", encoding="utf-8")
+    with pytest.raises(ValueError) as info:
+        read_record(path)
+    assert str(info.value) == f"{path}: the move at ply 3 is not legal"

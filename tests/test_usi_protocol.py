@@ -208,6 +208,10 @@ def test_position_keeps_what_it_can_and_says_what_it_dropped() -> None:
 
     lines = talk(usi, out, ["position startpos moves 3c3d"])  # white's move with black to move
     assert notes(lines)[-1] == "illegal move 3c3d at ply 1 in position: kept the 0 moves before it"
+    # A pawn promoting outside the zone (cshogi's Board.is_legal lets it through).
+    lines = talk(usi, out, ["position startpos moves 2g2f 7g7f+"])
+    assert notes(lines)[-1] == "illegal move 7g7f+ at ply 2 in position: kept the 1 moves before it"
+    assert len(usi.moves) == 1
 
     sfen = "lnsgkgsnl/1r5b1/ppppppppp/9/9/2P6/PP1PPPPPP/1B5R1/LNSGKGSNL w - 2"
     lines = talk(usi, out, [f"position sfen {sfen} moves 3c3d 2g2f"])

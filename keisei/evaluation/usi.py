@@ -29,6 +29,7 @@ from keisei.evaluation.engine_options import EngineOption, EngineOptionError
 from keisei.evaluation.players import Forfeit, Moves, Player, PlayerError
 from keisei.game.encoding import move_label
 from keisei.game.env import ShogiEnv, StepResult
+from keisei.game.rules import is_legal_move
 from keisei.process import child_dies_with_parent
 
 IntArray = npt.NDArray[np.int64]
@@ -391,7 +392,7 @@ class USIPlayer(Player):
         if bestmove == "resign":
             return Forfeit("resign", "the engine resigned")
         move = board.move_from_usi(bestmove) if bestmove != "win" else 0
-        if move == 0 or move not in board.legal_moves:
+        if not is_legal_move(board, move):
             what = "declared a nyugyoku win" if bestmove == "win" else f"played {bestmove!r}"
             return Forfeit("engine_illegal_move", f"{what}, not a legal move in {board.sfen()}")
         action = move_label(move, board.turn)

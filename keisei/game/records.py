@@ -45,6 +45,7 @@ from cshogi import CSA, KIF
 
 from keisei.files import atomic_paths
 from keisei.game.env import GameResult
+from keisei.game.rules import is_legal_move
 
 # Fixed so that the same game always gives the same bytes (records are compared in tests).
 _EPOCH = dt.datetime(2000, 1, 1)
@@ -412,7 +413,7 @@ def read_record(path: Path) -> list[RecordGame]:
             raise ValueError(f"{path} has no start position")
         board = cshogi.Board(parser.sfen)
         for ply, move in enumerate(parser.moves, start=1):
-            if not board.is_legal(move):
+            if not is_legal_move(board, move):
                 raise ValueError(f"{path}: the move at ply {ply} is not legal")
             board.push(move)
         winner = _winner(board, int(parser.win or 0))

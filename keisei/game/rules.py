@@ -79,6 +79,14 @@ def _reaches(board: cshogi.Board, start: int, to: int, kind: int, color: int) ->
     return False
 
 
+def is_legal_move(board: cshogi.Board, move: int) -> bool:
+    """Whether ``move`` (a cshogi move, 0 for none) is one of ``board``'s legal moves.
+
+    Not cshogi's ``Board.is_legal``, which takes a promotion outside the promotion zone
+    (``7g7f+`` from the start position) as legal."""
+    return move != 0 and move in board.legal_moves
+
+
 def why_illegal(board: cshogi.Board, usi: str) -> str:
     """Why the USI move ``usi`` (``7g7f``, ``7g7f+``, ``P*5e``) is not legal on ``board``,
     in a few words ("" if it is legal): which rule it breaks, checked on cshogi's board."""

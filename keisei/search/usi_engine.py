@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from keisei.config import SearchSettings
+from keisei.game.rules import is_legal_move
 from keisei.search.leaves import check_device
 from keisei.search.mcts import Limits, PUCTSearch, SearchResult, score_cp
 from keisei.search.tree import sharpened
@@ -292,7 +293,7 @@ class USIEngine:
                 move = int(board.move_from_usi(text))
             except Exception:
                 move = 0
-            if not move or not board.is_legal(move):
+            if not is_legal_move(board, move):
                 self.note(
                     f"illegal move {text[:20]} at ply {len(moves) + 1} in position: "
                     f"kept the {len(moves)} moves before it"
