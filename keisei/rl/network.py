@@ -159,18 +159,26 @@ def model_device(model: nn.Module) -> str:
         return "cpu"
 
 
+def to_device(host: npt.NDArray[Any], device: torch.device | str) -> torch.Tensor:
+    """A host array as a tensor on ``device``; to a GPU through pinned host memory, so the
+    copy runs without the host waiting for it."""
+    device = torch.device(device)
+    tensor = torch.from_numpy(np.ascontiguousarray(host))
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def obs_to_tensor(obs: npt.NDArray[np.uint8], device: torch.device | str) -> torch.Tensor:
     """uint8 (B, 119, 9, 9) planes -> float32 tensor on ``device``.
 
     The uint8 array is moved first and converted there: a quarter of the bytes to copy.
-    On a GPU it goes through pinned host memory without waiting for the copy, and the
-    floats are laid out channels-last, the layout cuDNN runs the convolutions in.
+    On a GPU the floats are laid out channels-last, the layout cuDNN runs the
+    convolutions in.
     """
-    device = torch.device(device)
-    host = torch.from_numpy(np.ascontiguousarray(obs))
-    if device.type != "cuda":
-        return host.to(device).float()
-    x = host.pin_memory().to(device, non_blocking=True).float()
+    x = to_device(obs, device).float()
+    if x.device.type != "cuda":
+        return x
     return x.contiguous(memory_format=torch.channels_last)
 
 

@@ -34,6 +34,7 @@ from keisei.rl.network import (
     load_weights,
     obs_to_tensor,
     packed_obs_to_tensor,
+    to_device,
     unpack_bits,
 )
 from keisei.rl.policy import MaskedCategorical
@@ -240,18 +241,11 @@ class PPOAgent:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def _upload(self, host: npt.NDArray[Any]) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(host))
-        if self.device.type != "cuda":
-            return tensor.to(self.device)
-        # Pinned host memory lets the copy run without the host waiting for it.
-        return tensor.pin_memory().to(self.device, non_blocking=True)
-
     def _run(
         self, obs: npt.NDArray[np.uint8], packed_obs: npt.NDArray[np.uint8] | None = None
     ) -> PolicyValue:
         if packed_obs is not None and self.unpack_on_device:
-            x = packed_obs_to_tensor(self._upload(packed_obs))
+            x = packed_obs_to_tensor(to_device(packed_obs, self.device))
         else:
             x = obs_to_tensor(obs, self.device)
         with self._autocast():
@@ -262,8 +256,8 @@ class PPOAgent:
         self, mask: npt.NDArray[np.bool_], packed_mask: npt.NDArray[np.uint8] | None = None
     ) -> torch.Tensor:
         if packed_mask is not None and self.unpack_on_device:
-            return unpack_bits(self._upload(packed_mask), NUM_ACTIONS).bool()
-        return self._upload(mask)
+            return unpack_bits(to_device(packed_mask, self.device), NUM_ACTIONS).bool()
+        return to_device(mask, self.device)
 
     @torch.inference_mode()
     def act(
