@@ -106,7 +106,7 @@ def test_second_train_on_a_running_dir_is_refused(
 
 def test_two_fresh_starts_at_once_one_is_refused(train: Train, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    procs = [train.spawn(run_dir, "--total-steps", "3072") for _ in range(2)]
+    procs = [train.spawn(run_dir, "--total-steps", "1536") for _ in range(2)]
     outputs = [p.communicate(timeout=300)[0].decode() for p in procs]
     codes = [p.returncode for p in procs]
     assert sorted(codes) == [0, 2], outputs
@@ -119,7 +119,7 @@ def test_two_fresh_starts_at_once_one_is_refused(train: Train, tmp_path: Path) -
     assert len(refused.splitlines()) == 1
     events = read_events(run_dir)
     assert [e["kind"] for e in events].count("start") == 1
-    assert checkpoint_info(run_dir)["global_step"] == 3072
+    assert checkpoint_info(run_dir)["global_step"] == 1536
     assert_consistent(run_dir)
 
 

@@ -20,21 +20,28 @@ from keisei.training.checkpoint import (
 from tests.conftest import Train
 from tests.test_train import final_info
 
-# The tiny preset (6144 plies, 64 per update): snapshots at 3072, 3840, 4608, 5376, 6144,
-# which are also checkpoint steps (every 768), all kept.
-AVERAGE = ("average.every_steps=768", "average.start_fraction=0.5", "checkpoint.keep_last=20")
+# Half the tiny preset (3072 plies, 64 per update): snapshots at 1536, 1920, 2304, 2688,
+# 3072, which are also checkpoint steps (every 384), all kept.
+AVERAGE = (
+    "--total-steps",
+    "3072",
+    "average.every_steps=384",
+    "average.start_fraction=0.5",
+    "checkpoint.every_steps=384",
+    "checkpoint.keep_last=20",
+)
 
 
 def test_the_average_is_the_mean_of_the_snapshots_and_plays(train: Train, tmp_path: Path) -> None:
     run, plain = tmp_path / "run", tmp_path / "plain"
     assert train.run(run, *AVERAGE) == 0
     assert train.run(plain, *AVERAGE, "average.enabled=false") == 0
-    final = read_checkpoint(run / "checkpoints" / "step_0000006144.pt")
+    final = read_checkpoint(run / "checkpoints" / "step_0000003072.pt")
     assert final["average"]["count"] == 5
     snapshots = [
         read_checkpoint(p)["model"]
         for p in list_checkpoints(run)
-        if 3072 <= int(p.stem.split("_")[1]) <= 6144
+        if 1536 <= int(p.stem.split("_")[1]) <= 3072
     ]
     assert len(snapshots) == 5
     for name, tensor in final["average"]["weights"].items():
@@ -42,8 +49,8 @@ def test_the_average_is_the_mean_of_the_snapshots_and_plays(train: Train, tmp_pa
         if tensor.is_floating_point():
             assert torch.allclose(tensor.double(), mean, rtol=0, atol=1e-6), name
     # The checkpoint before the first snapshot has none; the average never feeds back.
-    assert read_checkpoint(run / "checkpoints" / "step_0000002304.pt").get("average") is None
-    off = read_checkpoint(plain / "checkpoints" / "step_0000006144.pt")
+    assert read_checkpoint(run / "checkpoints" / "step_0000001152.pt").get("average") is None
+    off = read_checkpoint(plain / "checkpoints" / "step_0000003072.pt")
     assert off.get("average") is None
     assert weights_sha256(final["model"]) == weights_sha256(off["model"])
     # Players load the average; an export carries it as its weights.

@@ -49,17 +49,22 @@ class _FirstFailure(logging.Filter):
 _AGENT_PROCESSES = "torch.distributed.elastic.multiprocessing.api"
 
 
+def quiet_agent_logs() -> None:
+    """The agent's own progress lines are for torchrun's users; keep its errors, less the
+    first failure ``launch`` names itself. Once per process, however often it is called."""
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    processes = logging.getLogger(_AGENT_PROCESSES)
+    if not any(isinstance(f, _FirstFailure) for f in processes.filters):
+        processes.addFilter(_FirstFailure())
+
+
 def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
     """Run ``python -m keisei <argv>`` as ``nproc`` ranks; the run's exit code.
 
     Bad input (2) and a stop for a signal (129, 130, 143), which all ranks agree on, give
     their code. Otherwise the first rank to fail is named on stderr and the code is 1.
     """
-    # The agent's own progress lines are for torchrun's users; keep its errors.
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
-    processes = logging.getLogger(_AGENT_PROCESSES)
-    if not any(isinstance(f, _FirstFailure) for f in processes.filters):
-        processes.addFilter(_FirstFailure())
+    quiet_agent_logs()
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
