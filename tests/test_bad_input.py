@@ -286,7 +286,7 @@ def base_argv(command: tuple[str, ...], root: Path, flag: str) -> list[str]:
             return ["checkpoint", "export", "--out", str(root / "x.pt")]
         return ["checkpoint", "export", str(root / "missing.pt")]
     if command == ("ratings",):
-        return ["ratings"]
+        return ["ratings"] if flag == "run_dirs" else ["ratings", str(root)]
     if command == ("usi",):
         return ["usi"] if flag == "checkpoint" else ["usi", str(root / "x.pt")]
     if command == ("play",):

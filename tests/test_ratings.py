@@ -170,3 +170,53 @@ def test_ratings_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     empty.mkdir()
     assert main(["ratings", str(empty)]) == 2
     assert "has no ratings.json yet" in capsys.readouterr().err
+
+
+def test_ratings_of_several_runs_and_their_curves_in_one_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rung = "ladder:fs-skill-4-n1000"
+    a, b, other = tmp_path / "a", tmp_path / "b", tmp_path / "other"
+    for run, wins in ((a, (1, 2)), (b, (3, 4))):
+        t = RatingTable()
+        for step, w in zip((100, 200), wins, strict=True):
+            t.record_evaluation(
+                f"step_{step}",
+                step,
+                {
+                    "random": {"wins": 4, "losses": 0, "draws": 0},
+                    rung: {"wins": w, "losses": 4 - w, "draws": 0},
+                },
+            )
+        run.mkdir()
+        t.save(run)
+    t = RatingTable()
+    t.record_evaluation("step_100", 100, {"random": {"wins": 4, "losses": 0, "draws": 0}})
+    other.mkdir()
+    t.save(other)
+    figure = tmp_path / "figures" / "curves.png"
+    assert main(["ratings", str(a), str(b), "--plot", str(figure)]) == 0
+    out = capsys.readouterr().out
+    flat = "".join(out.split())  # rich wraps the titles, which name long paths
+    assert f"ratingsof{a}(" in flat and f"ratingsof{b}(" in flat
+    assert out.count("2 evaluation(s) during training, last at step 200") == 2
+    assert f"curves of 2 run(s): {figure}" in out
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Nothing is overwritten; a figure is a PNG; runs on other scales are not drawn together.
+    assert main(["ratings", str(a), "--plot", str(figure)]) == 2
+    assert "already exists; choose a new file" in capsys.readouterr().err
+    assert main(["ratings", str(a), "--plot", str(tmp_path / "c.svg")]) == 2
+    assert "the figure is a PNG; name a .png file" in capsys.readouterr().err
+    assert main(["ratings", str(a), str(other), "--plot", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"{other} fixes random = 0, {a} fixes {rung} = 1753, random = 0" in err
+    assert not (tmp_path / "c.png").exists()
+    assert main(["ratings", str(a), str(a) + "/"]) == 2
+    assert "a RUN_DIR is named twice" in capsys.readouterr().err
+    assert main(["ratings", str(a), str(b), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["run_dir"] for d in data] == [str(a), str(b)]
+    assert [[(r["player"], r["rating"]) for r in d["table"]] for d in data] == [
+        [(rung, 1752.9), ("step_200", 1682.5), ("step_100", 1512.3), ("random", 0.0)],
+        [("step_200", 1993.7), ("step_100", 1823.4), (rung, 1752.9), ("random", 0.0)],
+    ]

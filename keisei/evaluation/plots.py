@@ -1,4 +1,5 @@
-"""The learning-curve figure of a run (``RUN_DIR/learning_curve.png``).
+"""The learning-curve figure of a run (``RUN_DIR/learning_curve.png``), and the curves of
+several runs on one scale (``keisei ratings RUN_DIR... --plot OUT``).
 
 Top: the Elo rating (random = 0) of the model saved at each evaluated training step, with
 its 95% interval, from the current fit of ``ratings.json`` (so earlier points move as more
@@ -105,3 +106,65 @@ def plot_learning_curve(table: RatingTable, path: Path) -> Path:
     image = io.BytesIO()
     fig.savefig(image, format="png")
     return atomic_write(path, image.getvalue())
+
+
+def plot_runs(curves: list[tuple[str, RatingTable]], path: Path) -> Path:
+    """The rating curves of several runs in one figure (PNG at ``path``, replaced
+    atomically): each run's models at their training steps with 95% intervals, and the
+    players they hold fixed (ladder rungs, random) as horizontal lines. The caller checks
+    that the runs fix the same players (``same_scale``): otherwise the curves are not on
+    one scale."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 5.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for k, (label, table) in enumerate(curves):
+        data = curve_data(table)
+        color = f"C{k % 10}"
+        if data["steps"]:
+            ax.fill_between(data["steps"], data["lows"], data["highs"], color=color, alpha=0.15)
+            ax.plot(data["steps"], data["ratings"], color=color, marker="o", label=label)
+    fixed = curves[0][1].fixed() if curves else {}
+    for name, rating in sorted(fixed.items(), key=lambda x: x[1]):
+        ax.axhline(rating, linestyle="--", linewidth=1, color="0.5")
+        ax.annotate(
+            name,
+            (0, rating),
+            xycoords=("axes fraction", "data"),
+            fontsize="x-small",
+            color="0.35",
+            va="bottom",
+        )
+    ax.set_ylabel("Elo (the fixed players dashed)")
+    ax.set_xlabel("training step (plies)")
+    ax.set_title("rating vs training step, 95% intervals")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    image = io.BytesIO()
+    fig.savefig(image, format="png")
+    return atomic_write(path, image.getvalue())
+
+
+def same_scale(tables: list[tuple[str, RatingTable]]) -> str | None:
+    """None if every table holds the same players fixed at the same ratings (their Elo are
+    on one scale); else why not, naming the first run that differs from the first."""
+    if not tables:
+        return None
+    first_label, first = tables[0]
+    expected = first.fixed()
+    for label, table in tables[1:]:
+        fixed = table.fixed()
+        if fixed != expected:
+            return (
+                f"{label} fixes {_fixed_text(fixed)}, {first_label} fixes "
+                f"{_fixed_text(expected)}: their ratings are not on one scale (evaluate "
+                "both against the same ladder: rungs, or plot them apart)"
+            )
+    return None
+
+
+def _fixed_text(fixed: dict[str, float]) -> str:
+    return ", ".join(f"{n} = {v:.0f}" for n, v in sorted(fixed.items())) or "nothing"
