@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keisei.errors import UsageError
-from keisei.evaluation.plots import plot_runs, same_scale
+from keisei.evaluation.plots import fixed_text, plot_runs, same_scale
 from keisei.evaluation.ratings import RatingsError, RatingTable
 from keisei.files import check_new_file
 from keisei.training.rundir import RATINGS_FILE, RunDir
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_table(console: Console, label: str, table: RatingTable) -> None:
-    fixed = ", ".join(f"{p} = {v:.0f}" for p, v in table.fixed().items()) if table.players else ""
+    fixed = fixed_text(table.fixed()) if table.players else ""
     out = Table(
         title=f"ratings of {escape(label)} (Elo, {escape(fixed)}, 95% intervals)",
         title_justify="left",

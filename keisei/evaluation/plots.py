@@ -102,10 +102,7 @@ def plot_learning_curve(table: RatingTable, path: Path) -> Path:
     ax2.grid(True, alpha=0.3)
     if data["scores"]:
         ax2.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    image = io.BytesIO()
-    fig.savefig(image, format="png")
-    return atomic_write(path, image.getvalue())
+    return _write_png(fig, path)
 
 
 def plot_runs(curves: list[tuple[str, RatingTable]], path: Path) -> Path:
@@ -142,10 +139,7 @@ def plot_runs(curves: list[tuple[str, RatingTable]], path: Path) -> Path:
     ax.set_title("rating vs training step, 95% intervals")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    image = io.BytesIO()
-    fig.savefig(image, format="png")
-    return atomic_write(path, image.getvalue())
+    return _write_png(fig, path)
 
 
 def same_scale(tables: list[tuple[str, RatingTable]]) -> str | None:
@@ -159,12 +153,21 @@ def same_scale(tables: list[tuple[str, RatingTable]]) -> str | None:
         fixed = table.fixed()
         if fixed != expected:
             return (
-                f"{label} fixes {_fixed_text(fixed)}, {first_label} fixes "
-                f"{_fixed_text(expected)}: their ratings are not on one scale (evaluate "
+                f"{label} fixes {fixed_text(fixed)}, {first_label} fixes "
+                f"{fixed_text(expected)}: their ratings are not on one scale (evaluate "
                 "both against the same ladder: rungs, or plot them apart)"
             )
     return None
 
 
-def _fixed_text(fixed: dict[str, float]) -> str:
-    return ", ".join(f"{n} = {v:.0f}" for n, v in sorted(fixed.items())) or "nothing"
+def fixed_text(fixed: dict[str, float]) -> str:
+    """The players a table holds fixed, as the tables and errors name them:
+    ``ladder:fs-skill-4-n1000 = 1753, random = 0``."""
+    return ", ".join(f"{n} = {v:.0f}" for n, v in fixed.items()) or "nothing"
+
+
+def _write_png(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    image = io.BytesIO()
+    fig.savefig(image, format="png")
+    return atomic_write(path, image.getvalue())
