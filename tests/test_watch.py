@@ -83,10 +83,9 @@ def test_summary_is_the_runs_own_files(finished_run: Path) -> None:
     assert s["results"] == {"draw": end["draws"]} and end["black_wins"] == end["white_wins"] == 0
     assert s["reasons"] == {k: v for k, v in end["reasons"].items() if v}
     table = RatingTable.load(finished_run)
-    assert sorted(p["name"] for p in s["ratings"]["players"]) == sorted(table.players)
-    assert {p["name"]: p["rating"] for p in s["ratings"]["players"]} == {
-        name: r.rating for name, r in table.ratings().items()
-    }
+    assert s["ratings"]["players"] == table.standings()
+    assert sorted(p["player"] for p in s["ratings"]["players"]) == sorted(table.players)
+    assert s["ratings"]["scale"] == "random = 0"
     assert s["checkpoints"] == ["step_0000000768.pt", "step_0000001536.pt", "best.pt"]
     recorded = sorted(p.stem for p in RunDir(finished_run).games.glob("*.kif"))
     assert sorted(g["name"] for g in s["games"]) == recorded

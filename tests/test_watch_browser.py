@@ -23,6 +23,7 @@ from typing import Any
 import cshogi
 import pytest
 
+from keisei.evaluation.ratings import RatingTable
 from keisei.game.records import read_record
 from tests.conftest import read_events, wait_for_event
 from tests.watchutil import Watch
@@ -142,6 +143,7 @@ def test_the_page_follows_a_running_training(training: Path, browser: Any) -> No
         evaluated = {e["step"] for e in read_events(training) if e["kind"] == "evaluation"}
         assert set(newer) <= evaluated
         assert js("window.loadedOnce") is True
+        assert js("document.getElementById('rating-scale').hidden") is True
 
         # A game, replayed to its last move: the position cshogi reaches for its record.
         record = training / js("document.querySelector('#games li').dataset.record")
@@ -174,6 +176,30 @@ def test_the_page_follows_a_running_training(training: Path, browser: Any) -> No
             _screenshot(browser, Path(os.environ["KEISEI_WATCH_SCREENSHOT"]), len(game.moves))
         assert watch.stop() == (130, "keisei watch: stopped (SIGINT)\n")
     assert time.monotonic() - begin < 30
+
+    # Two runs whose ratings are on different scales (the second's table also holds a
+    # ladder rung fixed): one axis shows the first, the other is named under the chart.
+    other = training.parent / "rung-run"
+    other.mkdir()
+    for name in ("config.yaml", "events.jsonl", "ratings.json"):
+        shutil.copy(training / name, other / name)
+    table = RatingTable.load(other)
+    table.add_result(table.players[-1], "ladder:fs-skill-4-n1000", 0, 2, 0)
+    table.save(other)
+    signature = "state.charts.rating?.signature"
+    with Watch(str(training), str(other)) as watch:
+        browser.get(watch.url)
+        note = "document.getElementById('rating-scale').textContent"
+        until(lambda: js(note), what="the note on scales")
+        assert js(note) == (
+            "Not drawn, on another scale: rung-run (fixes ladder:fs-skill-4-n1000 = 1753, "
+            "random = 0). Drawn: the runs that fix what run fixes (random = 0)."
+        )
+        until(lambda: js(signature) == "step|run|low|high", what="the first run's curve")
+        click("#runs input")  # hide the first run: the second is drawn, on its own scale
+        until(lambda: js(signature) == "step|rung-run|low|high", what="the second's curve")
+        assert js("document.getElementById('rating-scale').hidden") is True
+        assert watch.stop() == (130, "keisei watch: stopped (SIGINT)\n")
 
 
 def _screenshot(browser: Any, path: Path, plies: int) -> None:

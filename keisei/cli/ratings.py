@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from keisei.errors import UsageError
-from keisei.evaluation.plots import fixed_text, plot_runs, same_scale
-from keisei.evaluation.ratings import RatingsError, RatingTable
+from keisei.evaluation.plots import plot_runs, same_scale
+from keisei.evaluation.ratings import RatingsError, RatingTable, fixed_text
 from keisei.files import check_new_file
 from keisei.training.rundir import RATINGS_FILE, RunDir
 
@@ -41,27 +40,6 @@ def register(subparsers: Any) -> None:
         help="also draw the runs' rating curves into this new .png file",
     )
     p.set_defaults(func=run)
-
-
-def rows(table: RatingTable) -> list[dict[str, Any]]:
-    """One row per player, best first: rating, interval, games and score."""
-    fitted = table.ratings()
-    games = table.games_matrix()
-    out: list[dict[str, Any]] = []
-    for i, name in enumerate(table.players):
-        n = sum(games[i])
-        points = sum(table.wins[i]) + 0.5 * sum(table.draws[i])
-        r = fitted[name]
-        row: dict[str, Any] = {
-            "player": name,
-            "rating": None if r.rating is None else round(r.rating, 1),
-            "interval": None if r.interval is None else [round(x, 1) for x in r.interval],
-            "games": n,
-            "score": round(points / n, 4) if n else None,
-        }
-        out.append(row)
-    out.sort(key=lambda row: math.inf if row["rating"] is None else -float(row["rating"]))
-    return out
 
 
 def load_table(run_dir: Path) -> RatingTable:
@@ -97,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         out = []
         for label, table in tables:
             data = table.to_dict()
-            data["table"] = rows(table)
+            data["table"] = table.standings()
             out.append({"run_dir": label, **data} if len(tables) > 1 else data)
         print(json.dumps(out if len(tables) > 1 else out[0], indent=2))
     else:
@@ -127,7 +105,7 @@ def print_table(console: Console, label: str, table: RatingTable) -> None:
         ("score", "right"),
     ):
         out.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for k, row in enumerate(rows(table), 1):
+    for k, row in enumerate(table.standings(), 1):
         rating = "-" if row["rating"] is None else f"{row['rating']:+.0f}"
         interval = (
             "not connected"

@@ -16,7 +16,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from keisei.evaluation.ratings import RatingTable
+from keisei.evaluation.ratings import RatingTable, fixed_text
 from keisei.files import atomic_write
 
 PLOT_FILE = "learning_curve.png"
@@ -158,12 +158,6 @@ def same_scale(tables: list[tuple[str, RatingTable]]) -> str | None:
                 "both against the same ladder: rungs, or plot them apart)"
             )
     return None
-
-
-def fixed_text(fixed: dict[str, float]) -> str:
-    """The players a table holds fixed, as the tables and errors name them:
-    ``ladder:fs-skill-4-n1000 = 1753, random = 0``."""
-    return ", ".join(f"{n} = {v:.0f}" for n, v in fixed.items()) or "nothing"
 
 
 def _write_png(fig: Any, path: Path) -> Path:

@@ -277,6 +277,28 @@ class RatingTable:
             fixed[self.anchor or self.players[0]] = 0.0
         return fixed
 
+    def standings(self) -> list[dict[str, Any]]:
+        """One row per player, best first: rating, interval, games and score (the tables of
+        ``keisei ratings`` and ``keisei watch``)."""
+        fitted = self.ratings()
+        games = self.games_matrix()
+        out: list[dict[str, Any]] = []
+        for i, name in enumerate(self.players):
+            n = sum(games[i])
+            points = sum(self.wins[i]) + 0.5 * sum(self.draws[i])
+            r = fitted[name]
+            out.append(
+                {
+                    "player": name,
+                    "rating": None if r.rating is None else round(r.rating, 1),
+                    "interval": None if r.interval is None else [round(x, 1) for x in r.interval],
+                    "games": n,
+                    "score": round(points / n, 4) if n else None,
+                }
+            )
+        out.sort(key=lambda row: math.inf if row["rating"] is None else -float(row["rating"]))
+        return out
+
     # -- fitting ---------------------------------------------------------------------
     def ratings(self) -> dict[str, Rating]:
         if self._fit is None:
@@ -460,3 +482,9 @@ def _round(x: float | None) -> float | None:
 
 def _round_list(xs: list[float] | None) -> list[float] | None:
     return None if xs is None else [round(x, 2) + 0.0 for x in xs]
+
+
+def fixed_text(fixed: dict[str, float]) -> str:
+    """The players a table holds fixed, as the tables and errors name them:
+    ``ladder:fs-skill-4-n1000 = 1753, random = 0``."""
+    return ", ".join(f"{n} = {v:.0f}" for n, v in fixed.items()) or "nothing"

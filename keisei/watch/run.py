@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from keisei.evaluation.ratings import RatingsError, RatingTable
+from keisei.evaluation.ratings import RatingsError, RatingTable, fixed_text
 from keisei.game.records import RECORD_SUFFIXES
 from keisei.training.checkpoint import list_checkpoints
 from keisei.training.rundir import RunDir
@@ -214,24 +214,13 @@ class RunView:
     def _ratings(self, path: Path) -> dict[str, Any] | str:
         try:
             table = RatingTable.load(self.path)
-            fitted = table.ratings()
+            players = table.standings()
         except RatingsError as exc:
             return f"{path.name}: {' '.join(str(exc).split())}"
-        games = table.games_matrix()
-        players: list[dict[str, Any]] = []
-        for i, player in enumerate(table.players):
-            r = fitted[player]
-            players.append(
-                {
-                    "name": player,
-                    "rating": r.rating,
-                    "low": r.low,
-                    "high": r.high,
-                    "games": sum(games[i]),
-                }
-            )
-        players.sort(key=lambda p: math.inf if p["rating"] is None else -float(p["rating"]))
-        return {"anchor": table.anchor, "players": players}
+        # The scale: runs whose tables fix other players (other ladder rungs) have ratings
+        # that cannot be drawn on one axis; the page compares these strings.
+        scale = fixed_text(table.fixed()) if table.players else None
+        return {"anchor": table.anchor, "scale": scale, "players": players}
 
     # -- the summary ---------------------------------------------------------------------
     def refresh(self) -> None:

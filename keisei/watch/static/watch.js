@@ -120,14 +120,33 @@ function renderDamaged() {
 }
 
 // -- charts -----------------------------------------------------------------------------
+// Ratings are drawn on one axis only for runs that fix the same players (the same ladder
+// rungs, random): the first shown run's scale; the others are named under the chart.
+function ratingScale(runs) {
+  const rated = runs.filter((r) => state.summaries[r.id].evaluations.some((e) => e.step !== null));
+  const scale = (r) => state.summaries[r.id].ratings?.scale ?? "unknown (ratings.json unreadable)";
+  const first = rated[0];
+  const apart = rated.filter((r) => scale(r) !== scale(first));
+  const note = apart.length
+    ? `Not drawn, on another scale: ${apart.map((r) => `${r.name} (fixes ${scale(r)})`).join("; ")}. ` +
+      `Drawn: the runs that fix what ${first.name} fixes (${scale(first)}).`
+    : "";
+  return { drawn: new Set(rated.filter((r) => !apart.includes(r)).map((r) => r.id)), note };
+}
+
 function chartData(metric) {
   const runs = state.runs.filter((r) => state.shown.has(r.id) && state.summaries[r.id]);
   const tables = [], series = [{ label: "step" }];
+  const scale = metric === "rating" ? ratingScale(runs) : null;
+  if (scale && changed("scale-note", scale.note)) {
+    $("rating-scale").textContent = scale.note;
+    $("rating-scale").hidden = !scale.note;
+  }
   for (const run of runs) {
     const s = state.summaries[run.id];
     if (metric === "rating") {
       const ev = s.evaluations.filter((e) => e.step !== null);
-      if (!ev.length) continue;
+      if (!ev.length || !scale.drawn.has(run.id)) continue;
       tables.push([ev.map((e) => e.step), ev.map((e) => e.rating), ev.map((e) => e.low), ev.map((e) => e.high)]);
       series.push({ label: run.name, stroke: color(run.id), width: 2, points: { show: true } },
         { label: "low", stroke: color(run.id), dash: [4, 4], width: 1 },
@@ -183,8 +202,9 @@ function renderDetail(force) {
   if (changed("ratings", s.ratings) || force) {
     const players = s.ratings ? s.ratings.players : [];
     $("ratings").tBodies[0].replaceChildren(...players.map((p) =>
-      el("tr", {}, el("td", {}, p.name), el("td", { class: "num" }, fmt(p.rating)),
-        el("td", {}, `${fmt(p.low)} .. ${fmt(p.high)}`), el("td", { class: "num" }, p.games))));
+      el("tr", {}, el("td", {}, p.player), el("td", { class: "num" }, fmt(p.rating)),
+        el("td", {}, p.interval ? `${fmt(p.interval[0])} .. ${fmt(p.interval[1])}` : "not connected"),
+        el("td", { class: "num" }, p.games))));
   }
   if (changed("results", [s.results, s.reasons]) || force) {
     const rows = [...Object.entries(s.results), ...Object.entries(s.reasons).map(([k, v]) => [`  ${k}`, v])];
