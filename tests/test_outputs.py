@@ -292,3 +292,21 @@ def test_an_unknown_flag_is_named_by_its_subcommand(
         f"keisei {command}: error: unrecognized arguments: {extras} (see 'keisei {command} --help')"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_long_player_names_keep_apart_in_default_records_directories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Names past the 40 characters of a directory-name part differ only at their ends
+    # (playouts=400 against playouts=40): a bare cut would give both one name.
+    monkeypatch.chdir(tmp_path)
+    made = []
+    for playouts in (400, 40):
+        agent = f"search:bundled[playouts={playouts},cpuct=1.25]"
+        argv = ["evaluate", "--agent", agent, "--opponent", "random", "--games", "1"]
+        assert main([*argv, "--max-plies", "2", "--quiet"]) == 0
+        (new,) = set((tmp_path / "evaluations").iterdir()) - set(made)
+        made.append(new)
+    parts = [p.name.split("-vs-random-")[0] for p in made]
+    assert parts[0] != parts[1] and all(len(p) == 40 for p in parts)
+    assert [p[:32] for p in parts] == ["search_bundled_step_1501184_pla-"] * 2

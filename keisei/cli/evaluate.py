@@ -8,6 +8,7 @@ finished games are kept).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -172,9 +173,15 @@ def _options(args: argparse.Namespace, role: str) -> PlayerOptions:
     )
 
 
-def _slug(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return keep.strip("_")[:40] or "player"
+def _slug(name: str, limit: int = 40) -> str:
+    """``name`` as a directory-name part of at most ``limit`` characters. A longer name is
+    cut and ends in a hash of the whole: a bare cut could read as another player
+    (``..._playouts_400`` cut to ``..._playouts_40``)."""
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
+    if len(keep) > limit:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        keep = f"{keep[: limit - 9].rstrip('_-.')}-{digest}"
+    return keep or "player"
 
 
 def _check_sizes(args: argparse.Namespace) -> None:
