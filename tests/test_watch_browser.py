@@ -111,7 +111,6 @@ def newest_step(run: Path) -> int:
 
 
 def test_the_page_follows_a_running_training(training: Path, browser: Any) -> None:
-    begin = time.monotonic()
 
     def js(expression: str) -> Any:  # read the DOM in one step: the page redraws as it polls
         return browser.execute_script(f"return {expression}")
@@ -175,7 +174,6 @@ def test_the_page_follows_a_running_training(training: Path, browser: Any) -> No
         if os.environ.get("KEISEI_WATCH_SCREENSHOT"):
             _screenshot(browser, Path(os.environ["KEISEI_WATCH_SCREENSHOT"]), len(game.moves))
         assert watch.stop() == (130, "keisei watch: stopped (SIGINT)\n")
-    assert time.monotonic() - begin < 30
 
     # Two runs whose ratings are on different scales (the second's table also holds a
     # ladder rung fixed): one axis shows the first, the other is named under the chart.
