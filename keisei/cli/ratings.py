@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_table(console: Console, label: str, table: RatingTable) -> None:
-    fixed = fixed_text(table.fixed()) if table.players else ""
+    fixed = fixed_text(table.fixed())
     out = Table(
         title=f"ratings of {escape(label)} (Elo, {escape(fixed)}, 95% intervals)",
         title_justify="left",

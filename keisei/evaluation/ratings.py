@@ -268,7 +268,9 @@ class RatingTable:
     def fixed(self) -> dict[str, float]:
         """The players held at fixed ratings: the engine ladder's rungs in the table
         (``ladder:NAME`` at its calibrated Elo) and ``random`` at 0, the ladder's anchor
-        too; with neither, the first player at 0."""
+        too; with neither, the first player at 0; an empty table fixes nothing."""
+        if not self.players:
+            return {}
         fixed = {}
         if any(p.startswith(LADDER_PREFIX) for p in self.players):
             rungs = fixed_ratings()

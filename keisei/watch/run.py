@@ -219,7 +219,7 @@ class RunView:
             return f"{path.name}: {' '.join(str(exc).split())}"
         # The scale: runs whose tables fix other players (other ladder rungs) have ratings
         # that cannot be drawn on one axis; the page compares these strings.
-        scale = fixed_text(table.fixed()) if table.players else None
+        scale = fixed_text(table.fixed())
         return {"anchor": table.anchor, "scale": scale, "players": players}
 
     # -- the summary ---------------------------------------------------------------------
