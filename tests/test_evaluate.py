@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from keisei.cli.main import main
+from keisei.cli.main import build_parser, main
 from keisei.evaluation.match import ALL_REASONS
 from keisei.evaluation.ratings import RatingTable
 from tests.evalutil import fairy_stockfish, save_tiny_checkpoint, tiny_model
@@ -224,13 +225,34 @@ def test_checkpoint_agent_and_ratings(tmp_path: Path) -> None:
     assert table.ratings()["step_100"].rating == pytest.approx(report["elo"], abs=0.05)
 
 
-def test_help_prints_single_percent_signs(capsys: pytest.CaptureFixture[str]) -> None:
+def _commands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    """Every command line that ends in a parser of its own: ("train",), ("checkpoint", "info")..."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append((*prefix, name))
+                found += _commands(sub, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(build_parser()), ids=" ".join)
+def test_help_prints_single_percent_signs(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse %-formats help strings only where they name %(prog)s and the like, so a
+    # "%%" written out of habit reaches the user as "%%" (ratings' description did).
     with pytest.raises(SystemExit) as exited:
-        main(["evaluate", "--help"])
+        main([*command, "--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "the score with a 95% interval and the Elo difference with a 95% interval." in text
     assert "%%" not in text
+    if command == ("evaluate",):
+        assert "the score with a 95% interval and the Elo difference with a 95% interval." in text
+    if command == ("ratings",):
+        assert "(random = 0, 95% intervals)" in text
 
 
 def test_interrupted_before_any_game_finished_names_no_directory(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "ratings",
         help="print runs' Elo rating tables, plot their learning curves together",
-        description="Print the Bradley-Terry Elo ratings (random = 0, 95%% intervals) kept in "
+        description="Print the Bradley-Terry Elo ratings (random = 0, 95% intervals) kept in "
         "RUN_DIR/ratings.json by periodic evaluation and by 'keisei evaluate --ratings', one "
         "table per run. --plot draws the runs' rating curves in one figure; the runs must "
         "hold the same players fixed (the same ladder: rungs), so that their ratings are on "
