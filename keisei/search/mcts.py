@@ -278,7 +278,11 @@ class PUCTSearch:
         ]
 
     def policy(self, board: cshogi.Board) -> tuple[list[int], FloatArray, float]:
-        """The network alone: (legal moves, their policy probabilities, value) of ``board``."""
+        """The network alone: (legal moves, their policy probabilities, value) of ``board``.
+
+        At temperature 1, deliberately: ``policy_temperature`` shapes the search's priors
+        only; a caller that samples from these (USI ``MoveSelection sample``) applies its
+        own temperature, so one setting, not two multiplied, decides how a move is drawn."""
         moves = [int(m) for m in board.legal_moves]
         if not moves:
             return moves, np.zeros(0), -1.0
