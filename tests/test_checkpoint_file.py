@@ -29,6 +29,7 @@ from keisei.training.checkpoint import (
     MAGIC,
     CheckpointError,
     Diverged,
+    averaged,
     check_finite,
     checkpoint_header,
     exported,
@@ -343,6 +344,14 @@ def test_split_ranks_and_export(tiny_config: TrainConfig, tmp_path: Path) -> Non
         copy = small["model"][name]
         assert torch.equal(copy, tensor) and copy.data_ptr() != tensor.data_ptr()
     assert exported({"model": {}}, tmp_path)["exported_from"]["status"] is None
+    # It says how many processes trained it and how many snapshots its weights average,
+    # and so does an export of it (`checkpoint info` of bundled said 1 rank, 0 averaged).
+    assert small["world_size"] == 2 and averaged(small) == 0
+    average = {"count": 3, "weights": payload["model"]}
+    small = exported(payload | {"average": average}, tmp_path / "src.pt")
+    assert (small["exported_from"]["averaged"], averaged(small)) == (3, 3)
+    again = exported(small, tmp_path / "small.pt")
+    assert (again["world_size"], again["exported_from"]["averaged"], averaged(again)) == (2, 3, 3)
 
 
 def test_latest_valid_skips_what_it_cannot_use_newest_first(

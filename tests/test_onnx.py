@@ -108,7 +108,7 @@ def test_export_bundled_writes_dlshogi_layout(
         "keisei_version": __version__,
         "weights_sha256": payload["weights_sha256"],
         "global_step": str(payload["state"]["global_step"]),
-        "model": "blocks=2, channels=32, se=False, value_head=scalar",
+        "model": "blocks=2, channels=32, se=False, value_head=wdl",
         "source": str(BUNDLED_PATH),
         "value": "expected score for the side to move in [0, 1]: (v + 1) / 2 of keisei's "
         "value v in [-1, 1] (WDL head: P(win) + P(draw) / 2)",

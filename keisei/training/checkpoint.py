@@ -60,8 +60,9 @@ HEADER_KEYS = (
     "model",
     "weights_sha256",
 )
-# What an exported checkpoint keeps: enough to load, name and describe the network.
-EXPORTED_KEYS = (*HEADER_KEYS, "state")
+# What an exported checkpoint keeps: enough to load, name and describe the network
+# ("world_size": how many processes trained it, for `checkpoint info`).
+EXPORTED_KEYS = (*HEADER_KEYS, "state", "world_size")
 # Each rank's own parts of a training checkpoint (``Trainer.rank_snapshot``); rank 0's are
 # the top-level ones, the other ranks' are in PEER_KEYS. "actor" (a league's games; {}
 # without one) is missing from checkpoints of keisei before the league, read as {}.
@@ -280,9 +281,13 @@ def _average_problem(average: Any, model: dict[str, torch.Tensor]) -> str | None
 
 
 def averaged(payload: dict[str, Any]) -> int:
-    """How many snapshots a checkpoint's playing weights average (0: the network's own)."""
+    """How many snapshots a checkpoint's playing weights average (0: the network's own).
+    An export's weights are its source's playing weights: its source's count."""
     average = payload.get("average")
-    return 0 if average is None else int(average["count"])
+    if average is not None:
+        return int(average["count"])
+    source = payload.get("exported_from")
+    return int(source.get("averaged", 0)) if isinstance(source, dict) else 0
 
 
 def playing_weights(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
