@@ -21,8 +21,8 @@ def test_export_bundled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     mine, shipped = checkpoint_info(out), checkpoint_info("bundled")
     assert mine["invariants_ok"] and mine["weights_sha256"] == shipped["weights_sha256"]
     assert (mine["global_step"], mine["model"]) == (shipped["global_step"], shipped["model"])
-    # Trained by two ranks, its weights the average of 48 snapshots (docs/results.md).
-    assert (mine["ranks"], mine["averaged"]) == (shipped["ranks"], shipped["averaged"]) == (2, 48)
+    # Trained by two ranks, its weights the average of 87 snapshots (docs/results.md).
+    assert (mine["ranks"], mine["averaged"]) == (shipped["ranks"], shipped["averaged"]) == (2, 87)
     # Nothing is overwritten: a second export to the same file is refused.
     code = main(["checkpoint", "export", "bundled", "--out", str(out)])
     assert code == 2
