@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from keisei.cli.main import main
-from keisei.training.checkpoint import BUNDLED_PATH
+from keisei.training.checkpoint import BUNDLED_PATH, read_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -309,4 +309,6 @@ def test_long_player_names_keep_apart_in_default_records_directories(
         made.append(new)
     parts = [p.name.split("-vs-random-")[0] for p in made]
     assert parts[0] != parts[1] and all(len(p) == 40 for p in parts)
-    assert [p[:32] for p in parts] == ["search_bundled_step_1501184_pla-"] * 2
+    step = read_checkpoint(BUNDLED_PATH)["state"]["global_step"]
+    cut = f"search_bundled_step_{step}_playouts"[:31] + "-"  # then the whole name's hash
+    assert [p[:32] for p in parts] == [cut] * 2
