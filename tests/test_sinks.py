@@ -142,10 +142,17 @@ def test_tensorboard_gets_the_finite_numbers_of_updates_and_evaluations(tmp_path
 
 
 def test_tensorboard_resumed_at_a_step_hides_what_was_logged_after_it(tmp_path: Path) -> None:
+    started = int(time.time())
     first = TensorBoardSink(tmp_path / "tb")
     for step, loss in ((64, 1.0), (128, 2.0), (192, 3.0)):
         first.on_event({"kind": "update", "step": step, "loss": loss})
     first.close()
+    # TensorBoard reads a directory's event files in name order, "tfevents.<second>.<host>.
+    # <pid>.<n>": within one second and process, writer 10 sorted before writer 9 and the
+    # purge applied to the wrong file (a flaky failure). A real resume is a later process
+    # in a later second, as here.
+    while int(time.time()) == started:
+        time.sleep(0.01)
     resumed = TensorBoardSink(tmp_path / "tb", purge_step=65)  # resumed from step 64
     resumed.on_event({"kind": "update", "step": 128, "loss": 20.0})
     resumed.close()
