@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pty
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from keisei.training.console import ConsoleSink
 from keisei.training.hooks import CheckpointHook
 from keisei.training.sinks import EventLog, Sinks, TensorBoardSink, TextLog, WandbSink
 from keisei.training.trainer import StopRequest, Trainer
+from tests.tbutil import wait_past
 
 PLAIN = ("logging.console=plain", "logging.tensorboard=false")  # no live view, no TensorBoard
 
@@ -277,7 +279,10 @@ def test_a_resumed_tensorboard_hides_what_came_after_the_checkpoint(tmp_path: Pa
     run = tmp_path / "run"
     run.mkdir()
     config = tiny("logging.console=plain", "logging.tensorboard=true")
+    started = int(time.time())
     for resume_step, steps, loss in ((None, (63, 64, 70), 1.0), (63, (64,), 2.0)):
+        if resume_step is not None:
+            wait_past(started)  # the resumed writer's file sorts after the first's
         sinks, _ = open_sinks(config, run, None, resume_step)
         for step in steps:
             sinks.emit("update", step=step, loss=loss)

@@ -25,6 +25,7 @@ from keisei.training.sinks import (
     WandbSink,
     events_past,
 )
+from tests.tbutil import wait_past
 from tests.wandb_records import history, record_types
 
 
@@ -147,12 +148,7 @@ def test_tensorboard_resumed_at_a_step_hides_what_was_logged_after_it(tmp_path: 
     for step, loss in ((64, 1.0), (128, 2.0), (192, 3.0)):
         first.on_event({"kind": "update", "step": step, "loss": loss})
     first.close()
-    # TensorBoard reads a directory's event files in name order, "tfevents.<second>.<host>.
-    # <pid>.<n>": within one second and process, writer 10 sorted before writer 9 and the
-    # purge applied to the wrong file (a flaky failure). A real resume is a later process
-    # in a later second, as here.
-    while int(time.time()) == started:
-        time.sleep(0.01)
+    wait_past(started)  # the resumed writer's file sorts after the first's
     resumed = TensorBoardSink(tmp_path / "tb", purge_step=65)  # resumed from step 64
     resumed.on_event({"kind": "update", "step": 128, "loss": 20.0})
     resumed.close()
